@@ -1,0 +1,441 @@
+//! Reading one submitted file: decoding (UTF-8 with or without BOM, or GB18030, declared or
+//! detected), CSV records with the physical line each starts on, the header, row-level
+//! validation, and the file-level checks (encoding, header, manifest row count and SHA-256,
+//! file of another province).
+//!
+//! The reader streams: memory does not depend on the file's size. File-level faults found only
+//! at the end (a checksum mismatch) reject the whole file, so callers stage a file's rows and
+//! commit them only when [`FileCheck::rejected`] is false.
+
+use std::io::{self, Read};
+
+use encoding_rs::{Decoder, DecoderResult};
+use sha2::{Digest, Sha256};
+
+use crate::generator::{Encoding, ManifestFile};
+use crate::rules::Rule;
+use crate::schema::Table;
+use crate::validation::{Finding, HeaderMap, RowValidator, Value};
+
+/// Bytes inspected to detect the encoding of a file whose manifest does not declare it.
+const SNIFF: usize = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
+
+/// An undecodable byte sequence at this byte offset of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeError {
+    pub offset: u64,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "undecodable bytes at byte offset {}", self.offset)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// A `Read` adapter that hashes the raw bytes and yields them decoded as UTF-8, failing with a
+/// [`DecodeError`] (wrapped in `io::Error`) at the first malformed sequence.
+pub struct DecodingReader<R> {
+    inner: R,
+    decoder: Decoder,
+    raw: Vec<u8>,
+    raw_start: usize,
+    raw_end: usize,
+    out: Vec<u8>,
+    out_start: usize,
+    out_end: usize,
+    /// Raw bytes consumed by the decoder before `raw[raw_start]`.
+    consumed: u64,
+    hasher: Sha256,
+    raw_total: u64,
+    newlines: u64,
+    last_byte: Option<u8>,
+    eof: bool,
+    done: bool,
+    failed: Option<DecodeError>,
+}
+
+impl<R: Read> DecodingReader<R> {
+    /// Decode `inner` with `encoding`. A UTF-8 BOM is stripped (and wins over a declared
+    /// GB18030, as a BOM is unambiguous).
+    pub fn new(inner: R, encoding: Encoding, prefix: Vec<u8>) -> Self {
+        let decoder = match encoding {
+            Encoding::Utf8 => encoding_rs::UTF_8.new_decoder_with_bom_removal(),
+            Encoding::Gb18030 => encoding_rs::GB18030.new_decoder(),
+        };
+        let mut r = DecodingReader {
+            inner,
+            decoder,
+            raw: vec![0; CHUNK.max(prefix.len())],
+            raw_start: 0,
+            raw_end: 0,
+            out: vec![0; CHUNK * 3 + 16],
+            out_start: 0,
+            out_end: 0,
+            consumed: 0,
+            hasher: Sha256::new(),
+            raw_total: 0,
+            newlines: 0,
+            last_byte: None,
+            eof: false,
+            done: false,
+            failed: None,
+        };
+        r.account(&prefix);
+        r.raw[..prefix.len()].copy_from_slice(&prefix);
+        r.raw_end = prefix.len();
+        r
+    }
+
+    fn account(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+        self.raw_total += bytes.len() as u64;
+        self.newlines += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        if let Some(&b) = bytes.last() {
+            self.last_byte = Some(b);
+        }
+    }
+
+    /// Read the rest of the raw input (after a decode error) so that size, hash and line
+    /// count cover the whole file.
+    pub fn drain(&mut self) -> io::Result<()> {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = self.inner.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            self.account(&buf[..n]);
+        }
+        self.eof = true;
+        Ok(())
+    }
+
+    /// SHA-256 of all raw bytes read so far (the whole file once the reader is exhausted).
+    pub fn sha256_hex(&self) -> String {
+        hex::encode(self.hasher.clone().finalize())
+    }
+
+    /// Number of physical lines of the raw bytes read so far.
+    pub fn physical_lines(&self) -> u64 {
+        self.newlines + u64::from(self.last_byte.is_some_and(|b| b != b'\n'))
+    }
+
+    pub fn decode_error(&self) -> Option<DecodeError> {
+        self.failed
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        while self.out_start == self.out_end {
+            if let Some(e) = self.failed {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+            if self.done {
+                return Ok(());
+            }
+            if self.raw_start == self.raw_end && !self.eof {
+                let n = self.inner.read(&mut self.raw)?;
+                if n == 0 {
+                    self.eof = true;
+                } else {
+                    let chunk = &self.raw[..n];
+                    self.hasher.update(chunk);
+                    self.raw_total += n as u64;
+                    self.newlines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+                    self.last_byte = Some(chunk[n - 1]);
+                }
+                self.raw_start = 0;
+                self.raw_end = n;
+            }
+            let last = self.eof;
+            let (result, read, written) = self.decoder.decode_to_utf8_without_replacement(
+                &self.raw[self.raw_start..self.raw_end],
+                &mut self.out,
+                last,
+            );
+            self.raw_start += read;
+            self.consumed += read as u64;
+            self.out_start = 0;
+            self.out_end = written;
+            match result {
+                DecoderResult::InputEmpty => self.done = last,
+                DecoderResult::OutputFull => {}
+                DecoderResult::Malformed(bad, extra) => {
+                    let offset = self.consumed - u64::from(bad) - u64::from(extra);
+                    self.failed = Some(DecodeError { offset });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for DecodingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.fill()?;
+        let n = (self.out_end - self.out_start).min(buf.len());
+        buf[..n].copy_from_slice(&self.out[self.out_start..self.out_start + n]);
+        self.out_start += n;
+        Ok(n)
+    }
+}
+
+/// Detect the encoding from the first bytes: a UTF-8 BOM or valid UTF-8 means UTF-8,
+/// anything else GB18030.
+pub fn detect_encoding(prefix: &[u8]) -> Encoding {
+    if prefix.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Encoding::Utf8;
+    }
+    match std::str::from_utf8(prefix) {
+        Ok(_) => Encoding::Utf8,
+        // A character cut at the end of the sniffed prefix is not evidence against UTF-8.
+        Err(e) if e.error_len().is_none() => Encoding::Utf8,
+        Err(_) => Encoding::Gb18030,
+    }
+}
+
+/// One data record handed to the caller.
+pub struct RowEvent<'r, 'a> {
+    /// Physical line on which the record starts (header = line 1).
+    pub line: u64,
+    pub fields: &'r [&'a str],
+    /// Typed values in schema column order (`Null` for empty or invalid).
+    pub values: &'r [Value<'a>],
+    /// Row-level findings; the row is rejected when any is an error.
+    pub findings: Vec<Finding>,
+    pub key: Option<String>,
+}
+
+impl RowEvent<'_, '_> {
+    pub fn rejected(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.severity() == crate::rules::Severity::Error)
+    }
+}
+
+/// The outcome of reading one file.
+#[derive(Debug, Clone)]
+pub struct FileCheck {
+    pub table: Table,
+    pub encoding: Encoding,
+    /// Data records read (for an undecodable file: physical lines after the header).
+    pub rows_read: u64,
+    /// File-level findings (errors reject the whole file; warnings do not).
+    pub findings: Vec<Finding>,
+    pub sha256: String,
+}
+
+impl FileCheck {
+    pub fn rejected(&self) -> bool {
+        HeaderMap::rejects_file(&self.findings)
+    }
+}
+
+/// Read and check one file of a province's submission, calling `on_row` for every data
+/// record in order. `declared` is the manifest's encoding, `expected` its entry for the file.
+pub fn read_table<R: Read>(
+    mut input: R,
+    table: Table,
+    province: &str,
+    declared: Option<Encoding>,
+    expected: Option<&ManifestFile>,
+    mut on_row: impl FnMut(RowEvent<'_, '_>),
+) -> io::Result<FileCheck> {
+    let mut prefix = vec![0u8; SNIFF];
+    let mut filled = 0;
+    while filled < SNIFF {
+        let n = input.read(&mut prefix[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    prefix.truncate(filled);
+    let encoding = declared.unwrap_or_else(|| detect_encoding(&prefix));
+    let mut decoding = DecodingReader::new(input, encoding, prefix);
+    let mut findings = Vec::new();
+    let mut rows: u64 = 0;
+    let mut other_province_checked = false;
+    {
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&mut decoding);
+        let mut record = csv::StringRecord::new();
+        let mut validator: Option<RowValidator> = None;
+        let mut values_buf: Vec<Value<'static>> = Vec::new();
+        let mut fields_buf: Vec<&'static str> = Vec::new();
+        loop {
+            match csv.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                        break;
+                    }
+                    return Err(io::Error::other(e));
+                }
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            let Some(v) = validator.as_ref() else {
+                let header: Vec<&str> = record.iter().collect();
+                let (map, header_findings) = HeaderMap::new(table, &header);
+                let reject = HeaderMap::rejects_file(&header_findings);
+                findings.extend(header_findings);
+                if reject {
+                    // Count the remaining records without validating them.
+                    while let Ok(true) = csv.read_record(&mut record) {
+                        rows += 1;
+                    }
+                    break;
+                }
+                validator = Some(RowValidator::new(table, province, map));
+                continue;
+            };
+            rows += 1;
+            let mut fields = recycle(std::mem::take(&mut fields_buf));
+            fields.extend(record.iter());
+            let mut values = recycle_values(std::mem::take(&mut values_buf));
+            let row_findings = v.check(&fields, &mut values);
+            if !other_province_checked {
+                other_province_checked = true;
+                if let Some(p) = record_province(table, v, &fields).filter(|p| *p != province) {
+                    findings.push(Finding::new(
+                        Rule::FileOtherProvince,
+                        None,
+                        format!("the first record (line {line}) belongs to province {p}, not to the submitting province {province}; the file is rejected"),
+                    ));
+                }
+            }
+            let key = v.record_key(&fields);
+            on_row(RowEvent {
+                line,
+                fields: &fields,
+                values: &values,
+                findings: row_findings,
+                key,
+            });
+            fields_buf = recycle(fields);
+            values_buf = recycle_values(values);
+        }
+    }
+    if let Some(e) = decoding.decode_error() {
+        decoding.drain()?;
+        findings.push(Finding::new(
+            Rule::FileEncoding,
+            None,
+            format!(
+                "the file cannot be decoded as {}: invalid bytes at byte offset {}{}",
+                encoding.label(),
+                e.offset,
+                if declared.is_none() {
+                    " (the encoding was detected; declare it in manifest.json)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+        rows = decoding.physical_lines().saturating_sub(1);
+    }
+    let sha256 = decoding.sha256_hex();
+    if let Some(m) = expected {
+        if let Some(want) = m.rows.filter(|w| *w != rows) {
+            findings.push(Finding::new(
+                Rule::FileManifestRows,
+                None,
+                format!("the file has {rows} data rows but manifest.json states {want} (truncated or altered upload)"),
+            ));
+        }
+        if let Some(want) = m
+            .sha256
+            .as_ref()
+            .filter(|w| !w.eq_ignore_ascii_case(&sha256))
+        {
+            findings.push(Finding::new(
+                Rule::FileManifestSha256,
+                None,
+                format!("the file's SHA-256 is {sha256} but manifest.json states {want} (truncated or altered upload)"),
+            ));
+        }
+    }
+    Ok(FileCheck {
+        table,
+        encoding,
+        rows_read: rows,
+        findings,
+        sha256,
+    })
+}
+
+/// Empty a vector and reuse its allocation for borrows of another lifetime (the standard
+/// library collects in place when the layouts agree).
+fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!()).collect()
+}
+
+fn recycle_values<'b>(mut v: Vec<Value<'_>>) -> Vec<Value<'b>> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!()).collect()
+}
+
+/// The province a record belongs to by its key (first two digits), when readable.
+fn record_province<'f>(table: Table, v: &RowValidator, fields: &[&'f str]) -> Option<&'f str> {
+    let col = match table {
+        Table::AssessmentHouseholds => "county_code",
+        t => t.key_column()?,
+    };
+    let i = v.header().field_of(col)?;
+    let s = fields.get(i)?.trim();
+    (s.len() >= 2 && s.as_bytes()[..2].iter().all(u8::is_ascii_digit)).then(|| &s[..2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(bytes: &[u8], enc: Encoding) -> Result<String, DecodeError> {
+        let mut r = DecodingReader::new(
+            &bytes[bytes.len().min(3)..],
+            enc,
+            bytes[..bytes.len().min(3)].to_vec(),
+        );
+        let mut s = String::new();
+        match r.read_to_string(&mut s) {
+            Ok(_) => Ok(s),
+            Err(e) => Err(*e.into_inner().unwrap().downcast::<DecodeError>().unwrap()),
+        }
+    }
+
+    #[test]
+    fn decodes_utf8_bom_and_gb18030() {
+        assert_eq!(
+            decode_all("\u{feff}户编码,a\n".as_bytes(), Encoding::Utf8).unwrap(),
+            "户编码,a\n"
+        );
+        let (gb, _, _) = encoding_rs::GB18030.encode("户编码,姓名\n");
+        assert_eq!(detect_encoding(&gb), Encoding::Gb18030);
+        assert_eq!(decode_all(&gb, Encoding::Gb18030).unwrap(), "户编码,姓名\n");
+        assert_eq!(detect_encoding("户编码".as_bytes()), Encoding::Utf8);
+        // A UTF-8 character cut by the sniffing window is still UTF-8.
+        assert_eq!(detect_encoding(&"户编码".as_bytes()[..4]), Encoding::Utf8);
+    }
+
+    #[test]
+    fn reports_the_offset_of_undecodable_bytes() {
+        let mut bytes = b"abc,def\n12,".to_vec();
+        bytes.push(0xFF);
+        bytes.extend_from_slice(b"3\n");
+        assert_eq!(
+            decode_all(&bytes, Encoding::Utf8),
+            Err(DecodeError { offset: 11 })
+        );
+        assert_eq!(
+            decode_all(&bytes, Encoding::Gb18030),
+            Err(DecodeError { offset: 11 })
+        );
+    }
+}

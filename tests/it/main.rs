@@ -1,0 +1,5 @@
+//! The integration tests: one binary, one module per stage.
+
+mod docs;
+mod generate;
+mod oracle;
