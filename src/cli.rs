@@ -1,6 +1,6 @@
-//! The command-line interface: argument structs shared by the binary and its tests.
-//!
-//! `main.rs` parses these, sets up logging and calls the library; nothing here does work.
+//! The command-line interface: argument structs and the dispatch of each command to its
+//! stage. `main.rs` parses, sets up logging, calls [`run`] and maps the outcome to an exit
+//! status; this is the edge where errors become `anyhow` reports.
 
 use std::path::PathBuf;
 
@@ -27,6 +27,85 @@ pub struct Cli {
 pub enum Command {
     /// Write synthetic province submissions (CSV + manifest.json per province).
     Generate(GenerateArgs),
+    /// Validate province submissions and load them into the warehouse as new versions.
+    Ingest(IngestArgs),
+    /// Run SQL over the warehouse tables (one statement with -c, else an interactive prompt).
+    Sql(SqlArgs),
+    /// List the warehouse's snapshots and the province versions each holds.
+    Versions(VersionsArgs),
+}
+
+/// How much memory and how many threads queries may use.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// Memory for query execution; operators spill to disk beyond it (e.g. 4GiB, 512MiB).
+    #[arg(long, default_value = "2GiB", value_parser = crate::query::parse_size)]
+    pub memory_limit: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl EngineArgs {
+    pub fn config(&self, spill_dir: Option<PathBuf>) -> crate::query::EngineConfig {
+        let mut c = crate::query::EngineConfig {
+            memory_limit: self.memory_limit,
+            spill_dir,
+            ..Default::default()
+        };
+        if let Some(t) = self.threads {
+            c.threads = t;
+        }
+        c
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Province submission directories (holding manifest.json) or directories holding them,
+    /// local or s3://bucket/prefix.
+    #[arg(required = true)]
+    pub submissions: Vec<String>,
+    /// The warehouse: a local directory or s3://bucket/prefix (created when new).
+    #[arg(long)]
+    pub warehouse: String,
+    /// Share of rejected rows above which a province is flagged for resubmission.
+    #[arg(long, default_value_t = crate::ingest::DEFAULT_REJECT_THRESHOLD)]
+    pub reject_threshold: f64,
+    /// Local directory for staged data and spill files (default: the system temp directory).
+    #[arg(long)]
+    pub staging: Option<PathBuf>,
+    /// Print the report as JSON instead of the readable summary.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The warehouse to query.
+    #[arg(long)]
+    pub warehouse: String,
+    /// Read the warehouse as of this snapshot (see `povcensus versions`).
+    #[arg(long)]
+    pub as_of: Option<u64>,
+    /// The statement(s) to run; without it, statements are read interactively (or from
+    /// standard input when it is not a terminal).
+    #[arg(short = 'c', long = "command")]
+    pub command: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::query::OutputFormat,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionsArgs {
+    /// The warehouse.
+    #[arg(long)]
+    pub warehouse: String,
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +153,104 @@ impl GenerateArgs {
             chinese_headers: self.chinese_headers,
             assess_all: self.assess_all,
             progress,
+        }
+    }
+}
+
+/// Run a command. Returns the exit status: 0 ok, 1 rejected input (errors are status 2).
+pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
+    use std::io::Write as _;
+    match command {
+        Command::Generate(args) => {
+            let opts = args.options(interactive);
+            let summary =
+                tokio::task::spawn_blocking(move || crate::generator::generate(&opts)).await??;
+            tracing::info!(
+                provinces = summary.provinces.len(),
+                rows = summary.rows,
+                megabytes = format!("{:.1}", summary.bytes as f64 / 1e6),
+                out = %args.out.display(),
+                "submissions written"
+            );
+            Ok(0)
+        }
+        Command::Ingest(args) => {
+            let opts = crate::ingest::IngestOptions {
+                submissions: args.submissions.clone(),
+                warehouse: args.warehouse.clone(),
+                reject_threshold: args.reject_threshold,
+                engine: args.engine.config(None),
+                staging: args.staging.clone(),
+                progress: interactive,
+            };
+            let report = crate::ingest::ingest(&opts).await?;
+            let mut out = std::io::stdout().lock();
+            if args.json {
+                out.write_all(report.to_json().as_bytes())?;
+            } else {
+                out.write_all(report.to_text().as_bytes())?;
+            }
+            if !report.balanced {
+                anyhow::bail!("rows read do not equal rows loaded plus rows rejected");
+            }
+            Ok(report.exit_code())
+        }
+        Command::Sql(args) => {
+            let wh = crate::warehouse::Warehouse::open(&args.warehouse, false)?;
+            let snapshot = match args.as_of {
+                Some(id) => Some(wh.snapshot(id).await?),
+                None => wh.latest().await?,
+            };
+            if snapshot.is_none() {
+                tracing::warn!("the warehouse has no committed snapshot yet: every table is empty");
+            }
+            let ctx = crate::query::session(&args.engine.config(None))?;
+            wh.register(&ctx, snapshot.as_ref())?;
+            let script = match &args.command {
+                Some(c) => Some(c.clone()),
+                None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => None,
+                None => {
+                    let mut s = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                    Some(s)
+                }
+            };
+            match script {
+                Some(script) => {
+                    for stmt in crate::query::split_statements(&script) {
+                        let batches = crate::query::run_sql(&ctx, &stmt).await?;
+                        crate::query::write_batches(
+                            &mut std::io::stdout().lock(),
+                            &batches,
+                            args.format,
+                        )?;
+                    }
+                }
+                None => crate::query::repl(&ctx, args.format).await?,
+            }
+            Ok(0)
+        }
+        Command::Versions(args) => {
+            let wh = crate::warehouse::Warehouse::open(&args.warehouse, false)?;
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "snapshot  province  version  submission_id            read      loaded    rejected  committed_in"
+            )?;
+            for id in wh.snapshot_ids().await? {
+                let s = wh.snapshot(id).await?;
+                for (code, v) in &s.provinces {
+                    let read: u64 = v.files.iter().map(|f| f.rows_read).sum();
+                    let loaded: u64 = v.files.iter().map(|f| f.rows_loaded).sum();
+                    let rejected: u64 = v.files.iter().map(|f| f.rows_rejected).sum();
+                    writeln!(
+                        out,
+                        "{id:>8}  {code:>8}  {:>7}  {:<22} {read:>9} {loaded:>11} {rejected:>11}  {:>12}",
+                        v.version, v.submission_id, v.committed_in
+                    )?;
+                }
+            }
+            Ok(0)
         }
     }
 }

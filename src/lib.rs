@@ -6,18 +6,29 @@
 //! generator ──► province submissions (CSV + manifest.json, UTF-8 or GB18030)
 //!                  │
 //!                  ▼
-//!             validation (row rules of `rules`, over the contract in `schema`)
+//! ingest ──────► source (decode, CSV, file checks) ─► validation (row rules) ─► stage
+//!                  │                                              (typed local Parquet)
+//!                  ▼
+//!                cross (orphans, duplicates, links, warnings: SQL on DataFusion)
+//!                  │
+//!                  ▼
+//! warehouse ───► versioned province partitions + snapshot catalog (local disk or S3)
+//!                  │
+//!                  ▼
+//! query ───────► DataFusion sessions (bounded memory, spilling), `povcensus sql`
 //! ```
 //!
 //! `schema` holds the submission contract as data, `rules` the stable rule catalogue,
-//! `id_number` the GB 11643 ID arithmetic and `reference` the division codes and names the
-//! product ships with.
+//! `id_number` the GB 11643 ID arithmetic, `reference` the division codes and names the
+//! product ships with, and `cli` the command-line arguments.
 
 pub mod cli;
 pub mod generator;
 pub mod id_number;
 pub mod ingest;
+pub mod query;
 pub mod reference;
 pub mod rules;
 pub mod schema;
 pub mod validation;
+pub mod warehouse;

@@ -16,7 +16,17 @@ fn main() -> ExitCode {
         (false, 1) => "debug",
         (false, _) => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let mut filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,povcensus={level}")));
+    // The query engine's debug logs print predicates and statistics that hold data values
+    // (ID numbers among them): whatever RUST_LOG asks, they stay at info.
+    for dependency in ["datafusion", "parquet", "arrow", "object_store"] {
+        filter = filter.add_directive(
+            format!("{dependency}=info")
+                .parse()
+                .expect("static directive"),
+        );
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -24,32 +34,35 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let interactive = std::io::stderr().is_terminal() && !cli.quiet;
-    match run(cli.command, interactive) {
-        Ok(code) => code,
+    let threads = match &cli.command {
+        Command::Generate(a) => a.threads,
+        Command::Ingest(a) => a.engine.threads,
+        Command::Sql(a) => a.engine.threads,
+        Command::Versions(_) => None,
+    };
+    if let Some(n) = threads
+        && let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+    {
+        tracing::error!("{e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(povcensus::cli::run(cli.command, interactive)) {
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             tracing::error!("{e:#}");
             ExitCode::from(2)
-        }
-    }
-}
-
-fn run(command: Command, interactive: bool) -> anyhow::Result<ExitCode> {
-    match command {
-        Command::Generate(args) => {
-            if let Some(n) = args.threads {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .build_global()?;
-            }
-            let summary = povcensus::generator::generate(&args.options(interactive))?;
-            tracing::info!(
-                provinces = summary.provinces.len(),
-                rows = summary.rows,
-                megabytes = format!("{:.1}", summary.bytes as f64 / 1e6),
-                out = %args.out.display(),
-                "submissions written"
-            );
-            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -377,6 +377,35 @@ pub static ASSESSMENT_HOUSEHOLDS: &[Column] = &[
     col("approval", "群众认可", CODE_123),
 ];
 
+/// The Arrow type a column is stored as in the warehouse: codes and identifiers as strings,
+/// coded items as small integers, counts as integers, money and weights as float64, dates as
+/// dates.
+pub fn data_type(kind: Kind) -> arrow::datatypes::DataType {
+    use arrow::datatypes::DataType;
+    match kind {
+        Kind::Digits(_) | Kind::Text | Kind::IdNumber | Kind::Grade => DataType::Utf8,
+        Kind::Code(_) => DataType::Int16,
+        Kind::Int(lo, hi) if lo >= i64::from(i16::MIN) && hi <= i64::from(i16::MAX) => {
+            DataType::Int16
+        }
+        Kind::Int(..) => DataType::Int64,
+        Kind::Number { .. } => DataType::Float64,
+        Kind::Date(..) => DataType::Date32,
+    }
+}
+
+/// The warehouse schema of a table: the canonical columns, then `province_code`.
+pub fn arrow_schema(table: Table) -> arrow::datatypes::SchemaRef {
+    use arrow::datatypes::{DataType, Field, Schema};
+    let mut fields: Vec<Field> = table
+        .columns()
+        .iter()
+        .map(|c| Field::new(c.name, data_type(c.kind), true))
+        .collect();
+    fields.push(Field::new("province_code", DataType::Utf8, false));
+    std::sync::Arc::new(Schema::new(fields))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

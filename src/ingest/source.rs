@@ -260,9 +260,13 @@ pub fn read_table<R: Read>(
     let mut rows: u64 = 0;
     let mut other_province_checked = false;
     {
+        // Records end at `\n` only: with the default CRLF handling the reader would take a
+        // record's starting line before consuming the `\n` of the previous `\r\n`, one line
+        // early. A trailing `\r` stays in the last field, and values are trimmed anyway.
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
+            .terminator(csv::Terminator::Any(b'\n'))
             .from_reader(&mut decoding);
         let mut record = csv::StringRecord::new();
         let mut validator: Option<RowValidator> = None;
@@ -278,6 +282,9 @@ pub fn read_table<R: Read>(
                     }
                     return Err(io::Error::other(e));
                 }
+            }
+            if record.len() == 1 && record[0].trim().is_empty() {
+                continue; // a blank line (the reader itself skips only truly empty ones)
             }
             let line = record.position().map_or(0, |p| p.line());
             let Some(v) = validator.as_ref() else {

@@ -488,6 +488,37 @@ fn truth_key(e: &TruthEntry) -> (String, String, Option<u64>, Rule) {
     (e.province.clone(), e.file.clone(), e.line, e.rule)
 }
 
+/// The findings the ground truth predicts when `provinces` (under `root`) are ingested
+/// together: every planted fault, except that a person in two provinces whose other province
+/// is absent loads, and its household is then one member short of its declared size.
+pub fn expected_findings(
+    root: &Path,
+    provinces: &[&str],
+    truth: &[TruthEntry],
+) -> BTreeSet<(String, String, Option<u64>, Rule)> {
+    let present = |e: &TruthEntry| {
+        e.requires_province
+            .as_ref()
+            .is_none_or(|p| provinces.contains(&p.as_str()))
+    };
+    let mut want: BTreeSet<_> = truth.iter().filter(|e| present(e)).map(truth_key).collect();
+    for e in truth.iter().filter(|e| !present(e)) {
+        let pdir = root.join(&e.province);
+        let persons = std::fs::read_to_string(pdir.join("persons.csv")).unwrap();
+        let row = persons.lines().nth(e.line.unwrap() as usize - 1).unwrap();
+        let hid = row.split(',').nth(1).unwrap();
+        let households = std::fs::read_to_string(pdir.join("households.csv")).unwrap();
+        let line = households.lines().position(|l| l.starts_with(hid)).unwrap() as u64 + 1;
+        want.insert((
+            e.province.clone(),
+            "households.csv".into(),
+            Some(line),
+            Rule::HouseholdSizeMismatch,
+        ));
+    }
+    want
+}
+
 fn found_key(f: &Found) -> (String, String, Option<u64>, Rule) {
     (f.province.clone(), f.file.clone(), f.line, f.rule)
 }
@@ -509,28 +540,7 @@ fn planted_faults_are_exactly_the_rules_broken() {
         truth.extend(read_truth(&dir.path().join(format!("ground_truth/{p}.jsonl"))).unwrap());
     }
     let outcome = oracle::check(dir.path(), true);
-    let present = |e: &TruthEntry| {
-        e.requires_province
-            .as_ref()
-            .is_none_or(|p| provinces.contains(&p.as_str()))
-    };
-    let mut want: BTreeSet<_> = truth.iter().filter(|e| present(e)).map(truth_key).collect();
-    // A person in two provinces whose other province is not ingested loads, and its household
-    // is then one member short of its declared size.
-    for e in truth.iter().filter(|e| !present(e)) {
-        let pdir = dir.path().join(&e.province);
-        let persons = std::fs::read_to_string(pdir.join("persons.csv")).unwrap();
-        let row = persons.lines().nth(e.line.unwrap() as usize - 1).unwrap();
-        let hid = row.split(',').nth(1).unwrap();
-        let households = std::fs::read_to_string(pdir.join("households.csv")).unwrap();
-        let line = households.lines().position(|l| l.starts_with(hid)).unwrap() as u64 + 1;
-        want.insert((
-            e.province.clone(),
-            "households.csv".into(),
-            Some(line),
-            Rule::HouseholdSizeMismatch,
-        ));
-    }
+    let want = expected_findings(dir.path(), &provinces, &truth);
     let got: BTreeSet<_> = outcome.found.iter().map(found_key).collect();
     let missed: Vec<_> = want.difference(&got).collect();
     let unplanted: Vec<_> = got.difference(&want).collect();
@@ -674,8 +684,15 @@ fn sample_data_is_reproducible() {
     let fresh = all_files(dir.path());
     let mut committed = all_files(&root);
     committed.remove(Path::new("README.md"));
-    assert_eq!(committed.keys().collect::<Vec<_>>(), fresh.keys().collect::<Vec<_>>());
+    assert_eq!(
+        committed.keys().collect::<Vec<_>>(),
+        fresh.keys().collect::<Vec<_>>()
+    );
     for (k, v) in &fresh {
-        assert!(v == &committed[k], "sample-data/{} differs from what the documented command writes", k.display());
+        assert!(
+            v == &committed[k],
+            "sample-data/{} differs from what the documented command writes",
+            k.display()
+        );
     }
 }

@@ -2,4 +2,6 @@
 
 mod docs;
 mod generate;
+mod ingest;
 mod oracle;
+mod support;

@@ -1,0 +1,36 @@
+-- Duplicate keys (rule key.duplicate) of table {table}, key column {key}, nationally across
+-- all provinces. One occurrence is kept: the one already in the warehouse from another
+-- province, else the first in (province code, line) order. Every other occurrence is
+-- rejected, and its message names the kept record.
+--
+-- `remaining_{table}`: this run's staged rows that are not orphans.
+-- `existing_{table}`: the current rows of provinces not in this run.
+WITH candidates AS (
+    SELECT {key} AS record_key, province_code, _line, 0 AS in_warehouse
+    FROM remaining_{table}
+    UNION ALL
+    SELECT {key} AS record_key, province_code, CAST(NULL AS BIGINT) AS _line, 1 AS in_warehouse
+    FROM existing_{table}
+),
+repeated AS (
+    SELECT record_key FROM candidates GROUP BY record_key HAVING COUNT(*) > 1
+),
+ranked AS (
+    SELECT c.record_key, c.province_code, c._line, c.in_warehouse,
+           ROW_NUMBER() OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS occurrence,
+           FIRST_VALUE(c.province_code) OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_province,
+           FIRST_VALUE(c._line) OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_line,
+           FIRST_VALUE(c.in_warehouse) OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_in_warehouse
+    FROM candidates AS c
+    JOIN repeated AS r ON c.record_key = r.record_key
+)
+SELECT province_code,
+       _line,
+       record_key,
+       '{key}' AS column_name,
+       CASE WHEN kept_in_warehouse = 1
+            THEN 'duplicate key: the record already in the warehouse for province ' || kept_province || ' is kept'
+            ELSE 'duplicate key: the record of province ' || kept_province || ', {file} line ' || CAST(kept_line AS VARCHAR) || ' is kept'
+       END AS message
+FROM ranked
+WHERE occurrence > 1 AND in_warehouse = 0

@@ -1,0 +1,14 @@
+-- Orphan persons (rule key.orphan): a person whose household is not a loaded household with
+-- enumeration_status = 1: missing from households.csv, rejected there, or not enumerated
+-- (whole household unreachable or refusing, so it has no members).
+SELECT p.province_code,
+       p._line,
+       p.person_id AS record_key,
+       'household_id' AS column_name,
+       'the household ' || p.household_id || ' of this person is missing from households.csv, was rejected, or was not enumerated' AS message
+FROM staged_persons AS p
+WHERE NOT EXISTS (
+    SELECT 1 FROM loaded_households AS h
+    WHERE h.household_id = p.household_id
+      AND h.enumeration_status = 1
+)

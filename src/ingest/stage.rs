@@ -1,0 +1,368 @@
+//! Staging: the rows of one submitted file that pass their row rules, typed and written to a
+//! local Parquet file (with the physical line in `_line`), and the row-level findings written
+//! to a local rejects file. Cross-row rules then run over the staged files.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayBuilder, ArrayRef, Date32Builder, Float64Builder, Int16Builder, Int64Builder,
+    StringBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use chrono::NaiveDate;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use crate::rules::{Rule, Severity};
+use crate::schema::{Table, arrow_schema, data_type};
+use crate::validation::{Finding, Value};
+use crate::warehouse::rejects_schema;
+
+const BATCH_ROWS: usize = 32 * 1024;
+
+/// The staged schema of a table: the warehouse schema plus `_line`.
+pub fn staged_schema(table: Table) -> SchemaRef {
+    let base = arrow_schema(table);
+    let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("_line", DataType::Int64, false));
+    Arc::new(Schema::new(fields))
+}
+
+fn staging_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build()
+}
+
+enum ColumnBuilder {
+    Utf8(StringBuilder),
+    Int16(Int16Builder),
+    Int64(Int64Builder),
+    Float64(Float64Builder),
+    Date32(Date32Builder),
+}
+
+fn epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")
+}
+
+impl ColumnBuilder {
+    fn new(dt: &DataType) -> Self {
+        match dt {
+            DataType::Int16 => ColumnBuilder::Int16(Int16Builder::with_capacity(BATCH_ROWS)),
+            DataType::Int64 => ColumnBuilder::Int64(Int64Builder::with_capacity(BATCH_ROWS)),
+            DataType::Float64 => ColumnBuilder::Float64(Float64Builder::with_capacity(BATCH_ROWS)),
+            DataType::Date32 => ColumnBuilder::Date32(Date32Builder::with_capacity(BATCH_ROWS)),
+            _ => ColumnBuilder::Utf8(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 8)),
+        }
+    }
+
+    fn append(&mut self, v: &Value<'_>) {
+        match (&mut *self, v) {
+            (b, Value::Null) => self_null(b),
+            (ColumnBuilder::Utf8(b), Value::Str(s)) => b.append_value(s),
+            (ColumnBuilder::Int16(b), Value::Int(i)) => b.append_option(i16::try_from(*i).ok()),
+            (ColumnBuilder::Int64(b), Value::Int(i)) => b.append_value(*i),
+            (ColumnBuilder::Float64(b), Value::Float(f)) => b.append_value(*f),
+            (ColumnBuilder::Float64(b), Value::Int(i)) => b.append_value(*i as f64),
+            (ColumnBuilder::Date32(b), Value::Date(d)) => {
+                b.append_value(d.signed_duration_since(epoch()).num_days() as i32)
+            }
+            (b, other) => {
+                // A value of an unexpected kind cannot come from the validator; store NULL
+                // rather than guess.
+                debug_assert!(false, "unexpected value {other:?}");
+                self_null(b)
+            }
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Utf8(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int16(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int64(b) => Arc::new(b.finish()),
+            ColumnBuilder::Float64(b) => Arc::new(b.finish()),
+            ColumnBuilder::Date32(b) => Arc::new(b.finish()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            ColumnBuilder::Utf8(b) => b.len(),
+            ColumnBuilder::Int16(b) => b.len(),
+            ColumnBuilder::Int64(b) => b.len(),
+            ColumnBuilder::Float64(b) => b.len(),
+            ColumnBuilder::Date32(b) => b.len(),
+        }
+    }
+}
+
+fn self_null(b: &mut ColumnBuilder) {
+    match b {
+        ColumnBuilder::Utf8(b) => b.append_null(),
+        ColumnBuilder::Int16(b) => b.append_null(),
+        ColumnBuilder::Int64(b) => b.append_null(),
+        ColumnBuilder::Float64(b) => b.append_null(),
+        ColumnBuilder::Date32(b) => b.append_null(),
+    }
+}
+
+/// Writes the accepted rows of one file.
+pub struct StagedWriter {
+    schema: SchemaRef,
+    columns: Vec<ColumnBuilder>,
+    province: String,
+    lines: Int64Builder,
+    writer: ArrowWriter<File>,
+    pub path: PathBuf,
+    pub rows: u64,
+}
+
+impl StagedWriter {
+    pub fn create(path: PathBuf, table: Table, province: &str) -> parquet::errors::Result<Self> {
+        let schema = staged_schema(table);
+        let columns = table
+            .columns()
+            .iter()
+            .map(|c| ColumnBuilder::new(&data_type(c.kind)))
+            .collect();
+        let file = File::create(&path)?;
+        let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(staging_properties()))?;
+        Ok(StagedWriter {
+            schema,
+            columns,
+            province: province.to_string(),
+            lines: Int64Builder::with_capacity(BATCH_ROWS),
+            writer,
+            path,
+            rows: 0,
+        })
+    }
+
+    pub fn append(&mut self, line: u64, values: &[Value<'_>]) -> parquet::errors::Result<()> {
+        for (b, v) in self.columns.iter_mut().zip(values) {
+            b.append(v);
+        }
+        self.lines.append_value(line as i64);
+        self.rows += 1;
+        if self.lines.len() >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> parquet::errors::Result<()> {
+        let n = self.lines.len();
+        if n == 0 {
+            return Ok(());
+        }
+        debug_assert!(self.columns.iter().all(|c| c.len() == n));
+        let mut arrays: Vec<ArrayRef> =
+            self.columns.iter_mut().map(ColumnBuilder::finish).collect();
+        let mut province = StringBuilder::with_capacity(n, n * 2);
+        for _ in 0..n {
+            province.append_value(&self.province);
+        }
+        arrays.push(Arc::new(province.finish()));
+        arrays.push(Arc::new(self.lines.finish()));
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays)
+            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
+        self.writer.write(&batch)
+    }
+
+    pub fn finish(mut self) -> parquet::errors::Result<(PathBuf, u64)> {
+        self.flush()?;
+        self.writer.close()?;
+        Ok((self.path, self.rows))
+    }
+}
+
+/// One finding about a submitted row or file, ready for the rejects table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectRow {
+    pub line: Option<u64>,
+    pub record_key: Option<String>,
+    pub rule: Rule,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+impl RejectRow {
+    pub fn from_finding(line: Option<u64>, key: Option<String>, f: &Finding) -> Self {
+        RejectRow {
+            line,
+            record_key: key,
+            rule: f.rule,
+            column: f.column.map(str::to_string),
+            message: f.message.clone(),
+        }
+    }
+
+    pub fn severity(&self) -> Severity {
+        self.rule.severity()
+    }
+}
+
+/// Writes the findings of one file as rows of the rejects schema.
+pub struct RejectsWriter {
+    submission_id: String,
+    province: String,
+    file: String,
+    pending: Vec<RejectRow>,
+    writer: ArrowWriter<File>,
+    pub path: PathBuf,
+    pub rows: u64,
+}
+
+impl RejectsWriter {
+    pub fn create(
+        path: PathBuf,
+        submission_id: &str,
+        province: &str,
+        file: &str,
+    ) -> parquet::errors::Result<Self> {
+        let f = File::create(&path)?;
+        let writer = ArrowWriter::try_new(f, rejects_schema(), Some(staging_properties()))?;
+        Ok(RejectsWriter {
+            submission_id: submission_id.to_string(),
+            province: province.to_string(),
+            file: file.to_string(),
+            pending: Vec::new(),
+            writer,
+            path,
+            rows: 0,
+        })
+    }
+
+    pub fn push(&mut self, r: RejectRow) -> parquet::errors::Result<()> {
+        self.pending.push(r);
+        self.rows += 1;
+        if self.pending.len() >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> parquet::errors::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.pending);
+        let batch = rejects_batch(&self.submission_id, &self.province, &self.file, &rows)
+            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
+        self.writer.write(&batch)
+    }
+
+    pub fn finish(mut self) -> parquet::errors::Result<(PathBuf, u64)> {
+        self.flush()?;
+        self.writer.close()?;
+        Ok((self.path, self.rows))
+    }
+}
+
+/// A record batch of the rejects schema.
+pub fn rejects_batch(
+    submission_id: &str,
+    province: &str,
+    file: &str,
+    rows: &[RejectRow],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let n = rows.len();
+    let mut sub = StringBuilder::with_capacity(n, n * submission_id.len());
+    let mut prov = StringBuilder::with_capacity(n, n * 2);
+    let mut files = StringBuilder::with_capacity(n, n * file.len());
+    let mut line = Int64Builder::with_capacity(n);
+    let mut key = StringBuilder::new();
+    let mut rule = StringBuilder::new();
+    let mut sev = StringBuilder::new();
+    let mut col = StringBuilder::new();
+    let mut msg = StringBuilder::new();
+    for r in rows {
+        sub.append_value(submission_id);
+        prov.append_value(province);
+        files.append_value(file);
+        line.append_option(r.line.map(|l| l as i64));
+        key.append_option(r.record_key.as_deref());
+        rule.append_value(r.rule.id());
+        sev.append_value(r.severity().as_str());
+        col.append_option(r.column.as_deref());
+        msg.append_value(&r.message);
+    }
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(sub.finish()),
+        Arc::new(prov.finish()),
+        Arc::new(files.finish()),
+        Arc::new(line.finish()),
+        Arc::new(key.finish()),
+        Arc::new(rule.finish()),
+        Arc::new(sev.finish()),
+        Arc::new(col.finish()),
+        Arc::new(msg.finish()),
+    ];
+    RecordBatch::try_new(rejects_schema(), arrays)
+}
+
+/// Remove a staged file, ignoring a file that is already gone.
+pub fn remove(path: &Path) {
+    let _ = std::fs::remove_file(path);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    #[test]
+    fn staged_rows_keep_types_and_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w =
+            StagedWriter::create(dir.path().join("t.parquet"), Table::Townships, "52").unwrap();
+        let vals = [
+            Value::Str(Cow::Borrowed("522726001")),
+            Value::Str(Cow::Borrowed("井城街道")),
+            Value::Int(1),
+            Value::Int(1),
+            Value::Null,
+            Value::Int(2),
+            Value::Int(1),
+        ];
+        w.append(7, &vals).unwrap();
+        let (path, rows) = w.finish().unwrap();
+        assert_eq!(rows, 1);
+        let file = File::open(path).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+        let text = arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        assert!(
+            text.contains("522726001") && text.contains("井城街道") && text.contains("| 52 "),
+            "{text}"
+        );
+        assert_eq!(batches[0].schema(), staged_schema(Table::Townships));
+        assert_eq!(batches[0].column(4).null_count(), 1);
+    }
+
+    #[test]
+    fn date_values_are_days_since_epoch() {
+        let mut b = ColumnBuilder::new(&DataType::Date32);
+        b.append(&Value::Date(NaiveDate::from_ymd_opt(2020, 12, 31).unwrap()));
+        let a = b.finish();
+        let d = a
+            .as_any()
+            .downcast_ref::<arrow::array::Date32Array>()
+            .unwrap();
+        assert_eq!(
+            d.value_as_date(0).unwrap(),
+            NaiveDate::from_ymd_opt(2020, 12, 31).unwrap()
+        );
+    }
+}

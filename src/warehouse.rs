@@ -1,0 +1,459 @@
+//! The warehouse: versioned, province-partitioned Parquet tables on an object store (a local
+//! directory or `s3://bucket/prefix`), and the catalog that says which files are current.
+//!
+//! Layout under the warehouse root:
+//!
+//! ```text
+//! data/<table>/province=<code>/v=<version>-<content>/part-0.parquet   one file per table and version
+//! rejects/province=<code>/v=<version>-<content>/part-0.parquet       quarantined rows and flags
+//! _catalog/snapshots/<id, 10 digits>.json                            one per committed ingest
+//! _reports/ingest-<id>.json, ingest-<id>.txt                         the ingest report of that commit
+//! ```
+//!
+//! A snapshot lists the current version of every province. Writers put all data files first,
+//! under paths no committed snapshot uses, and commit by creating the next snapshot file with a
+//! create-only put, an atomic step on every store. Readers take the newest snapshot, so they
+//! always see one consistent set of versions, a crash before the commit leaves the previous
+//! state current, and every earlier snapshot stays readable ("as of").
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::SessionContext;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use parquet::arrow::AsyncArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::schema::{Table, arrow_schema};
+
+/// Rows per Parquet row group in the warehouse.
+pub const ROW_GROUP_ROWS: usize = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    #[error("`{location}` is not a directory path or an s3://bucket/prefix URL: {reason}")]
+    Location { location: String, reason: String },
+    #[error("object store error at {path}: {source}")]
+    Store {
+        path: String,
+        source: object_store::Error,
+    },
+    #[error("snapshot {path} is not valid: {source}")]
+    Catalog {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("snapshot {0} was committed by another writer at the same time; rerun the ingest")]
+    Conflict(u64),
+    #[error("the warehouse has no snapshot {0} (see `povcensus versions`)")]
+    NoSuchSnapshot(u64),
+    #[error("writing {path}: {source}")]
+    Parquet {
+        path: String,
+        source: parquet::errors::ParquetError,
+    },
+    #[error("registering table {table}: {source}")]
+    Register {
+        table: String,
+        source: datafusion::error::DataFusionError,
+    },
+}
+
+fn store_err(path: &ObjectPath) -> impl FnOnce(object_store::Error) -> WarehouseError + '_ {
+    move |source| WarehouseError::Store {
+        path: path.to_string(),
+        source,
+    }
+}
+
+/// Where a warehouse (or a submission) lives.
+#[derive(Clone)]
+pub struct Location {
+    pub store: Arc<dyn ObjectStore>,
+    /// URL of the store's root, as DataFusion sees it (`file:///`, `s3://bucket/`).
+    pub store_url: Url,
+    /// Prefix of the location inside the store.
+    pub prefix: ObjectPath,
+    /// What the user wrote.
+    pub display: String,
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+impl Location {
+    /// Parse a local directory path or an `s3://bucket/prefix` URL. Local directories are
+    /// created when `create` is set. S3 credentials and endpoint come from the usual AWS
+    /// environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+    /// AWS_ENDPOINT_URL, AWS_ALLOW_HTTP).
+    pub fn parse(location: &str, create: bool) -> Result<Location, WarehouseError> {
+        let bad = |reason: String| WarehouseError::Location {
+            location: location.to_string(),
+            reason,
+        };
+        if let Some(rest) = location.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad("no bucket name".into()));
+            }
+            let store = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(|e| bad(e.to_string()))?;
+            let store_url =
+                Url::parse(&format!("s3://{bucket}/")).map_err(|e| bad(e.to_string()))?;
+            return Ok(Location {
+                store: Arc::new(store),
+                store_url,
+                prefix: ObjectPath::from(prefix.trim_end_matches('/')),
+                display: location.to_string(),
+            });
+        }
+        if location.contains("://") {
+            return Err(bad("only local paths and s3:// URLs are supported".into()));
+        }
+        let path = std::path::Path::new(location);
+        if create {
+            std::fs::create_dir_all(path).map_err(|e| bad(e.to_string()))?;
+        }
+        let abs = std::fs::canonicalize(path).map_err(|e| bad(e.to_string()))?;
+        if !abs.is_dir() {
+            return Err(bad("not a directory".into()));
+        }
+        let store = object_store::local::LocalFileSystem::new();
+        let prefix = ObjectPath::from_absolute_path(&abs).map_err(|e| bad(e.to_string()))?;
+        Ok(Location {
+            store: Arc::new(store),
+            store_url: Url::parse("file:///").expect("static URL"),
+            prefix,
+            display: location.to_string(),
+        })
+    }
+
+    /// An object path below this location.
+    pub fn path(&self, rel: &str) -> ObjectPath {
+        let mut p = self.prefix.clone();
+        for part in rel.split('/').filter(|s| !s.is_empty()) {
+            p = p.clone().join(part);
+        }
+        p
+    }
+
+    /// The URL DataFusion uses for an object path of this store.
+    pub fn url_of(&self, path: &ObjectPath) -> String {
+        format!("{}{}", self.store_url, path)
+    }
+
+    /// Names of the direct sub-directories of `rel`.
+    pub async fn list_dirs(&self, rel: &str) -> Result<Vec<String>, WarehouseError> {
+        let p = self.path(rel);
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&p))
+            .await
+            .map_err(store_err(&p))?;
+        let mut dirs: Vec<String> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|d| d.filename().map(str::to_string))
+            .collect();
+        dirs.sort();
+        Ok(dirs)
+    }
+
+    pub async fn exists(&self, rel: &str) -> Result<bool, WarehouseError> {
+        let p = self.path(rel);
+        match self.store.head(&p).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(WarehouseError::Store {
+                path: p.to_string(),
+                source: e,
+            }),
+        }
+    }
+
+    pub async fn get_bytes(&self, rel: &str) -> Result<bytes::Bytes, WarehouseError> {
+        let p = self.path(rel);
+        let r = self.store.get(&p).await.map_err(store_err(&p))?;
+        r.bytes().await.map_err(store_err(&p))
+    }
+
+    pub async fn put_bytes(&self, rel: &str, data: Vec<u8>) -> Result<(), WarehouseError> {
+        let p = self.path(rel);
+        self.store
+            .put(&p, PutPayload::from(data))
+            .await
+            .map_err(store_err(&p))?;
+        Ok(())
+    }
+}
+
+/// One Parquet file of the warehouse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataFile {
+    /// Path relative to the warehouse root.
+    pub path: String,
+    pub rows: u64,
+}
+
+/// Rows of one submitted file and what became of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCount {
+    pub file: String,
+    pub encoding: Option<String>,
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_rejected: u64,
+    pub rows_flagged: u64,
+    /// The file was rejected as a whole (file-level rule).
+    pub file_rejected: bool,
+}
+
+/// A committed version of one province.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvinceVersion {
+    pub province_code: String,
+    pub version: u32,
+    pub submission_id: String,
+    /// SHA-256 over the manifest and every file of the submission: the same bytes are the same
+    /// submission.
+    pub content_sha256: String,
+    /// The snapshot that committed this version.
+    pub committed_in: u64,
+    pub tables: BTreeMap<String, DataFile>,
+    pub rejects: DataFile,
+    pub files: Vec<FileCount>,
+    /// Findings per rule id (rejected rows and flags).
+    pub rules: BTreeMap<String, u64>,
+    pub rejected_share: f64,
+    pub resubmission_required: bool,
+}
+
+/// The catalog state after one commit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    pub id: u64,
+    pub parent: Option<u64>,
+    /// Current version of every province, by province code.
+    pub provinces: BTreeMap<String, ProvinceVersion>,
+}
+
+/// Rejects table schema: one row per quarantined row or flag.
+pub fn rejects_schema() -> SchemaRef {
+    use arrow::datatypes::{DataType, Field, Schema};
+    Arc::new(Schema::new(vec![
+        Field::new("submission_id", DataType::Utf8, false),
+        Field::new("province_code", DataType::Utf8, false),
+        Field::new("file", DataType::Utf8, false),
+        Field::new("line", DataType::Int64, true),
+        Field::new("record_key", DataType::Utf8, true),
+        Field::new("rule_id", DataType::Utf8, false),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("column", DataType::Utf8, true),
+        Field::new("message", DataType::Utf8, false),
+    ]))
+}
+
+/// Writer properties of every warehouse file: zstd(3), explicit row groups, page statistics.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid zstd level"),
+        ))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_created_by("povcensus".to_string())
+        .build()
+}
+
+/// The warehouse.
+#[derive(Clone, Debug)]
+pub struct Warehouse {
+    pub location: Location,
+}
+
+impl Warehouse {
+    /// Open (for writing: create) the warehouse at a local path or s3:// URL.
+    pub fn open(location: &str, create: bool) -> Result<Warehouse, WarehouseError> {
+        Ok(Warehouse {
+            location: Location::parse(location, create)?,
+        })
+    }
+
+    fn snapshot_rel(id: u64) -> String {
+        format!("_catalog/snapshots/{id:010}.json")
+    }
+
+    /// Ids of all committed snapshots, oldest first.
+    pub async fn snapshot_ids(&self) -> Result<Vec<u64>, WarehouseError> {
+        let p = self.location.path("_catalog/snapshots");
+        let metas: Vec<_> = self
+            .location
+            .store
+            .list(Some(&p))
+            .try_collect()
+            .await
+            .map_err(store_err(&p))?;
+        let mut ids: Vec<u64> = metas
+            .iter()
+            .filter_map(|m| m.location.filename()?.strip_suffix(".json")?.parse().ok())
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    pub async fn snapshot(&self, id: u64) -> Result<Snapshot, WarehouseError> {
+        let rel = Self::snapshot_rel(id);
+        let bytes = match self.location.get_bytes(&rel).await {
+            Err(WarehouseError::Store {
+                source: object_store::Error::NotFound { .. },
+                ..
+            }) => {
+                return Err(WarehouseError::NoSuchSnapshot(id));
+            }
+            r => r?,
+        };
+        serde_json::from_slice(&bytes)
+            .map_err(|source| WarehouseError::Catalog { path: rel, source })
+    }
+
+    /// The newest snapshot, if anything was ever committed.
+    pub async fn latest(&self) -> Result<Option<Snapshot>, WarehouseError> {
+        match self.snapshot_ids().await?.last() {
+            Some(&id) => Ok(Some(self.snapshot(id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Commit a snapshot: create its file, failing if another writer committed that id first.
+    pub async fn commit(&self, snapshot: &Snapshot) -> Result<(), WarehouseError> {
+        let rel = Self::snapshot_rel(snapshot.id);
+        let p = self.location.path(&rel);
+        let json = serde_json::to_vec_pretty(snapshot).expect("snapshot serializes");
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .location
+            .store
+            .put_opts(&p, PutPayload::from(json), opts)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => {
+                Err(WarehouseError::Conflict(snapshot.id))
+            }
+            Err(e) => Err(WarehouseError::Store {
+                path: p.to_string(),
+                source: e,
+            }),
+        }
+    }
+
+    /// Write record batches as one Parquet file (relative path), with the warehouse's writer
+    /// properties. Returns the number of rows.
+    pub async fn write_parquet(
+        &self,
+        rel: &str,
+        schema: SchemaRef,
+        mut batches: impl futures::Stream<
+            Item = Result<RecordBatch, datafusion::error::DataFusionError>,
+        > + Unpin,
+    ) -> Result<u64, WarehouseError> {
+        let p = self.location.path(rel);
+        let perr = |source| WarehouseError::Parquet {
+            path: rel.to_string(),
+            source,
+        };
+        let object =
+            object_store::buffered::BufWriter::new(Arc::clone(&self.location.store), p.clone());
+        let mut writer =
+            AsyncArrowWriter::try_new(object, schema, Some(writer_properties())).map_err(perr)?;
+        let mut rows = 0u64;
+        while let Some(batch) = batches.next().await {
+            let batch = batch.map_err(|e| WarehouseError::Parquet {
+                path: rel.to_string(),
+                source: parquet::errors::ParquetError::External(Box::new(e)),
+            })?;
+            rows += batch.num_rows() as u64;
+            writer.write(&batch).await.map_err(perr)?;
+        }
+        writer.close().await.map_err(perr)?;
+        Ok(rows)
+    }
+
+    /// Register the tables of a snapshot (`counties` … `assessment_households`, `rejects`) in a
+    /// DataFusion session. Tables no province has are registered empty with their schema.
+    pub fn register(
+        &self,
+        ctx: &SessionContext,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<(), WarehouseError> {
+        let empty = BTreeMap::new();
+        let provinces = snapshot.map_or(&empty, |s| &s.provinces);
+        for t in Table::ALL {
+            let files: Vec<&DataFile> = provinces
+                .values()
+                .filter_map(|p| p.tables.get(t.name()))
+                .collect();
+            self.register_files(ctx, t.name(), arrow_schema(t), &files)?;
+        }
+        let rejects: Vec<&DataFile> = provinces.values().map(|p| &p.rejects).collect();
+        self.register_files(ctx, "rejects", rejects_schema(), &rejects)
+    }
+
+    /// Register Parquet files (relative paths) as one table.
+    pub fn register_files(
+        &self,
+        ctx: &SessionContext,
+        name: &str,
+        schema: SchemaRef,
+        files: &[&DataFile],
+    ) -> Result<(), WarehouseError> {
+        let reg = |source| WarehouseError::Register {
+            table: name.to_string(),
+            source,
+        };
+        ctx.register_object_store(&self.location.store_url, Arc::clone(&self.location.store));
+        let provider: Arc<dyn datafusion::catalog::TableProvider> = if files.is_empty() {
+            Arc::new(MemTable::try_new(Arc::clone(&schema), vec![vec![]]).map_err(reg)?)
+        } else {
+            let urls = files
+                .iter()
+                .map(|f| ListingTableUrl::parse(self.location.url_of(&self.location.path(&f.path))))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(reg)?;
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".parquet");
+            let config = ListingTableConfig::new_with_multi_paths(urls)
+                .with_listing_options(options)
+                .with_schema(schema);
+            Arc::new(ListingTable::try_new(config).map_err(reg)?)
+        };
+        ctx.deregister_table(name).map_err(reg)?;
+        ctx.register_table(name, provider).map_err(reg)?;
+        Ok(())
+    }
+}

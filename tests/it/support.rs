@@ -1,0 +1,314 @@
+//! Real components for the integration tests: the project's Python venv (duckdb, pyarrow,
+//! samplics, adbc-driver-flightsql, moto), made by `.ci/python-env`, and a local S3 API server
+//! (moto's standalone `moto_server`) on a loopback port.
+//!
+//! Nothing here sets process environment variables: tests run as parallel threads. A child
+//! process that must reach the S3 server gets [`S3Server::env`] through `Command::envs`.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How long `S3Server::start` waits for the server to answer HTTP.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The venv's python. The first call in a test process runs `.ci/python-env` (which honours
+/// `POVCENSUS_VENV` and is a no-op when the venv is already up to date); later calls reuse it.
+pub fn python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/python-env");
+            let out = Command::new("bash")
+                .arg(&script)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success(),
+                "{} failed ({}); it makes the test venv (set POVCENSUS_VENV to choose where).\n\
+                 stdout:\n{stdout}\nstderr:\n{stderr}",
+                script.display(),
+                out.status,
+            );
+            let python = stdout
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| PathBuf::from(l.trim()))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{} printed no python path.\nstderr:\n{stderr}",
+                        script.display()
+                    )
+                });
+            assert!(
+                python.is_file(),
+                "{} printed {}, which is not a file",
+                script.display(),
+                python.display()
+            );
+            python
+        })
+        .clone()
+}
+
+/// A `moto_server` process serving the S3 API on `127.0.0.1:<port>`; killed on drop.
+pub struct S3Server {
+    /// `http://127.0.0.1:<port>`
+    pub endpoint: String,
+    addr: SocketAddr,
+    child: Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl S3Server {
+    /// Starts `moto_server` on a free loopback port and waits (at most 30 s) until it answers.
+    pub fn start() -> S3Server {
+        let moto = python()
+            .parent()
+            .expect("venv python has a parent directory")
+            .join("moto_server");
+        assert!(
+            moto.is_file(),
+            "{} is missing: is moto[server] in tests/requirements.txt?",
+            moto.display()
+        );
+        // The free port can be taken by someone else between probing and binding: retry.
+        let mut last_failure = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            let log = tempfile::Builder::new()
+                .prefix("moto-server-")
+                .suffix(".log")
+                .tempfile()
+                .expect("create moto_server log file");
+            let child = Command::new(&moto)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(log.reopen().expect("reopen log"))
+                .stderr(log.reopen().expect("reopen log"))
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", moto.display()));
+            let mut server = S3Server {
+                endpoint: format!("http://{addr}"),
+                addr,
+                child,
+                log,
+            };
+            match server.wait_until_ready() {
+                Ok(()) => return server,
+                Err(e) => last_failure = e, // dropping `server` kills the child
+            }
+        }
+        panic!("moto_server did not start: {last_failure}");
+    }
+
+    fn wait_until_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                return Err(format!("exited with {status}; log:\n{}", self.log_text()));
+            }
+            if let Ok((status, _)) = self.request("GET", "/")
+                && (200..500).contains(&status)
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "no HTTP answer on {} within {START_TIMEOUT:?}; log:\n{}",
+                    self.endpoint,
+                    self.log_text()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Creates a bucket (S3 CreateBucket: `PUT /{name}`; moto accepts unsigned requests).
+    pub fn create_bucket(&self, name: &str) {
+        assert!(
+            !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || b == b'-'
+                    || b == b'.'),
+            "invalid bucket name {name:?}"
+        );
+        let (status, body) = self
+            .request("PUT", &format!("/{name}"))
+            .unwrap_or_else(|e| panic!("CreateBucket {name}: {e}"));
+        assert_eq!(status, 200, "CreateBucket {name} answered {status}: {body}");
+    }
+
+    /// The environment a child process needs to reach this server with
+    /// `object_store::aws::AmazonS3Builder::from_env()` (object_store 0.13 lower-cases every
+    /// `AWS_*` variable and parses it as a config key) and with boto3.
+    /// `AWS_ENDPOINT_URL_S3` is set too because it takes precedence over `AWS_ENDPOINT_URL`
+    /// in both, so an inherited one cannot redirect the child elsewhere.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_ENDPOINT_URL_S3", self.endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// One plain HTTP/1.1 request with no body; returns the status and the response text.
+    fn request(&self, method: &str, path: &str) -> Result<(u16, String), String> {
+        let timeout = Duration::from_secs(10);
+        let mut stream =
+            TcpStream::connect_timeout(&self.addr, timeout).map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(timeout))
+            .map_err(|e| e.to_string())?;
+        stream
+            .set_write_timeout(Some(timeout))
+            .map_err(|e| e.to_string())?;
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .map_err(|e| e.to_string())?;
+        let mut response = Vec::new();
+        stream
+            .read_to_end(&mut response)
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let status = text
+            .strip_prefix("HTTP/1.")
+            .and_then(|rest| rest.get(2..5))
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| format!("not an HTTP response: {text:?}"))?;
+        Ok((status, text))
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+#[test]
+fn python_has_the_test_packages() {
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import duckdb, pyarrow, samplics, adbc_driver_flightsql.dbapi",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the venv's python");
+    assert!(
+        out.status.success(),
+        "imports failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn s3_server_round_trip() {
+    use futures::TryStreamExt;
+    use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+    use object_store::path::Path as ObjectPath;
+    use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+    let server = S3Server::start();
+    server.create_bucket("povcensus-test");
+    let env = server.env();
+    assert!(
+        env.iter()
+            .any(|(k, v)| k == "AWS_ENDPOINT_URL" && *v == server.endpoint)
+    );
+
+    let store = AmazonS3Builder::new()
+        .with_bucket_name("povcensus-test")
+        .with_endpoint(&server.endpoint)
+        .with_allow_http(true)
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .with_region("us-east-1")
+        .build()
+        .expect("build the S3 store");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let data: &[u8] = "县,户数\n甲县,42\n".as_bytes();
+        let location = ObjectPath::from("raw/2020/households.csv");
+        store
+            .put(&location, PutPayload::from(data.to_vec()))
+            .await
+            .expect("put");
+
+        let listed: Vec<_> = store
+            .list(Some(&ObjectPath::from("raw")))
+            .try_collect()
+            .await
+            .expect("list");
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0].location, location);
+        assert_eq!(listed[0].size, data.len() as u64);
+
+        let got = store
+            .get(&location)
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("read body");
+        assert_eq!(&got[..], data);
+
+        // `env()` names what `AmazonS3Builder::from_env()` reads: apply it the same way
+        // (lower-cased `AWS_*` names parsed as config keys) without touching this process's env.
+        let from_env = env
+            .iter()
+            .fold(AmazonS3Builder::new(), |builder, (key, value)| {
+                let key: AmazonS3ConfigKey = key
+                    .to_ascii_lowercase()
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{key} is not an object_store config key: {e}"));
+                builder.with_config(key, value)
+            })
+            .with_bucket_name("povcensus-test")
+            .build()
+            .expect("build the S3 store from env()");
+        let got = from_env
+            .get(&location)
+            .await
+            .expect("get through env()")
+            .bytes()
+            .await
+            .expect("read body through env()");
+        assert_eq!(&got[..], data);
+    });
+}
