@@ -33,6 +33,34 @@ pub enum Command {
     Sql(SqlArgs),
     /// List the warehouse's snapshots and the province versions each holds.
     Versions(VersionsArgs),
+    /// Run a pipeline (pipelines/*.toml) over the warehouse and write its output tables.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The pipeline definition, e.g. pipelines/census.toml.
+    pub pipeline: PathBuf,
+    /// The warehouse to read.
+    #[arg(long)]
+    pub warehouse: String,
+    /// Output directory: OUT/<table>.parquet, OUT/<table>.csv and OUT/run_manifest.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Read the warehouse as of this snapshot (default: the newest).
+    #[arg(long)]
+    pub as_of: Option<u64>,
+    /// Override a pipeline parameter, e.g. --param poverty_line=4300 (repeatable).
+    #[arg(long = "param", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
 }
 
 /// How much memory and how many threads queries may use.
@@ -227,6 +255,32 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
                     }
                 }
                 None => crate::query::repl(&ctx, args.format).await?,
+            }
+            Ok(0)
+        }
+        Command::Run(args) => {
+            let pipeline = crate::pipeline::Pipeline::load(&args.pipeline, &args.params)?;
+            let wh = crate::warehouse::Warehouse::open(&args.warehouse, false)?;
+            let snapshot = match args.as_of {
+                Some(id) => Some(wh.snapshot(id).await?),
+                None => wh.latest().await?,
+            };
+            if snapshot.is_none() {
+                anyhow::bail!(
+                    "the warehouse {} has no committed snapshot: ingest submissions first",
+                    args.warehouse
+                );
+            }
+            let manifest = crate::pipeline::run(
+                &pipeline,
+                &wh,
+                snapshot.as_ref(),
+                &args.out,
+                &args.engine.config(None),
+            )
+            .await?;
+            for o in &manifest.outputs {
+                tracing::info!(file = %args.out.join(&o.file).display(), rows = o.rows, "written");
             }
             Ok(0)
         }

@@ -16,6 +16,9 @@
 //!                  │
 //!                  ▼
 //! query ───────► DataFusion sessions (bounded memory, spilling), `povcensus sql`
+//!                  │
+//!                  ▼
+//! pipeline ────► pipelines/*.toml + queries/*.sql ─► OUT/<table>.parquet, .csv, run_manifest.json
 //! ```
 //!
 //! `schema` holds the submission contract as data, `rules` the stable rule catalogue,
@@ -26,6 +29,7 @@ pub mod cli;
 pub mod generator;
 pub mod id_number;
 pub mod ingest;
+pub mod pipeline;
 pub mod query;
 pub mod reference;
 pub mod rules;

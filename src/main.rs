@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Command::Generate(a) => a.threads,
         Command::Ingest(a) => a.engine.threads,
         Command::Sql(a) => a.engine.threads,
+        Command::Run(a) => a.engine.threads,
         Command::Versions(_) => None,
     };
     if let Some(n) = threads

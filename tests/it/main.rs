@@ -4,4 +4,5 @@ mod docs;
 mod generate;
 mod ingest;
 mod oracle;
+mod pipeline;
 mod support;

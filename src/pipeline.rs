@@ -1,0 +1,890 @@
+//! Pipelines: declared in `pipelines/*.toml` (named steps, SQL files from `queries/`,
+//! parameters, dependencies, outputs), read into plain structs, checked as a whole before
+//! anything runs (every problem reported at once, with the file and key), then run on
+//! DataFusion over one warehouse snapshot. Outputs are written as `OUT/<table>.parquet` and
+//! `OUT/<table>.csv` (UTF-8 with BOM), with a run manifest that records what was read.
+//!
+//! A step is SQL (a view, or a table when `materialize` or `output` is set) or a built-in
+//! step for what SQL cannot say plainly; the one built-in, `unpivot_indicators`, turns the
+//! `<indicator>__num` / `<indicator>__den` columns of county sums into rows.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder, Int32Builder, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::query::{EngineConfig, session};
+use crate::reference::Reference;
+use crate::warehouse::{Snapshot, Warehouse, WarehouseError};
+
+/// A pipeline file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub steps: Vec<StepDef>,
+}
+
+/// One step as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDef {
+    pub name: String,
+    /// SQL file, relative to `queries/`.
+    #[serde(default)]
+    pub sql: Option<String>,
+    /// A built-in step instead of SQL.
+    #[serde(default)]
+    pub builtin: Option<String>,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// Compute once and keep the result (for small results used several times).
+    #[serde(default)]
+    pub materialize: bool,
+    /// Write the result as an output table.
+    #[serde(default)]
+    pub output: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Built-in steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    UnpivotIndicators,
+}
+
+impl Builtin {
+    fn parse(s: &str) -> Option<Builtin> {
+        (s == "unpivot_indicators").then_some(Builtin::UnpivotIndicators)
+    }
+}
+
+/// What a step computes.
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    Sql { file: String, text: String },
+    Builtin(Builtin),
+}
+
+/// A checked step, ready to run.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub kind: StepKind,
+    pub depends_on: Vec<String>,
+    pub materialize: bool,
+    pub output: bool,
+}
+
+/// A checked pipeline: steps in an order that runs every dependency first.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub path: PathBuf,
+    pub name: String,
+    pub parameters: BTreeMap<String, String>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{} has {} problem(s):\n  - {}", .path, .problems.len(), .problems.join("\n  - "))]
+    Invalid { path: String, problems: Vec<String> },
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    #[error("step `{step}`: {source}")]
+    Step {
+        step: String,
+        source: datafusion::error::DataFusionError,
+    },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Tables the warehouse provides to every pipeline, plus reference tables.
+const PROVIDED: &[&str] = &[
+    "counties",
+    "townships",
+    "villages",
+    "households",
+    "persons",
+    "assessment_households",
+    "rejects",
+    "ref_provinces",
+];
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// `${name}` placeholders of a text.
+fn placeholders(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        match after.find('}') {
+            Some(j) => {
+                out.insert(after[..j].to_string());
+                rest = &after[j + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// Whether `sql` mentions `word` as a whole identifier (outside comments).
+fn mentions(sql: &str, word: &str) -> bool {
+    let code: String = sql
+        .lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let bytes = code.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    code.match_indices(word).any(|(i, _)| {
+        let before = i == 0 || !is_ident(bytes[i - 1]);
+        let end = i + word.len();
+        let after = end >= bytes.len() || !is_ident(bytes[end]);
+        before && after
+    })
+}
+
+/// Render a parameter value as SQL text. Strings must not contain quotes or semicolons.
+fn render_parameter(v: &toml::Value) -> Result<String, String> {
+    match v {
+        toml::Value::Integer(i) => Ok(i.to_string()),
+        toml::Value::Float(f) if f.is_finite() => Ok(format!("{f:?}")),
+        toml::Value::String(s) if !s.contains(['\'', ';', '\\', '\n']) => Ok(s.clone()),
+        toml::Value::String(_) => {
+            Err("a string parameter may not contain quotes, semicolons or line breaks".into())
+        }
+        _ => Err("a parameter must be a number or a string".into()),
+    }
+}
+
+impl Pipeline {
+    /// Read and check a pipeline file; SQL files are looked up in `queries/` beside the
+    /// pipeline's directory. `overrides` replace declared parameters (`name=value`).
+    pub fn load(path: &Path, overrides: &[(String, String)]) -> Result<Pipeline, PipelineError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let invalid = |problems: Vec<String>| PipelineError::Invalid {
+            path: shown.clone(),
+            problems,
+        };
+        let file: PipelineFile = toml::from_str(&text).map_err(|e| invalid(vec![e.to_string()]))?;
+        let queries = path
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."))
+            .join("queries");
+        Pipeline::check(path, file, &queries, overrides).map_err(invalid)
+    }
+
+    /// The validation pass: every problem, at once.
+    pub fn check(
+        path: &Path,
+        file: PipelineFile,
+        queries: &Path,
+        overrides: &[(String, String)],
+    ) -> Result<Pipeline, Vec<String>> {
+        let mut problems = Vec::new();
+        if !is_identifier(&file.name) {
+            problems.push(format!(
+                "name: `{}` is not a lower-case identifier",
+                file.name
+            ));
+        }
+        let mut parameters = BTreeMap::new();
+        for (k, v) in &file.parameters {
+            match render_parameter(v) {
+                Ok(s) => {
+                    parameters.insert(k.clone(), s);
+                }
+                Err(e) => problems.push(format!("parameters.{k}: {e}")),
+            }
+        }
+        for (k, v) in overrides {
+            match file.parameters.get(k) {
+                None => problems.push(format!("--param {k}: the pipeline has no parameter `{k}`")),
+                Some(declared) => {
+                    let value = match declared {
+                        toml::Value::Integer(_) => v
+                            .parse::<i64>()
+                            .map(toml::Value::Integer)
+                            .map_err(|e| e.to_string()),
+                        toml::Value::Float(_) => v
+                            .parse::<f64>()
+                            .map(toml::Value::Float)
+                            .map_err(|e| e.to_string()),
+                        _ => Ok(toml::Value::String(v.clone())),
+                    };
+                    match value.and_then(|v| render_parameter(&v)) {
+                        Ok(s) => {
+                            parameters.insert(k.clone(), s);
+                        }
+                        Err(e) => problems.push(format!("--param {k}={v}: {e}")),
+                    }
+                }
+            }
+        }
+        if file.steps.is_empty() {
+            problems.push("steps: the pipeline has no step".into());
+        }
+        let names: Vec<&str> = file.steps.iter().map(|s| s.name.as_str()).collect();
+        let mut seen = BTreeSet::new();
+        let mut used_parameters = BTreeSet::new();
+        let mut steps = Vec::new();
+        for (i, s) in file.steps.iter().enumerate() {
+            let at = format!("steps[{i}] (`{}`)", s.name);
+            if !is_identifier(&s.name) {
+                problems.push(format!("{at}.name: not a lower-case identifier"));
+            }
+            if !seen.insert(s.name.as_str()) {
+                problems.push(format!("{at}.name: another step has the same name"));
+            }
+            if PROVIDED.contains(&s.name.as_str()) {
+                problems.push(format!(
+                    "{at}.name: `{}` is a warehouse or reference table",
+                    s.name
+                ));
+            }
+            for d in &s.depends_on {
+                if d == &s.name {
+                    problems.push(format!("{at}.depends_on: the step depends on itself"));
+                } else if !names.contains(&d.as_str()) {
+                    problems.push(format!("{at}.depends_on: no step is named `{d}`"));
+                }
+            }
+            let kind = match (&s.sql, &s.builtin) {
+                (Some(sql), None) => {
+                    let p = queries.join(sql);
+                    match std::fs::read_to_string(&p) {
+                        Ok(text) => {
+                            for ph in placeholders(&text) {
+                                if !parameters.contains_key(&ph)
+                                    && !file.parameters.contains_key(&ph)
+                                {
+                                    problems.push(format!(
+                                        "{at}.sql: {sql} uses ${{{ph}}}, which is not a parameter"
+                                    ));
+                                }
+                                used_parameters.insert(ph);
+                            }
+                            for other in &names {
+                                if *other != s.name
+                                    && mentions(&text, other)
+                                    && !s.depends_on.iter().any(|d| d == other)
+                                {
+                                    problems.push(format!("{at}.depends_on: {sql} reads step `{other}`, which is not in depends_on"));
+                                }
+                            }
+                            Some(StepKind::Sql {
+                                file: sql.clone(),
+                                text,
+                            })
+                        }
+                        Err(e) => {
+                            problems.push(format!("{at}.sql: cannot read {}: {e}", p.display()));
+                            None
+                        }
+                    }
+                }
+                (None, Some(b)) => {
+                    match Builtin::parse(b) {
+                        Some(b) => {
+                            if s.depends_on.is_empty() {
+                                problems.push(format!("{at}.depends_on: a built-in step needs its inputs in depends_on"));
+                            }
+                            Some(StepKind::Builtin(b))
+                        }
+                        None => {
+                            problems.push(format!(
+                                "{at}.builtin: unknown built-in `{b}` (known: unpivot_indicators)"
+                            ));
+                            None
+                        }
+                    }
+                }
+                (Some(_), Some(_)) => {
+                    problems.push(format!("{at}: give either sql or builtin, not both"));
+                    None
+                }
+                (None, None) => {
+                    problems.push(format!("{at}: give sql (a file in queries/) or builtin"));
+                    None
+                }
+            };
+            if let Some(kind) = kind {
+                steps.push(Step {
+                    name: s.name.clone(),
+                    kind,
+                    depends_on: s.depends_on.clone(),
+                    materialize: s.materialize,
+                    output: s.output,
+                });
+            }
+        }
+        if !file.steps.iter().any(|s| s.output) {
+            problems.push("steps: no step has output = true".into());
+        }
+        for k in file.parameters.keys() {
+            if !used_parameters.contains(k) {
+                problems.push(format!("parameters.{k}: not used by any step"));
+            }
+        }
+        // Order: dependencies first, otherwise as written; a cycle is a problem.
+        let mut ordered: Vec<Step> = Vec::new();
+        let mut done: BTreeSet<String> = BTreeSet::new();
+        let mut pending = steps;
+        while !pending.is_empty() {
+            let ready = pending.iter().position(|s| {
+                s.depends_on
+                    .iter()
+                    .all(|d| done.contains(d) || !names.contains(&d.as_str()))
+            });
+            match ready {
+                Some(i) => {
+                    let s = pending.remove(i);
+                    done.insert(s.name.clone());
+                    ordered.push(s);
+                }
+                None => {
+                    let cycle: Vec<&str> = pending.iter().map(|s| s.name.as_str()).collect();
+                    problems.push(format!(
+                        "depends_on: these steps depend on each other in a cycle: {}",
+                        cycle.join(", ")
+                    ));
+                    break;
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(Pipeline {
+                path: path.to_path_buf(),
+                name: file.name,
+                parameters,
+                steps: ordered,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The SQL of a step with its parameters filled in.
+    fn sql_of(&self, text: &str) -> String {
+        let mut s = text.to_string();
+        for (k, v) in &self.parameters {
+            s = s.replace(&format!("${{{k}}}"), v);
+        }
+        s
+    }
+}
+
+/// The `ref_provinces` table: the 22 census provinces with region and exit threshold.
+pub fn ref_provinces() -> Result<RecordBatch, arrow::error::ArrowError> {
+    let r = Reference::get();
+    let mut code = StringBuilder::new();
+    let mut name = StringBuilder::new();
+    let mut region = StringBuilder::new();
+    let mut threshold = arrow::array::Float64Builder::new();
+    let mut counties = arrow::array::Int32Builder::new();
+    for p in &r.provinces {
+        code.append_value(p.code);
+        name.append_value(p.name);
+        region.append_value(p.region.as_str());
+        threshold.append_value(p.exit_threshold_pct);
+        counties.append_value(p.national_poverty_counties as i32);
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("province_code", DataType::Utf8, false),
+        Field::new("province_name", DataType::Utf8, false),
+        Field::new("region", DataType::Utf8, false),
+        Field::new("exit_threshold_pct", DataType::Float64, false),
+        Field::new("national_poverty_counties", DataType::Int32, false),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(code.finish()),
+            Arc::new(name.finish()),
+            Arc::new(region.finish()),
+            Arc::new(threshold.finish()),
+            Arc::new(counties.finish()),
+        ],
+    )
+}
+
+const SUM_PRECISION: u8 = 38;
+const SUM_SCALE: i8 = 6;
+/// Decimal type of unpivoted sums: exact for counts and for yuan with cents.
+pub const SUM_TYPE: DataType = DataType::Decimal128(SUM_PRECISION, SUM_SCALE);
+
+fn county_sums_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("county_code", DataType::Utf8, false),
+        Field::new("indicator_id", DataType::Utf8, false),
+        Field::new("indicator_order", DataType::Int32, false),
+        Field::new("numerator", SUM_TYPE, false),
+        Field::new("denominator", SUM_TYPE, false),
+    ]))
+}
+
+/// The `unpivot_indicators` built-in: rows of (county_code, indicator_id, indicator_order,
+/// numerator, denominator) from the `<id>__num` / `<id>__den` columns of the inputs, in
+/// column order.
+pub fn unpivot_indicators(inputs: &[(String, Vec<RecordBatch>)]) -> Result<RecordBatch, String> {
+    let mut county = StringBuilder::new();
+    let mut id = StringBuilder::new();
+    let mut order = Int32Builder::new();
+    let mut num = Decimal128Builder::new();
+    let mut den = Decimal128Builder::new();
+    let mut next_order = 0i32;
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for (name, batches) in inputs {
+        let Some(first) = batches.first() else {
+            continue;
+        };
+        let schema = first.schema();
+        let mut pairs = Vec::new();
+        for (i, f) in schema.fields().iter().enumerate() {
+            if let Some(ind) = f.name().strip_suffix("__num") {
+                let d = schema
+                    .index_of(&format!("{ind}__den"))
+                    .map_err(|_| format!("step `{name}`: column {ind}__num has no {ind}__den"))?;
+                if let Some(other) = seen.insert(ind.to_string(), name.clone()) {
+                    return Err(format!(
+                        "indicator `{ind}` is computed by both `{other}` and `{name}`"
+                    ));
+                }
+                pairs.push((ind.to_string(), i, d, next_order));
+                next_order += 1;
+            } else if !f.name().ends_with("__den") && f.name() != "county_code" {
+                return Err(format!(
+                    "step `{name}`: column `{}` is neither county_code nor <id>__num/__den",
+                    f.name()
+                ));
+            }
+        }
+        let county_col = schema
+            .index_of("county_code")
+            .map_err(|_| format!("step `{name}` has no county_code"))?;
+        for b in batches {
+            let counties = arrow::compute::cast(b.column(county_col), &DataType::Utf8)
+                .map_err(|e| e.to_string())?;
+            let counties = counties.as_string::<i32>();
+            for (ind, ni, di, ord) in &pairs {
+                let to_sum = |c: &ArrayRef| -> Result<ArrayRef, String> {
+                    arrow::compute::cast(c, &SUM_TYPE).map_err(|e| format!("{ind}: {e}"))
+                };
+                let n = to_sum(b.column(*ni))?;
+                let d = to_sum(b.column(*di))?;
+                let (n, d) = (
+                    n.as_primitive::<arrow::datatypes::Decimal128Type>(),
+                    d.as_primitive::<arrow::datatypes::Decimal128Type>(),
+                );
+                for r in 0..b.num_rows() {
+                    county.append_value(counties.value(r));
+                    id.append_value(ind);
+                    order.append_value(*ord);
+                    num.append_value(if n.is_null(r) { 0 } else { n.value(r) });
+                    den.append_value(if d.is_null(r) { 0 } else { d.value(r) });
+                }
+            }
+        }
+    }
+    let (p, s) = (SUM_PRECISION, SUM_SCALE);
+    RecordBatch::try_new(
+        county_sums_schema(),
+        vec![
+            Arc::new(county.finish()),
+            Arc::new(id.finish()),
+            Arc::new(order.finish()),
+            Arc::new(
+                num.finish()
+                    .with_precision_and_scale(p, s)
+                    .map_err(|e| e.to_string())?,
+            ),
+            Arc::new(
+                den.finish()
+                    .with_precision_and_scale(p, s)
+                    .map_err(|e| e.to_string())?,
+            ),
+        ],
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// One output file in the run manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputFile {
+    pub file: String,
+    pub rows: u64,
+    pub sha256: String,
+}
+
+/// What a run read and wrote (`OUT/run_manifest.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunManifest {
+    pub pipeline: String,
+    pub pipeline_sha256: String,
+    pub tool: String,
+    pub warehouse: String,
+    pub snapshot: Option<u64>,
+    /// Province code → (version, submission_id, content_sha256) read.
+    pub provinces: BTreeMap<String, (u32, String, String)>,
+    pub parameters: BTreeMap<String, String>,
+    /// SQL file → SHA-256.
+    pub queries: BTreeMap<String, String>,
+    pub outputs: Vec<OutputFile>,
+}
+
+/// Run a pipeline over a warehouse snapshot and write its outputs into `out`.
+pub async fn run(
+    pipeline: &Pipeline,
+    warehouse: &Warehouse,
+    snapshot: Option<&Snapshot>,
+    out: &Path,
+    engine: &EngineConfig,
+) -> Result<RunManifest, PipelineError> {
+    let ctx = session(engine).map_err(|source| PipelineError::Step {
+        step: "session".into(),
+        source,
+    })?;
+    warehouse.register(&ctx, snapshot)?;
+    let step_err = |step: &str| {
+        let step = step.to_string();
+        move |source| PipelineError::Step { step, source }
+    };
+    let refs = ref_provinces().map_err(|e| step_err("ref_provinces")(e.into()))?;
+    ctx.register_table(
+        "ref_provinces",
+        Arc::new(
+            MemTable::try_new(refs.schema(), vec![vec![refs]])
+                .map_err(step_err("ref_provinces"))?,
+        ),
+    )
+    .map_err(step_err("ref_provinces"))?;
+    std::fs::create_dir_all(out).map_err(|e| PipelineError::Write {
+        path: out.display().to_string(),
+        source: e.into(),
+    })?;
+
+    let mut results: BTreeMap<String, Vec<RecordBatch>> = BTreeMap::new();
+    let mut outputs = Vec::new();
+    let mut queries = BTreeMap::new();
+    for step in &pipeline.steps {
+        let start = std::time::Instant::now();
+        let batches: Option<Vec<RecordBatch>> = match &step.kind {
+            StepKind::Sql { file, text } => {
+                queries.insert(file.clone(), hex::encode(Sha256::digest(text.as_bytes())));
+                let df = ctx
+                    .sql(&pipeline.sql_of(text))
+                    .await
+                    .map_err(step_err(&step.name))?;
+                if step.materialize || step.output {
+                    Some(df.collect().await.map_err(step_err(&step.name))?)
+                } else {
+                    ctx.register_table(step.name.as_str(), df.into_view())
+                        .map_err(step_err(&step.name))?;
+                    None
+                }
+            }
+            StepKind::Builtin(Builtin::UnpivotIndicators) => {
+                let mut inputs = Vec::new();
+                for d in &step.depends_on {
+                    let b = match results.get(d) {
+                        Some(b) => b.clone(),
+                        None => ctx
+                            .table(d.as_str())
+                            .await
+                            .map_err(step_err(&step.name))?
+                            .collect()
+                            .await
+                            .map_err(step_err(&step.name))?,
+                    };
+                    inputs.push((d.clone(), b));
+                }
+                let batch = unpivot_indicators(&inputs).map_err(|e| {
+                    step_err(&step.name)(datafusion::error::DataFusionError::Plan(e))
+                })?;
+                Some(vec![batch])
+            }
+        };
+        if let Some(batches) = batches {
+            let schema = batches
+                .first()
+                .map(RecordBatch::schema)
+                .unwrap_or_else(|| Arc::new(Schema::empty()));
+            let table =
+                MemTable::try_new(schema, vec![batches.clone()]).map_err(step_err(&step.name))?;
+            ctx.register_table(step.name.as_str(), Arc::new(table))
+                .map_err(step_err(&step.name))?;
+            if step.output {
+                outputs.extend(write_output(out, &step.name, &batches)?);
+            }
+            results.insert(step.name.clone(), batches);
+        }
+        tracing::info!(step = %step.name, seconds = format!("{:.2}", start.elapsed().as_secs_f64()), "step done");
+    }
+    let pipeline_text = std::fs::read(&pipeline.path).unwrap_or_default();
+    let manifest = RunManifest {
+        pipeline: pipeline.path.display().to_string(),
+        pipeline_sha256: hex::encode(Sha256::digest(&pipeline_text)),
+        tool: format!("povcensus {}", env!("CARGO_PKG_VERSION")),
+        warehouse: warehouse.location.display.clone(),
+        snapshot: snapshot.map(|s| s.id),
+        provinces: snapshot
+            .map(|s| {
+                s.provinces
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            (v.version, v.submission_id.clone(), v.content_sha256.clone()),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        parameters: pipeline.parameters.clone(),
+        queries,
+        outputs,
+    };
+    let path = out.join("run_manifest.json");
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n",
+    )
+    .map_err(|e| PipelineError::Write {
+        path: path.display().to_string(),
+        source: e.into(),
+    })?;
+    Ok(manifest)
+}
+
+/// Write one output table as Parquet and as CSV with a UTF-8 BOM.
+fn write_output(
+    out: &Path,
+    name: &str,
+    batches: &[RecordBatch],
+) -> Result<Vec<OutputFile>, PipelineError> {
+    let werr = |p: &Path| {
+        let p = p.display().to_string();
+        move |e: Box<dyn std::error::Error + Send + Sync>| PipelineError::Write {
+            path: p,
+            source: e,
+        }
+    };
+    let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+    let schema = batches
+        .first()
+        .map(RecordBatch::schema)
+        .unwrap_or_else(|| Arc::new(Schema::empty()));
+    let pq = out.join(format!("{name}.parquet"));
+    {
+        let f = std::fs::File::create(&pq).map_err(|e| werr(&pq)(e.into()))?;
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            f,
+            schema,
+            Some(crate::warehouse::writer_properties()),
+        )
+        .map_err(|e| werr(&pq)(e.into()))?;
+        for b in batches {
+            w.write(b).map_err(|e| werr(&pq)(e.into()))?;
+        }
+        w.close().map_err(|e| werr(&pq)(e.into()))?;
+    }
+    let csv = out.join(format!("{name}.csv"));
+    {
+        let mut buf: Vec<u8> = "\u{feff}".as_bytes().to_vec();
+        {
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut buf);
+            for b in batches {
+                w.write(b).map_err(|e| werr(&csv)(e.into()))?;
+            }
+        }
+        std::fs::write(&csv, buf).map_err(|e| werr(&csv)(e.into()))?;
+    }
+    let mut files = Vec::new();
+    for p in [pq, csv] {
+        let bytes = std::fs::read(&p).map_err(|e| werr(&p)(e.into()))?;
+        files.push(OutputFile {
+            file: p
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            rows,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+        });
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(toml_text: &str) -> PipelineFile {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.sql"), "SELECT ${line} AS x FROM b_step").unwrap();
+        let f = file(
+            r#"
+            name = "Bad Name"
+            [parameters]
+            unused = 1
+            [[steps]]
+            name = "a"
+            sql = "a.sql"
+            [[steps]]
+            name = "b_step"
+            sql = "missing.sql"
+            depends_on = ["nope", "b_step"]
+            [[steps]]
+            name = "c"
+            builtin = "magic"
+            [[steps]]
+            name = "c"
+            "#,
+        );
+        let problems = Pipeline::check(
+            Path::new("p.toml"),
+            f,
+            dir.path(),
+            &[("x".into(), "1".into())],
+        )
+        .unwrap_err();
+        let all = problems.join("\n");
+        for want in [
+            "name: `Bad Name` is not a lower-case identifier",
+            "--param x: the pipeline has no parameter `x`",
+            "a.sql uses ${line}, which is not a parameter",
+            "a.sql reads step `b_step`, which is not in depends_on",
+            "steps[1] (`b_step`).sql: cannot read",
+            "depends_on: no step is named `nope`",
+            "depends_on: the step depends on itself",
+            "unknown built-in `magic`",
+            "steps[3] (`c`).name: another step has the same name",
+            "give sql (a file in queries/) or builtin",
+            "no step has output = true",
+            "parameters.unused: not used by any step",
+        ] {
+            assert!(all.contains(want), "missing problem `{want}` in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<PipelineFile>(
+            "name = \"x\"\n[[steps]]\nname = \"a\"\nsqll = \"a.sql\"\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `sqll`"), "{err}");
+    }
+
+    #[test]
+    fn dependencies_run_first_and_cycles_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in ["x", "y", "z"] {
+            std::fs::write(dir.path().join(format!("{n}.sql")), "SELECT 1").unwrap();
+        }
+        let f = file(
+            r#"
+            name = "ok"
+            [[steps]]
+            name = "z"
+            sql = "z.sql"
+            depends_on = ["y"]
+            output = true
+            [[steps]]
+            name = "y"
+            sql = "y.sql"
+            depends_on = ["x"]
+            [[steps]]
+            name = "x"
+            sql = "x.sql"
+            "#,
+        );
+        let p = Pipeline::check(Path::new("p.toml"), f, dir.path(), &[]).unwrap();
+        let order: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(order, ["x", "y", "z"]);
+        let f = file(
+            r#"
+            name = "cyc"
+            [[steps]]
+            name = "x"
+            sql = "x.sql"
+            depends_on = ["y"]
+            output = true
+            [[steps]]
+            name = "y"
+            sql = "y.sql"
+            depends_on = ["x"]
+            "#,
+        );
+        let problems = Pipeline::check(Path::new("p.toml"), f, dir.path(), &[]).unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.contains("cycle: x, y")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn parameters_are_rendered_safely() {
+        assert_eq!(
+            render_parameter(&toml::Value::Float(4000.0)).unwrap(),
+            "4000.0"
+        );
+        assert_eq!(render_parameter(&toml::Value::Integer(3)).unwrap(), "3");
+        assert!(render_parameter(&toml::Value::String("x'; DROP".into())).is_err());
+        assert!(mentions("SELECT * FROM county_sums", "county_sums"));
+        assert!(!mentions("SELECT * FROM county_sums_x", "county_sums"));
+        assert!(!mentions("-- county_sums\nSELECT 1", "county_sums"));
+    }
+
+    #[test]
+    fn the_shipped_pipelines_are_valid() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for entry in std::fs::read_dir(root.join("pipelines")).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                Pipeline::load(&p, &[]).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+    }
+}
