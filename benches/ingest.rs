@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Options: `--threads N` (default 2, both engines), `--memory-limit 3GiB` (DataFusion pool),
-//! `--data DIR` (keep and reuse the generated submissions there).
+//! `--data DIR` (keep and reuse the generated submissions there), `--warehouse DIR` (keep the
+//! warehouse, e.g. for `benches/pipeline.rs`).
 //!
 //! The peer does less work on purpose: DuckDB (from PyPI, in the project's test venv) converts
 //! the same CSV files to zstd Parquet with type inference and no validation at all, while
@@ -18,46 +19,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+mod common;
+use common::{arg_value, peak_rss_mib, reset_peak_rss, venv_python};
+
 use povcensus::generator::{GenerateOptions, generate};
 use povcensus::ingest::{IngestOptions, ingest};
 use povcensus::query::{EngineConfig, parse_size};
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
-
-/// Reset the peak-RSS counter (Linux: writing 5 to clear_refs), so the figure is the ingest's.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn arg_value(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn venv_python(root: &Path) -> Option<PathBuf> {
-    let out = Command::new("bash")
-        .arg(root.join(".ci/python-env"))
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        eprintln!("python env: {}", String::from_utf8_lossy(&out.stderr));
-        return None;
-    }
-    let last = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()?
-        .trim()
-        .to_string();
-    Some(PathBuf::from(last))
-}
 
 const DUCKDB_SCRIPT: &str = r#"
 import duckdb, os, sys, time
@@ -111,7 +78,8 @@ fn main() {
         .map(|p| p.metadata().map_or(0, |m| m.len()))
         .sum();
 
-    let wh = tmp.path().join("warehouse");
+    let wh =
+        arg_value(&args, "--warehouse").map_or_else(|| tmp.path().join("warehouse"), PathBuf::from);
     let mut opts = IngestOptions::new(vec![data.display().to_string()], wh.display().to_string());
     opts.engine = EngineConfig {
         memory_limit: memory,

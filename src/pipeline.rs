@@ -120,17 +120,13 @@ pub enum PipelineError {
     },
 }
 
-/// Tables the warehouse provides to every pipeline, plus reference tables.
-const PROVIDED: &[&str] = &[
-    "counties",
-    "townships",
-    "villages",
-    "households",
-    "persons",
-    "assessment_households",
-    "rejects",
-    "ref_provinces",
-];
+/// Whether a table name is provided to every pipeline: a warehouse table, `rejects`, or a
+/// reference table.
+fn provided(name: &str) -> bool {
+    crate::schema::Table::ALL.iter().any(|t| t.name() == name)
+        || name == "rejects"
+        || name == "ref_provinces"
+}
 
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
@@ -271,7 +267,7 @@ impl Pipeline {
             if !seen.insert(s.name.as_str()) {
                 problems.push(format!("{at}.name: another step has the same name"));
             }
-            if PROVIDED.contains(&s.name.as_str()) {
+            if provided(&s.name) {
                 problems.push(format!(
                     "{at}.name: `{}` is a warehouse or reference table",
                     s.name

@@ -1,0 +1,225 @@
+//! The census pipeline against DuckDB computing the same indicator set from the same Parquet
+//! files, and its peak memory under a memory limit.
+//!
+//! ```text
+//! cargo bench --bench pipeline -- 0.02                       # generate, ingest, then time both
+//! cargo bench --bench pipeline -- 0.1
+//! cargo bench --bench pipeline -- 1.0 --warehouse DIR --no-duckdb --memory-limit 4GiB
+//! ```
+//!
+//! `--warehouse DIR` reuses (or keeps) an ingested warehouse; `--threads N` (default 2) for both
+//! engines. DuckDB runs the very SQL files of `pipelines/census.toml` (parameters filled in the
+//! same way); the one built-in step (unpivoting the county sums) becomes generated UNION ALL SQL
+//! there. Both write the outputs as Parquet and CSV.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+mod common;
+use common::{arg_value, peak_rss_mib, reset_peak_rss, venv_python};
+
+use povcensus::generator::{GenerateOptions, generate};
+use povcensus::ingest::{IngestOptions, ingest};
+use povcensus::pipeline::{Pipeline, StepKind, run};
+use povcensus::query::{EngineConfig, parse_size};
+use povcensus::warehouse::Warehouse;
+
+const DUCKDB_SCRIPT: &str = r#"
+import duckdb, json, os, sys, time
+spec = json.load(open(sys.argv[1]))
+con = duckdb.connect()
+con.execute(f"SET threads = {spec['threads']}")
+con.execute(f"SET memory_limit = '{spec['memory_mib']}MiB'")
+start = time.perf_counter()
+for table, files in spec["tables"].items():
+    lst = ", ".join("'" + f + "'" for f in files)
+    con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{lst}])")
+con.execute("CREATE TABLE ref_provinces AS SELECT * FROM read_csv('" + spec["ref_provinces"] + "', header = true, all_varchar = false, types = {'province_code': 'VARCHAR'})")
+for step in spec["steps"]:
+    name, sql = step["name"], step["sql"]
+    if step.get("unpivot"):
+        parts, order = [], 0
+        for src in step["unpivot"]:
+            cols = [r[0] for r in con.execute(f"DESCRIBE {src}").fetchall()]
+            for c in cols:
+                if c.endswith("__num"):
+                    ind = c[:-5]
+                    parts.append(f"SELECT county_code, '{ind}' AS indicator_id, {order} AS indicator_order, "
+                                 f"CAST({ind}__num AS DECIMAL(38, 6)) AS numerator, CAST({ind}__den AS DECIMAL(38, 6)) AS denominator FROM {src}")
+                    order += 1
+        con.execute(f"CREATE TABLE {name} AS " + " UNION ALL ".join(parts))
+    elif step["output"]:
+        con.execute(f"CREATE TABLE {name} AS {sql}")
+        out = spec["out"]
+        con.execute(f"COPY {name} TO '{out}/{name}.parquet' (FORMAT parquet, COMPRESSION zstd)")
+        con.execute(f"COPY {name} TO '{out}/{name}.csv' (HEADER)")
+    elif step["materialize"]:
+        con.execute(f"CREATE TABLE {name} AS {sql}")
+    else:
+        con.execute(f"CREATE VIEW {name} AS {sql}")
+elapsed = time.perf_counter() - start
+rows = con.execute("SELECT COUNT(*) FROM indicators").fetchone()[0]
+print(f"{elapsed:.3f} {rows}")
+"#;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let scale: f64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(0.02);
+    let threads: usize = arg_value(&args, "--threads")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    let memory = arg_value(&args, "--memory-limit")
+        .map_or(4 << 30, |s| parse_size(&s).expect("memory size"));
+    let with_duckdb = !args.iter().any(|a| a == "--no-duckdb");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let wh_dir =
+        arg_value(&args, "--warehouse").map_or_else(|| tmp.path().join("warehouse"), PathBuf::from);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let engine = EngineConfig {
+        memory_limit: memory,
+        spill_dir: Some(tmp.path().to_path_buf()),
+        threads,
+    };
+
+    if !wh_dir.join("_catalog").exists() {
+        let subs = tmp.path().join("subs");
+        let mut g = GenerateOptions::new(&subs);
+        g.scale = scale;
+        generate(&g).expect("generate");
+        let mut opts = IngestOptions::new(
+            vec![subs.display().to_string()],
+            wh_dir.display().to_string(),
+        );
+        opts.engine = engine.clone();
+        let t = Instant::now();
+        rt.block_on(ingest(&opts)).expect("ingest");
+        eprintln!(
+            "ingested scale {scale} in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let wh = Warehouse::open(wh_dir.to_str().expect("utf-8 path"), false).expect("warehouse");
+    let snapshot = rt
+        .block_on(wh.latest())
+        .expect("catalog")
+        .expect("a snapshot");
+    let persons: u64 = snapshot
+        .provinces
+        .values()
+        .map(|p| p.tables["persons"].rows)
+        .sum();
+    let pipeline = Pipeline::load(&root.join("pipelines/census.toml"), &[]).expect("pipeline");
+
+    reset_peak_rss();
+    let out = tmp.path().join("out");
+    let start = Instant::now();
+    let manifest = rt
+        .block_on(run(&pipeline, &wh, Some(&snapshot), &out, &engine))
+        .expect("run");
+    let ours = start.elapsed().as_secs_f64();
+    let peak = peak_rss_mib();
+    let rows = manifest
+        .outputs
+        .iter()
+        .find(|o| o.file == "indicators.parquet")
+        .map_or(0, |o| o.rows);
+    println!(
+        "census pipeline on {persons} persons ({} provinces), {threads} threads, memory limit {} MiB",
+        snapshot.provinces.len(),
+        memory >> 20
+    );
+    println!(
+        "  povcensus run pipelines/census.toml   {ours:>9.2} s   {rows} indicator rows   peak RSS {peak:.0} MiB"
+    );
+
+    if !with_duckdb {
+        return;
+    }
+    let Some(python) = venv_python(root) else {
+        println!("  duckdb: not available (run .ci/python-env)");
+        return;
+    };
+    // The same tables, files and SQL for DuckDB.
+    let mut tables = serde_json::Map::new();
+    for t in povcensus::schema::Table::ALL.iter().map(|t| t.name()) {
+        let files: Vec<String> = snapshot
+            .provinces
+            .values()
+            .filter_map(|p| p.tables.get(t))
+            .map(|f| wh_dir.join(&f.path).display().to_string())
+            .collect();
+        tables.insert(t.to_string(), files.into());
+    }
+    let refs = tmp.path().join("ref_provinces.csv");
+    let mut csv = String::from(
+        "province_code,province_name,region,exit_threshold_pct,national_poverty_counties\n",
+    );
+    for p in &povcensus::reference::Reference::get().provinces {
+        csv.push_str(&format!(
+            "{},{},{},{},{}\n",
+            p.code,
+            p.name,
+            p.region.as_str(),
+            p.exit_threshold_pct,
+            p.national_poverty_counties
+        ));
+    }
+    std::fs::write(&refs, csv).expect("write refs");
+    let steps: Vec<serde_json::Value> = pipeline
+        .steps
+        .iter()
+        .map(|s| {
+            let sql = match &s.kind {
+                StepKind::Sql { text, .. } => {
+                    let mut t = text.clone();
+                    for (k, v) in &pipeline.parameters {
+                        t = t.replace(&format!("${{{k}}}"), v);
+                    }
+                    t
+                }
+                StepKind::Builtin(_) => String::new(),
+            };
+            let unpivot = matches!(s.kind, StepKind::Builtin(_)).then(|| s.depends_on.clone());
+            serde_json::json!({"name": s.name, "sql": sql, "materialize": s.materialize, "output": s.output, "unpivot": unpivot})
+        })
+        .collect();
+    let duck_out = tmp.path().join("duckdb");
+    std::fs::create_dir_all(&duck_out).expect("dir");
+    let spec = serde_json::json!({
+        "threads": threads, "memory_mib": memory >> 20, "tables": tables, "steps": steps,
+        "ref_provinces": refs.display().to_string(), "out": duck_out.display().to_string(),
+    });
+    let spec_path = tmp.path().join("spec.json");
+    std::fs::write(&spec_path, spec.to_string()).expect("spec");
+    let o = Command::new(python)
+        .args(["-c", DUCKDB_SCRIPT])
+        .arg(&spec_path)
+        .output()
+        .expect("duckdb");
+    assert!(
+        o.status.success(),
+        "duckdb failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut parts = text.split_whitespace();
+    let theirs: f64 = parts.next().and_then(|s| s.parse().ok()).expect("time");
+    let their_rows: u64 = parts.next().and_then(|s| s.parse().ok()).expect("rows");
+    println!(
+        "  duckdb, same SQL and outputs          {theirs:>9.2} s   {their_rows} indicator rows"
+    );
+    println!(
+        "  ratio povcensus / duckdb              {:>9.2}",
+        ours / theirs
+    );
+    assert_eq!(
+        rows, their_rows,
+        "both engines compute the same indicator rows"
+    );
+}
