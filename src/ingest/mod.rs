@@ -281,10 +281,14 @@ fn stage_file(
         } else if let Err(e) = writer.append(ev.line, ev.values) {
             failure = Some(e);
         }
+        let key = if ev.findings.is_empty() {
+            None
+        } else {
+            ev.key()
+        };
         for f in &ev.findings {
             *row_rules.entry(f.rule.id().to_string()).or_default() += 1;
-            if let Err(e) = rejects.push(RejectRow::from_finding(Some(ev.line), ev.key.clone(), f))
-            {
+            if let Err(e) = rejects.push(RejectRow::from_finding(Some(ev.line), key.clone(), f)) {
                 failure = Some(e);
             }
         }
@@ -622,14 +626,62 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
         .await?;
         register_staged_rejects(&ctx, &runs, &changed, &findings)?;
 
-        for &i in &changed {
+        // Each changed province's new version directory.
+        let version_dir = |i: usize| -> (String, u32, String) {
             let run = &runs[i];
-            let manifest = run.manifest.as_ref().expect("valid manifest");
-            let code = manifest.province_code.clone();
+            let code = run
+                .manifest
+                .as_ref()
+                .expect("valid manifest")
+                .province_code
+                .clone();
             let version = current
                 .and_then(|c| c.get(&code))
                 .map_or(1, |v| v.version + 1);
             let dir = format!("v={version}-{}", &run.content_sha256[..12]);
+            (code, version, dir)
+        };
+        // Write every table of every changed province: CPU-bound (zstd), so as tasks, at most
+        // `threads` at a time (each holds a row group in memory).
+        let permits = Arc::new(tokio::sync::Semaphore::new(opts.engine.threads.max(1)));
+        let mut writes: BTreeMap<
+            (String, Table),
+            tokio::task::JoinHandle<Result<u64, IngestError>>,
+        > = BTreeMap::new();
+        for &i in &changed {
+            let (code, _, dir) = version_dir(i);
+            for t in Table::ALL {
+                let rel = format!("data/{}/province={code}/{dir}/part-0.parquet", t.name());
+                let staged = runs[i]
+                    .files
+                    .iter()
+                    .find(|f| f.table == t)
+                    .and_then(|f| f.data.clone());
+                let rejected_lines: HashSet<u64> = findings
+                    .iter()
+                    .filter(|f| {
+                        f.province == code && f.table == t && f.rule.severity() == Severity::Error
+                    })
+                    .map(|f| f.line)
+                    .collect();
+                let (wh, permits) = (warehouse.clone(), Arc::clone(&permits));
+                writes.insert(
+                    (code.clone(), t),
+                    tokio::spawn(async move {
+                        let _permit = permits
+                            .acquire_owned()
+                            .await
+                            .expect("the semaphore is never closed");
+                        write_table(&wh, &rel, t, staged.as_deref(), &rejected_lines).await
+                    }),
+                );
+            }
+        }
+
+        for &i in &changed {
+            let run = &runs[i];
+            let manifest = run.manifest.as_ref().expect("valid manifest");
+            let (code, version, dir) = version_dir(i);
             let mine: Vec<&CrossFinding> = findings.iter().filter(|f| f.province == code).collect();
             let mut tables = BTreeMap::new();
             let mut files = Vec::new();
@@ -645,24 +697,19 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
             for t in Table::ALL {
                 let rel = format!("data/{}/province={code}/{dir}/part-0.parquet", t.name());
                 let staged = run.files.iter().find(|f| f.table == t);
-                let rejected_lines: HashSet<u64> = mine
+                let rejected_lines = mine
                     .iter()
                     .filter(|f| f.table == t && f.rule.severity() == Severity::Error)
-                    .map(|f| f.line)
-                    .collect();
+                    .count() as u64;
                 let flagged_lines: HashSet<u64> = mine
                     .iter()
                     .filter(|f| f.table == t && f.rule.severity() == Severity::Warning)
                     .map(|f| f.line)
                     .collect();
-                let written = write_table(
-                    &warehouse,
-                    &rel,
-                    t,
-                    staged.and_then(|f| f.data.as_deref()),
-                    &rejected_lines,
-                )
-                .await?;
+                let written = writes
+                    .remove(&(code.clone(), t))
+                    .expect("a write per table")
+                    .await??;
                 tables.insert(
                     t.name().to_string(),
                     DataFile {
@@ -672,7 +719,7 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
                 );
                 if let Some(sf) = staged {
                     let mut c = sf.count.clone();
-                    c.rows_rejected += rejected_lines.len() as u64;
+                    c.rows_rejected += rejected_lines;
                     c.rows_loaded = c.rows_read - c.rows_rejected;
                     c.rows_flagged = flagged_lines.len() as u64;
                     if c.rows_loaded != written {

@@ -205,10 +205,15 @@ pub struct RowEvent<'r, 'a> {
     pub values: &'r [Value<'a>],
     /// Row-level findings; the row is rejected when any is an error.
     pub findings: Vec<Finding>,
-    pub key: Option<String>,
+    validator: &'r RowValidator,
 }
 
 impl RowEvent<'_, '_> {
+    /// The record's key for the rejects table (computed on demand: most rows never need it).
+    pub fn key(&self) -> Option<String> {
+        self.validator.record_key(self.fields)
+    }
+
     pub fn rejected(&self) -> bool {
         self.findings
             .iter()
@@ -317,13 +322,12 @@ pub fn read_table<R: Read>(
                     ));
                 }
             }
-            let key = v.record_key(&fields);
             on_row(RowEvent {
                 line,
                 fields: &fields,
                 values: &values,
                 findings: row_findings,
-                key,
+                validator: v,
             });
             fields_buf = recycle(fields);
             values_buf = recycle_values(values);

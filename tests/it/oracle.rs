@@ -114,7 +114,7 @@ pub fn check(root: &Path, use_manifest_encoding: bool) -> Outcome {
                             line: Some(ev.line),
                             rule: f.rule,
                             column: f.column.map(str::to_string),
-                            key: ev.key.clone(),
+                            key: ev.key(),
                         });
                     }
                     if !ev.rejected() {
@@ -137,7 +137,7 @@ pub fn check(root: &Path, use_manifest_encoding: bool) -> Outcome {
                         file_rows.push(Row {
                             province: p.clone(),
                             line: ev.line,
-                            key: ev.key.clone().unwrap_or_default(),
+                            key: ev.key().unwrap_or_default(),
                             fields,
                         });
                     }
