@@ -50,7 +50,13 @@ pub fn session(cfg: &EngineConfig) -> Result<SessionContext, DataFusionError> {
     let config = SessionConfig::new()
         .with_target_partitions(cfg.threads.max(1))
         .with_information_schema(true)
-        .set_str("datafusion.execution.parquet.pushdown_filters", "true");
+        .set_str("datafusion.execution.parquet.pushdown_filters", "true")
+        // A sort keeps this much back for merging its spill files (10 MB by default): more
+        // than a small pool has, so scale it with the pool.
+        .set_usize(
+            "datafusion.execution.sort_spill_reservation_bytes",
+            (cfg.memory_limit / 16).min(10 << 20),
+        );
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
@@ -239,11 +245,17 @@ mod tests {
         assert_eq!(s, vec!["SELECT 'a;b'".to_string(), "SELECT 2".to_string()]);
     }
 
+    fn spilled(dir: &tempfile::TempDir) -> bool {
+        std::fs::read_dir(dir.path())
+            .map(|d| d.count() > 0)
+            .unwrap_or(false)
+    }
+
     #[tokio::test]
     async fn a_session_spills_a_large_sort_under_a_small_pool() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = session(&EngineConfig {
-            memory_limit: 8 << 20,
+            memory_limit: 16 << 20,
             spill_dir: Some(dir.path().into()),
             threads: 2,
         })
@@ -252,13 +264,17 @@ mod tests {
             &ctx,
             "SELECT MAX(rn) AS n, MIN(v) AS lo FROM (
                  SELECT v, ROW_NUMBER() OVER (ORDER BY v % 1000, v DESC) AS rn
-                 FROM (SELECT value AS v FROM generate_series(1, 2000000)))",
+                 FROM (SELECT value AS v FROM generate_series(1, 4000000)))",
         )
         .await
         .unwrap();
         let text = arrow::util::pretty::pretty_format_batches(&batches)
             .unwrap()
             .to_string();
-        assert!(text.contains("2000000") && text.contains("| 1 "), "{text}");
+        assert!(text.contains("4000000") && text.contains("| 1 "), "{text}");
+        assert!(
+            ctx.runtime_env().disk_manager.used_disk_space() > 0 || spilled(&dir),
+            "the sort spilled to disk"
+        );
     }
 }
