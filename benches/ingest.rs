@@ -85,6 +85,7 @@ fn main() {
         memory_limit: memory,
         spill_dir: None,
         threads,
+        joins: povcensus::query::JoinStrategy::Auto,
     };
     opts.staging = Some(tmp.path().join("staging"));
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -85,6 +85,7 @@ fn main() {
         memory_limit: memory,
         spill_dir: Some(tmp.path().to_path_buf()),
         threads,
+        joins: povcensus::query::JoinStrategy::Auto,
     };
 
     if !wh_dir.join("_catalog").exists() {

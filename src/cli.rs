@@ -72,6 +72,10 @@ pub struct EngineArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Join strategy: hash joins (fast, in memory), spill (sort-merge joins that spill to
+    /// disk), or auto (spill when the inputs would not fit in half the memory limit).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub joins: crate::query::JoinStrategy,
 }
 
 impl EngineArgs {
@@ -79,6 +83,7 @@ impl EngineArgs {
         let mut c = crate::query::EngineConfig {
             memory_limit: self.memory_limit,
             spill_dir,
+            joins: self.joins,
             ..Default::default()
         };
         if let Some(t) = self.threads {

@@ -571,7 +571,15 @@ pub async fn run(
     out: &Path,
     engine: &EngineConfig,
 ) -> Result<RunManifest, PipelineError> {
-    let ctx = session(engine).map_err(|source| PipelineError::Step {
+    let persons: u64 = snapshot.map_or(0, |s| {
+        s.provinces
+            .values()
+            .filter_map(|p| p.tables.get("persons"))
+            .map(|f| f.rows)
+            .sum()
+    });
+    let engine = engine.clone().for_rows(persons);
+    let ctx = session(&engine).map_err(|source| PipelineError::Step {
         step: "session".into(),
         source,
     })?;

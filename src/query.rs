@@ -25,6 +25,40 @@ pub struct EngineConfig {
     pub spill_dir: Option<PathBuf>,
     /// Parallelism (DataFusion target partitions).
     pub threads: usize,
+    /// How to join: hash joins (fast, but they cannot spill), sort-merge joins (they spill),
+    /// or chosen by the size of the inputs.
+    pub joins: JoinStrategy,
+}
+
+/// Join strategy of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum JoinStrategy {
+    /// Hash joins while their tables fit in half the memory pool, sort-merge joins beyond.
+    #[default]
+    Auto,
+    Hash,
+    /// Sort-merge joins, which spill to disk.
+    Spill,
+}
+
+/// Bytes a hash join needs per build row, roughly (key, hash table entry, batch overhead).
+const HASH_JOIN_BYTES_PER_ROW: usize = 100;
+
+impl EngineConfig {
+    /// Choose the join strategy for inputs of about `rows` rows: hash joins while their tables
+    /// fit in half the memory pool, sort-merge joins (which spill to disk) beyond.
+    pub fn for_rows(mut self, rows: u64) -> Self {
+        let big = (rows as usize).saturating_mul(HASH_JOIN_BYTES_PER_ROW) > self.memory_limit / 2;
+        if self.joins == JoinStrategy::Auto && big {
+            tracing::info!(
+                rows,
+                memory_limit = self.memory_limit,
+                "large inputs: sort-merge joins that spill"
+            );
+            self.joins = JoinStrategy::Spill;
+        }
+        self
+    }
 }
 
 impl Default for EngineConfig {
@@ -33,6 +67,7 @@ impl Default for EngineConfig {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             spill_dir: None,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            joins: JoinStrategy::Auto,
         }
     }
 }
@@ -56,6 +91,10 @@ pub fn session(cfg: &EngineConfig) -> Result<SessionContext, DataFusionError> {
         .set_usize(
             "datafusion.execution.sort_spill_reservation_bytes",
             (cfg.memory_limit / 16).min(10 << 20),
+        )
+        .set_bool(
+            "datafusion.optimizer.prefer_hash_join",
+            cfg.joins != JoinStrategy::Spill,
         );
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }
@@ -258,6 +297,7 @@ mod tests {
             memory_limit: 16 << 20,
             spill_dir: Some(dir.path().into()),
             threads: 2,
+            joins: JoinStrategy::Auto,
         })
         .unwrap();
         let batches = run_sql(

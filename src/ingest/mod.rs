@@ -591,10 +591,18 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
     let snapshot_id = latest.as_ref().map_or(1, |s| s.id + 1);
 
     if !changed.is_empty() {
-        let ctx = session(&EngineConfig {
+        let staged_rows: u64 = changed
+            .iter()
+            .flat_map(|&i| &runs[i].files)
+            .filter(|f| f.table == Table::Persons)
+            .map(|f| f.count.rows_read)
+            .sum();
+        let engine = EngineConfig {
             spill_dir: Some(staging.clone()),
             ..opts.engine.clone()
-        })?;
+        }
+        .for_rows(staged_rows);
+        let ctx = session(&engine)?;
         let mut staged_files: BTreeMap<Table, Vec<PathBuf>> = BTreeMap::new();
         for &i in &changed {
             for f in &runs[i].files {

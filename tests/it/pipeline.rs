@@ -520,6 +520,30 @@ fn generated_census_cross_checks_and_determinism() {
         "2",
     ]);
     assert!(o.status.success());
+    // And with the joins that spill, as used at national scale.
+    let out3 = dir.path().join("out3");
+    let o = povcensus(&[
+        "run",
+        &census_toml(),
+        "--warehouse",
+        &wh,
+        "--out",
+        out3.to_str().unwrap(),
+        "--joins",
+        "spill",
+    ]);
+    assert!(o.status.success());
+    for f in [
+        "indicators.parquet",
+        "indicators.csv",
+        "village_exit.parquet",
+        "village_exit.csv",
+    ] {
+        assert!(
+            std::fs::read(out.join(f)).unwrap() == std::fs::read(out3.join(f)).unwrap(),
+            "{f} differs with --joins spill"
+        );
+    }
     for f in [
         "indicators.parquet",
         "indicators.csv",
