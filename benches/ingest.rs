@@ -20,11 +20,11 @@ use std::process::Command;
 use std::time::Instant;
 
 mod common;
-use common::{arg_value, peak_rss_mib, reset_peak_rss, venv_python};
+use common::{BenchArgs, arg_value, peak_rss_mib, reset_peak_rss, venv_python};
 
 use povcensus::generator::{GenerateOptions, generate};
 use povcensus::ingest::{IngestOptions, ingest};
-use povcensus::query::{EngineConfig, parse_size};
+use povcensus::query::EngineConfig;
 
 const DUCKDB_SCRIPT: &str = r#"
 import duckdb, os, sys, time
@@ -50,14 +50,13 @@ print(f"{time.perf_counter() - start:.3f} {rows}")
 "#;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let scale: f64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(0.02);
-    let threads: usize = arg_value(&args, "--threads")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2);
-    let memory = arg_value(&args, "--memory-limit")
-        .map_or(3 << 30, |s| parse_size(&s).expect("memory size"));
-    let with_duckdb = !args.iter().any(|a| a == "--no-duckdb");
+    let BenchArgs {
+        args,
+        scale,
+        threads,
+        memory,
+        with_duckdb,
+    } = BenchArgs::parse(3 << 30);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().expect("temp dir");
     let data = arg_value(&args, "--data").map_or_else(|| tmp.path().join("subs"), PathBuf::from);

@@ -17,12 +17,12 @@ use std::process::Command;
 use std::time::Instant;
 
 mod common;
-use common::{arg_value, peak_rss_mib, reset_peak_rss, venv_python};
+use common::{BenchArgs, arg_value, peak_rss_mib, reset_peak_rss, venv_python};
 
 use povcensus::generator::{GenerateOptions, generate};
 use povcensus::ingest::{IngestOptions, ingest};
 use povcensus::pipeline::{Pipeline, StepKind, run};
-use povcensus::query::{EngineConfig, parse_size};
+use povcensus::query::EngineConfig;
 use povcensus::warehouse::Warehouse;
 
 const DUCKDB_SCRIPT: &str = r#"
@@ -64,14 +64,13 @@ print(f"{elapsed:.3f} {rows}")
 "#;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let scale: f64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(0.02);
-    let threads: usize = arg_value(&args, "--threads")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2);
-    let memory = arg_value(&args, "--memory-limit")
-        .map_or(4 << 30, |s| parse_size(&s).expect("memory size"));
-    let with_duckdb = !args.iter().any(|a| a == "--no-duckdb");
+    let BenchArgs {
+        args,
+        scale,
+        threads,
+        memory,
+        with_duckdb,
+    } = BenchArgs::parse(4 << 30);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().expect("temp dir");
     let wh_dir =

@@ -43,3 +43,34 @@ pub fn venv_python(root: &Path) -> Option<PathBuf> {
         .to_string();
     Some(PathBuf::from(last))
 }
+
+/// The options every benchmark takes: `SCALE` (default 0.02), `--threads N` (default 2, for
+/// both engines), `--memory-limit SIZE`, `--no-duckdb`.
+pub struct BenchArgs {
+    pub args: Vec<String>,
+    pub scale: f64,
+    pub threads: usize,
+    pub memory: usize,
+    pub with_duckdb: bool,
+}
+
+impl BenchArgs {
+    pub fn parse(default_memory: usize) -> BenchArgs {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let scale = args.iter().find_map(|a| a.parse().ok()).unwrap_or(0.02);
+        let threads = arg_value(&args, "--threads")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(2);
+        let memory = arg_value(&args, "--memory-limit").map_or(default_memory, |s| {
+            povcensus::query::parse_size(&s).expect("memory size")
+        });
+        let with_duckdb = !args.iter().any(|a| a == "--no-duckdb");
+        BenchArgs {
+            args,
+            scale,
+            threads,
+            memory,
+            with_duckdb,
+        }
+    }
+}
