@@ -25,6 +25,7 @@
 //! `id_number` the GB 11643 ID arithmetic, `reference` the division codes and names the
 //! product ships with, and `cli` the command-line arguments.
 
+pub mod assessment;
 pub mod cli;
 pub mod generator;
 pub mod id_number;

@@ -96,7 +96,9 @@ pub fn session(cfg: &EngineConfig) -> Result<SessionContext, DataFusionError> {
             "datafusion.optimizer.prefer_hash_join",
             cfg.joins != JoinStrategy::Spill,
         );
-    Ok(SessionContext::new_with_config_rt(config, runtime))
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    crate::assessment::register(&ctx);
+    Ok(ctx)
 }
 
 /// Parse a memory size such as `4GiB`, `512MiB`, `2G` or a number of bytes.

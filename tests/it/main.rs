@@ -1,5 +1,6 @@
 //! The integration tests: one binary, one module per stage.
 
+mod assessment;
 mod docs;
 mod generate;
 mod ingest;

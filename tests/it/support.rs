@@ -1,5 +1,5 @@
 //! Real components for the integration tests: the project's Python venv (duckdb, pyarrow,
-//! samplics, adbc-driver-flightsql, moto), made by `.ci/python-env`, and a local S3 API server
+//! svy, adbc-driver-flightsql, moto), made by `.ci/python-env`, and a local S3 API server
 //! (moto's standalone `moto_server`) on a loopback port.
 //!
 //! Nothing here sets process environment variables: tests run as parallel threads. A child
@@ -221,7 +221,7 @@ fn python_has_the_test_packages() {
     let out = Command::new(python())
         .args([
             "-c",
-            "import duckdb, pyarrow, samplics, adbc_driver_flightsql.dbapi",
+            "import duckdb, pyarrow, svy, adbc_driver_flightsql.dbapi",
         ])
         .stdin(Stdio::null())
         .output()

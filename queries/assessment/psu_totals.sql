@@ -1,0 +1,25 @@
+-- Weighted totals of the evaluators' sample per county, stratum and PSU (sampled village),
+-- the inputs of the ratio estimators of exit-assessment.md §2:
+--   err_y / err_x    Σ w·persons·[wrongly_exited = 1] / Σ w·persons      over sample type 1
+--   miss_y / miss_x  Σ w·missed_persons              / Σ w·persons      over sample type 3
+--   appr_y / appr_x  Σ w·[approval in (1, 2)]         / Σ w              over all households
+-- Sums are exact decimals (weights to 12 places), so they do not depend on the order rows
+-- are added in.
+WITH sample AS (
+    SELECT county_code, stratum, village_code, sample_type, persons, wrongly_exited,
+           missed_persons, approval,
+           CAST(weight AS DECIMAL(38, 12)) AS w
+    FROM assessment_households
+)
+SELECT county_code,
+       CAST(stratum AS BIGINT) AS stratum,
+       village_code,
+       COUNT(*) AS households,
+       SUM(CASE WHEN sample_type = 1 AND wrongly_exited = 1 THEN w * persons ELSE 0 END) AS err_y,
+       SUM(CASE WHEN sample_type = 1 THEN w * persons ELSE 0 END)                         AS err_x,
+       SUM(CASE WHEN sample_type = 3 THEN w * missed_persons ELSE 0 END)                  AS miss_y,
+       SUM(CASE WHEN sample_type = 3 THEN w * persons ELSE 0 END)                         AS miss_x,
+       SUM(CASE WHEN approval IN (1, 2) THEN w ELSE 0 END)                                AS appr_y,
+       SUM(w)                                                                             AS appr_x
+FROM sample
+GROUP BY county_code, stratum, village_code
