@@ -35,6 +35,53 @@ pub enum Command {
     Versions(VersionsArgs),
     /// Run a pipeline (pipelines/*.toml) over the warehouse and write its output tables.
     Run(RunArgs),
+    /// Write the reports: national bulletin, statisticians' workbook, evaluator and
+    /// data-quality reports (HTML, XLSX), linked from OUT/index.html.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The warehouse to read.
+    #[arg(long)]
+    pub warehouse: String,
+    /// Output directory: OUT/index.html and the documents it links to; the pipeline outputs
+    /// they are made from go to OUT/data/.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Directory of the pipeline definitions.
+    #[arg(long, default_value = "pipelines")]
+    pub pipelines: PathBuf,
+    /// Read the warehouse as of this snapshot (default: the newest).
+    #[arg(long)]
+    pub as_of: Option<u64>,
+    /// The generation time shown on the documents, as "YYYY-MM-DD HH:MM" (UTC). Default:
+    /// SOURCE_DATE_EPOCH when set, else now. Fix it to get byte-identical reports.
+    #[arg(long)]
+    pub generated_at: Option<String>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// The generation time of reports: the argument, else SOURCE_DATE_EPOCH, else now (UTC).
+fn generated_at(arg: Option<&str>) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let t = match arg {
+        Some(s) => chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
+            .with_context(|| format!("--generated-at `{s}` is not YYYY-MM-DD HH:MM"))?
+            .and_utc(),
+        None => match std::env::var("SOURCE_DATE_EPOCH") {
+            Ok(v) => {
+                let secs: i64 = v.trim().parse().with_context(|| {
+                    format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds")
+                })?;
+                chrono::DateTime::from_timestamp(secs, 0)
+                    .with_context(|| format!("SOURCE_DATE_EPOCH `{v}` is out of range"))?
+            }
+            Err(_) => chrono::Utc::now(),
+        },
+    };
+    Ok(t.format("%Y-%m-%d %H:%M UTC").to_string())
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +334,20 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
             for o in &manifest.outputs {
                 tracing::info!(file = %args.out.join(&o.file).display(), rows = o.rows, "written");
             }
+            Ok(0)
+        }
+        Command::Report(args) => {
+            let opts = crate::report::ReportOptions {
+                warehouse: args.warehouse.clone(),
+                out: args.out.clone(),
+                pipelines: args.pipelines.clone(),
+                as_of: args.as_of,
+                generated_at: generated_at(args.generated_at.as_deref())?,
+                engine: args.engine.config(None),
+            };
+            let summary = crate::report::write(&opts).await?;
+            tracing::info!(documents = summary.files.len(), "reports written");
+            writeln!(std::io::stdout().lock(), "{}", summary.index.display())?;
             Ok(0)
         }
         Command::Versions(args) => {

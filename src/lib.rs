@@ -19,6 +19,9 @@
 //!                  │
 //!                  ▼
 //! pipeline ────► pipelines/*.toml + queries/*.sql ─► OUT/<table>.parquet, .csv, run_manifest.json
+//!                  │        (assessment: survey_variance / t_quantile SQL functions)
+//!                  ▼
+//! report ──────► bulletin.html, workbook.xlsx, evaluator/, quality/, index.html
 //! ```
 //!
 //! `schema` holds the submission contract as data, `rules` the stable rule catalogue,
@@ -33,6 +36,7 @@ pub mod ingest;
 pub mod pipeline;
 pub mod query;
 pub mod reference;
+pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod validation;

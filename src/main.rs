@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::Ingest(a) => a.engine.threads,
         Command::Sql(a) => a.engine.threads,
         Command::Run(a) => a.engine.threads,
+        Command::Report(a) => a.engine.threads,
         Command::Versions(_) => None,
     };
     if let Some(n) = threads

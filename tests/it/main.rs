@@ -6,4 +6,5 @@ mod generate;
 mod ingest;
 mod oracle;
 mod pipeline;
+mod report;
 mod support;

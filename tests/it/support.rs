@@ -312,3 +312,27 @@ fn s3_server_round_trip() {
         assert_eq!(&got[..], data);
     });
 }
+
+/// A headless Chromium. The first call runs `.ci/browser`, which installs Debian's `chromium`
+/// (and CJK fonts) with apt when they are missing.
+pub fn browser() -> PathBuf {
+    static BROWSER: OnceLock<PathBuf> = OnceLock::new();
+    BROWSER
+        .get_or_init(|| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/browser");
+            let out = Command::new("bash")
+                .arg(&script)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+            assert!(
+                out.status.success(),
+                "{} failed: {}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
+        })
+        .clone()
+}

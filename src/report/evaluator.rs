@@ -1,0 +1,409 @@
+//! Exit-assessment reports for evaluators: a summary across assessed counties and one report
+//! per county (HTML and XLSX) with the four indicators, their standard errors and 95 %
+//! intervals against the thresholds (table and chart), the decision and its confidence, the
+//! sample design with its lonely-PSU strata, and the follow-up list.
+
+use std::path::{Path, PathBuf};
+
+use super::html::{IntervalRow, Td, esc, interval_chart, page, table};
+use super::xlsx::{X, err, save, sheet, workbook};
+use super::{Cell, Inputs, ReportError, Table, Written, write_file};
+
+/// The four indicators: column prefix, name, and whether the threshold is an upper bound.
+const INDICATORS: &[(&str, &str)] = &[
+    ("wrong_exit", "脱贫人口错退率"),
+    ("missed", "贫困人口漏评率"),
+    ("approval", "群众认可度"),
+    ("incidence", "综合贫困发生率"),
+];
+
+fn threshold(row: &[Cell], t: &Table, ind: &str) -> (f64, &'static str) {
+    match ind {
+        "incidence" => (t.get(row, "threshold_pct").f64().unwrap_or(f64::NAN), "<"),
+        "approval" => (90.0, "≥"),
+        _ => (2.0, "<"),
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".into(), |v| format!("{v:.2}"))
+}
+
+fn verdict(b: Option<bool>) -> (String, &'static str) {
+    match b {
+        Some(true) => ("通过".into(), "pass"),
+        Some(false) => ("未通过".into(), "failtxt"),
+        None => ("无法判定".into(), "failtxt"),
+    }
+}
+
+fn confidence_name(c: &str) -> (&'static str, &'static str) {
+    match c {
+        "robust" => ("稳健通过", "pass"),
+        "borderline" => ("临界（区间跨越阈值）", "border"),
+        _ => ("不通过", "failtxt"),
+    }
+}
+
+fn badge(text: &str, class: &str) -> String {
+    format!("<span class=\"{class}\">{}</span>", esc(text))
+}
+
+pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
+    let t = &inputs.assessment;
+    let mut files = Vec::new();
+    let mut links = Vec::new();
+
+    // Summary across counties.
+    let mut rows = Vec::new();
+    let mut xrows = Vec::new();
+    for r in &t.rows {
+        let code = t.get(r, "county_code").str();
+        let name = t.get(r, "county_name").str();
+        let rec = t.get(r, "exit_recommended").bool() == Some(true);
+        let (conf, class) = confidence_name(t.get(r, "confidence").str());
+        let mut cells = vec![
+            Td::Html(format!(
+                "<a href=\"{}.html\">{} {}</a>",
+                esc(code),
+                esc(code),
+                esc(name)
+            )),
+            Td::Text(super::province_name(t.get(r, "province_code").str())),
+        ];
+        let mut x = vec![
+            X::Str(code.into()),
+            X::Str(name.into()),
+            X::Str(t.get(r, "province_code").str().into()),
+        ];
+        for (ind, _) in INDICATORS {
+            let est = t.get(r, &format!("{ind}_pct")).f64();
+            let se = t.get(r, &format!("{ind}_se")).f64();
+            cells.push(Td::Num(format!("{} ({})", pct(est), pct(se))));
+            x.push(X::opt(est, "0.00"));
+            x.push(X::opt(se, "0.000"));
+        }
+        cells.push(Td::Html(badge(
+            if rec {
+                "建议退出"
+            } else {
+                "不建议退出"
+            },
+            if rec { "pass" } else { "failtxt" },
+        )));
+        cells.push(Td::Html(badge(conf, class)));
+        x.push(X::Str(if rec { "是" } else { "否" }.into()));
+        x.push(X::Str(conf.into()));
+        rows.push((if rec { None } else { Some("fail") }, cells));
+        xrows.push(x);
+    }
+    let mut b = String::from("<h1>贫困县退出专项评估检查 · 汇总</h1>\n");
+    b.push_str(&format!(
+        "<p class=\"sub\">评估县 {} 个，建议退出 {} 个</p>\n",
+        t.rows.len(),
+        t.rows
+            .iter()
+            .filter(|r| t.get(r, "exit_recommended").bool() == Some(true))
+            .count()
+    ));
+    b.push_str("<p>括号内为标准误（百分点）。错退率、漏评率须低于2%，群众认可度须不低于90%，综合贫困发生率须低于所在省份标准（中部2%、西部3%）；任一项不达标即不建议退出。“稳健通过”指四项指标的95%置信区间均在达标一侧。</p>\n");
+    b.push_str(&table(
+        &[
+            "县",
+            "省份",
+            "错退率%",
+            "漏评率%",
+            "群众认可度%",
+            "综合贫困发生率%",
+            "结论",
+            "置信程度",
+        ],
+        &rows,
+    ));
+    b.push_str("<p><a href=\"summary.xlsx\">下载汇总工作簿（含抽样设计和核实清单）</a> · <a href=\"../index.html\">返回索引</a></p>\n");
+    let index = dir.join("index.html");
+    write_file(
+        &index,
+        page("贫困县退出专项评估检查 · 汇总", &b, &inputs.generated_at).as_bytes(),
+    )?;
+    files.push(index);
+    links.push((
+        "evaluator/index.html".to_string(),
+        format!("评估汇总（{} 个县）", t.rows.len()),
+    ));
+
+    let mut summary_headers = vec!["县级区划代码", "县名称", "省级代码"];
+    for h in [
+        "错退率%",
+        "错退率标准误",
+        "漏评率%",
+        "漏评率标准误",
+        "群众认可度%",
+        "群众认可度标准误",
+        "综合贫困发生率%",
+        "综合贫困发生率标准误",
+    ] {
+        summary_headers.push(h);
+    }
+    summary_headers.extend(["建议退出", "置信程度"]);
+    let path = dir.join("summary.xlsx");
+    let e = err(&path);
+    let mut wb = workbook("贫困县退出专项评估检查汇总", &inputs.generated_at);
+    sheet(&mut wb, "汇总", &summary_headers, &xrows).map_err(&e)?;
+    sheet(
+        &mut wb,
+        "抽样设计",
+        DESIGN_HEADERS,
+        &design_rows(&inputs.design, None),
+    )
+    .map_err(&e)?;
+    sheet(
+        &mut wb,
+        "核实清单",
+        FOLLOWUP_HEADERS,
+        &followup_rows(&inputs.followup, None),
+    )
+    .map_err(&e)?;
+    save(&mut wb, &path)?;
+    files.push(path);
+
+    // One report per county.
+    for r in &t.rows {
+        let code = t.get(r, "county_code").str().to_string();
+        let (h, x) = county_page(inputs, r, &code, dir)?;
+        files.push(h);
+        files.push(x);
+    }
+    Ok(Written { files, links })
+}
+
+const DESIGN_HEADERS: &[&str] = &[
+    "县级区划代码",
+    "抽样层",
+    "层名称",
+    "样本村数",
+    "样本户数",
+    "单PSU层",
+];
+const FOLLOWUP_HEADERS: &[&str] = &[
+    "县级区划代码",
+    "样本村",
+    "抽样层",
+    "样本户类型",
+    "户编码",
+    "问题",
+    "家庭人口数",
+    "漏评人数",
+];
+
+fn design_rows(t: &Table, county: Option<&str>) -> Vec<Vec<X>> {
+    t.rows
+        .iter()
+        .filter(|r| county.is_none_or(|c| t.get(r, "county_code").str() == c))
+        .map(|r| {
+            vec![
+                X::Str(t.get(r, "county_code").str().into()),
+                X::opt(t.get(r, "stratum").f64(), "0"),
+                X::Str(t.get(r, "stratum_name").str().into()),
+                X::opt(t.get(r, "psus").f64(), "0"),
+                X::opt(t.get(r, "households").f64(), "0"),
+                X::Str(
+                    if t.get(r, "lonely").bool() == Some(true) {
+                        "是"
+                    } else {
+                        ""
+                    }
+                    .into(),
+                ),
+            ]
+        })
+        .collect()
+}
+
+fn followup_rows(t: &Table, county: Option<&str>) -> Vec<Vec<X>> {
+    t.rows
+        .iter()
+        .filter(|r| county.is_none_or(|c| t.get(r, "county_code").str() == c))
+        .map(|r| {
+            vec![
+                X::Str(t.get(r, "county_code").str().into()),
+                X::Str(t.get(r, "village_code").str().into()),
+                X::opt(t.get(r, "stratum").f64(), "0"),
+                X::opt(t.get(r, "sample_type").f64(), "0"),
+                X::Str(t.get(r, "household_id").str().into()),
+                X::Str(t.get(r, "finding_name").str().into()),
+                X::opt(t.get(r, "persons").f64(), "0"),
+                X::opt(t.get(r, "missed_persons").f64(), "0"),
+            ]
+        })
+        .collect()
+}
+
+/// Render `X` rows as HTML table rows.
+fn html_rows(rows: &[Vec<X>]) -> Vec<(Option<&'static str>, Vec<Td>)> {
+    rows.iter()
+        .map(|r| {
+            (
+                None,
+                r.iter()
+                    .map(|x| match x {
+                        X::Empty => Td::Text(String::new()),
+                        X::Str(s) => Td::Text(s.clone()),
+                        X::Num(v, _) => Td::Num(format!("{v}")),
+                        X::Int(i) => Td::Num(i.to_string()),
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn county_page(
+    inputs: &Inputs,
+    r: &[Cell],
+    code: &str,
+    dir: &Path,
+) -> Result<(PathBuf, PathBuf), ReportError> {
+    let t = &inputs.assessment;
+    let name = t.get(r, "county_name").str();
+    let mut b = format!(
+        "<h1>{} {} 贫困县退出专项评估检查报告</h1>\n<p class=\"sub\">{} · 样本户 {} 户 · 样本村（PSU）{} 个 · 抽样层 {} 个</p>\n",
+        esc(code),
+        esc(name),
+        esc(&super::province_name(t.get(r, "province_code").str())),
+        t.get(r, "sampled_households").text(),
+        t.get(r, "psus").text(),
+        t.get(r, "strata").text(),
+    );
+    let rec = t.get(r, "exit_recommended").bool() == Some(true);
+    let (conf, class) = confidence_name(t.get(r, "confidence").str());
+    b.push_str(&format!(
+        "<h2>结论</h2>\n<p>{}；置信程度：{}。</p>\n",
+        badge(
+            if rec {
+                "建议退出"
+            } else {
+                "不建议退出"
+            },
+            if rec { "pass" } else { "failtxt" }
+        ),
+        badge(conf, class)
+    ));
+    let mut rows = Vec::new();
+    let mut xrows = Vec::new();
+    let mut chart = Vec::new();
+    for (ind, label) in INDICATORS {
+        let g = |s: &str| t.get(r, &format!("{ind}_{s}")).f64();
+        let (thr, op) = threshold(r, t, ind);
+        let pass_col = match *ind {
+            "wrong_exit" => "passes_wrong_exit",
+            "missed" => "passes_missed",
+            "approval" => "passes_approval",
+            _ => "passes_incidence",
+        };
+        let (v, vclass) = verdict(t.get(r, pass_col).bool());
+        let ci = match (g("ci_low"), g("ci_high")) {
+            (Some(a), Some(b)) => Some((a, b)),
+            _ => None,
+        };
+        rows.push((
+            None,
+            vec![
+                Td::Text(label.to_string()),
+                Td::Num(pct(g("pct"))),
+                Td::Num(g("se").map_or_else(|| "无法估计".into(), |v| format!("{v:.3}"))),
+                Td::Num(ci.map_or_else(|| "—".into(), |(a, b)| format!("[{a:.2}, {b:.2}]"))),
+                Td::Num(format!("{op} {thr}")),
+                Td::Html(badge(&v, vclass)),
+            ],
+        ));
+        xrows.push(vec![
+            X::Str(label.to_string()),
+            X::opt(g("pct"), "0.0000"),
+            X::opt(g("se"), "0.0000"),
+            X::opt(g("ci_low"), "0.0000"),
+            X::opt(g("ci_high"), "0.0000"),
+            X::Str(format!("{op} {thr}")),
+            X::Str(v),
+        ]);
+        chart.push(IntervalRow {
+            label: label.to_string(),
+            estimate: g("pct"),
+            ci,
+            threshold: thr,
+        });
+    }
+    b.push_str("<h2>三率一度</h2>\n");
+    b.push_str(&table(
+        &["指标", "估计值%", "标准误", "95%置信区间", "标准", "判定"],
+        &rows,
+    ));
+    b.push_str(&interval_chart("估计值及95%置信区间与标准", &chart));
+    b.push_str(&format!(
+        "<p>普查全面核查：已脱贫人口中未达退出标准的比例为 {}%（抽样估计的错退率为 {}%）。</p>\n",
+        pct(t.get(r, "census_wrong_exit_pct").f64()),
+        pct(t.get(r, "wrong_exit_pct").f64())
+    ));
+    if t.get(r, "wrong_exit_se").f64().is_none() && t.get(r, "wrong_exit_pct").f64().is_some() {
+        b.push_str("<p class=\"failtxt\">样本村少于2个，无法估计抽样误差（不是误差为0）。</p>\n");
+    }
+
+    let design = design_rows(&inputs.design, Some(code));
+    b.push_str("<h2>抽样设计</h2>\n");
+    let lonely: Vec<String> = inputs
+        .design
+        .rows
+        .iter()
+        .filter(|d| {
+            inputs.design.get(d, "county_code").str() == code
+                && inputs.design.get(d, "lonely").bool() == Some(true)
+        })
+        .map(|d| inputs.design.get(d, "stratum_name").str().to_string())
+        .collect();
+    if lonely.is_empty() {
+        b.push_str("<p>各抽样层均有2个及以上样本村。</p>\n");
+    } else {
+        b.push_str(&format!(
+            "<p>单PSU层（只有1个样本村的抽样层）：{}。其方差贡献以全县样本村总量的均值为中心计算。</p>\n",
+            esc(&lonely.join("、"))
+        ));
+    }
+    b.push_str(&table(DESIGN_HEADERS, &html_rows(&design)));
+    let followup = followup_rows(&inputs.followup, Some(code));
+    b.push_str(&format!(
+        "<h2>疑似问题核实清单（{} 户）</h2>\n<p>已脱贫户以户编码标识，非建档立卡户以样本村标识；不含姓名和身份证号码。</p>\n",
+        followup.len()
+    ));
+    b.push_str(&table(FOLLOWUP_HEADERS, &html_rows(&followup)));
+    b.push_str(&format!(
+        "<p><a href=\"{}.xlsx\">下载本县工作簿</a> · <a href=\"index.html\">返回汇总</a></p>\n",
+        esc(code)
+    ));
+    let html_path = dir.join(format!("{code}.html"));
+    write_file(
+        &html_path,
+        page(&format!("{code} {name} 退出评估"), &b, &inputs.generated_at).as_bytes(),
+    )?;
+    let xlsx_path = dir.join(format!("{code}.xlsx"));
+    let e = err(&xlsx_path);
+    let mut wb = workbook(&format!("{code} {name} 退出评估"), &inputs.generated_at);
+    sheet(
+        &mut wb,
+        "三率一度",
+        &[
+            "指标",
+            "估计值%",
+            "标准误",
+            "置信区间下限",
+            "置信区间上限",
+            "标准",
+            "判定",
+        ],
+        &xrows,
+    )
+    .map_err(&e)?;
+    sheet(&mut wb, "抽样设计", DESIGN_HEADERS, &design).map_err(&e)?;
+    sheet(&mut wb, "核实清单", FOLLOWUP_HEADERS, &followup).map_err(&e)?;
+    save(&mut wb, &xlsx_path)?;
+    Ok((html_path, xlsx_path))
+}

@@ -1,0 +1,419 @@
+//! Reports: the human-facing documents of `povcensus report`. It runs the shipped pipelines
+//! (census indicators and exit assessment) over one warehouse snapshot into `OUT/data/`, reads
+//! their outputs and the warehouse's rejects, and writes:
+//!
+//! - `index.html`: links to everything below;
+//! - `bulletin.html`: the national bulletin (国家脱贫攻坚普查公报 style, Chinese, inline SVG);
+//! - `workbook.xlsx`: the statisticians' workbook (national, province and county indicators,
+//!   village exits, ingest summary);
+//! - `evaluator/`: the exit-assessment summary and one report per assessed county (HTML, XLSX);
+//! - `quality/`: one submission-quality report per province (HTML, XLSX).
+//!
+//! Documents are deterministic: the same snapshot gives the same bytes, apart from the
+//! generation time, which `--generated-at` (or `SOURCE_DATE_EPOCH`) fixes. They never show a
+//! name or an ID number: rejected records are named by file, line and column only.
+
+mod bulletin;
+mod evaluator;
+pub mod html;
+pub mod labels;
+mod quality;
+mod workbook;
+pub mod xlsx;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+
+use crate::pipeline::{Pipeline, PipelineError};
+use crate::query::{EngineConfig, session};
+use crate::warehouse::{Snapshot, Warehouse, WarehouseError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    #[error("the warehouse {0} has no committed snapshot: ingest submissions first")]
+    NoSnapshot(String),
+    #[error("reading {path}: {source}")]
+    Read {
+        path: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("querying the rejects: {0}")]
+    Query(#[from] datafusion::error::DataFusionError),
+}
+
+/// What `povcensus report` is asked to do.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    pub warehouse: String,
+    pub out: PathBuf,
+    /// Directory of the pipeline definitions (`census.toml`, `exit_assessment.toml`).
+    pub pipelines: PathBuf,
+    pub as_of: Option<u64>,
+    /// Shown on every document, e.g. "2021-02-25 10:00 UTC".
+    pub generated_at: String,
+    pub engine: EngineConfig,
+}
+
+/// The documents written.
+#[derive(Debug, Clone)]
+pub struct ReportSummary {
+    pub index: PathBuf,
+    pub files: Vec<PathBuf>,
+}
+
+/// One value of a table read back from Parquet.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bool(bool),
+}
+
+impl Cell {
+    pub fn f64(&self) -> Option<f64> {
+        match self {
+            Cell::Int(i) => Some(*i as f64),
+            Cell::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    pub fn str(&self) -> &str {
+        match self {
+            Cell::Str(s) => s,
+            _ => "",
+        }
+    }
+
+    pub fn bool(&self) -> Option<bool> {
+        match self {
+            Cell::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// As text for a table cell: numbers in full, NULL as empty.
+    pub fn text(&self) -> String {
+        match self {
+            Cell::Null => String::new(),
+            Cell::Int(i) => i.to_string(),
+            Cell::Float(f) => f.to_string(),
+            Cell::Str(s) => s.clone(),
+            Cell::Bool(b) => if *b { "是" } else { "否" }.to_string(),
+        }
+    }
+}
+
+/// A small table in memory: column names and rows of cells.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    pub fn from_batches(batches: &[RecordBatch]) -> Table {
+        let mut t = Table::default();
+        let Some(first) = batches.first() else {
+            return t;
+        };
+        t.columns = first
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        for b in batches {
+            let cols: Vec<Vec<Cell>> = b.columns().iter().map(cells).collect();
+            for r in 0..b.num_rows() {
+                t.rows.push(cols.iter().map(|c| c[r].clone()).collect());
+            }
+        }
+        t
+    }
+
+    pub fn read_parquet(path: &Path) -> Result<Table, ReportError> {
+        let err = |e: Box<dyn std::error::Error + Send + Sync>| ReportError::Read {
+            path: path.display().to_string(),
+            source: e,
+        };
+        let file = std::fs::File::open(path).map_err(|e| err(e.into()))?;
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| err(e.into()))?
+            .build()
+            .map_err(|e| err(e.into()))?;
+        let batches: Vec<RecordBatch> = reader
+            .collect::<Result<_, _>>()
+            .map_err(|e| err(e.into()))?;
+        Ok(Table::from_batches(&batches))
+    }
+
+    pub fn col(&self, name: &str) -> usize {
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("the table has no column `{name}`"))
+    }
+
+    pub fn get<'a>(&self, row: &'a [Cell], name: &str) -> &'a Cell {
+        &row[self.col(name)]
+    }
+}
+
+fn cells(a: &arrow::array::ArrayRef) -> Vec<Cell> {
+    let n = a.len();
+    let cast = |t: &DataType| arrow::compute::cast(a, t).expect("castable");
+    match a.data_type() {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32 => {
+            let c = cast(&DataType::Int64);
+            let c = c.as_primitive::<Int64Type>();
+            (0..n)
+                .map(|i| {
+                    if c.is_null(i) {
+                        Cell::Null
+                    } else {
+                        Cell::Int(c.value(i))
+                    }
+                })
+                .collect()
+        }
+        DataType::Float16
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::UInt64
+        | DataType::Decimal128(_, _)
+        | DataType::Decimal256(_, _) => {
+            let c = cast(&DataType::Float64);
+            let c = c.as_primitive::<Float64Type>();
+            (0..n)
+                .map(|i| {
+                    if c.is_null(i) {
+                        Cell::Null
+                    } else {
+                        Cell::Float(c.value(i))
+                    }
+                })
+                .collect()
+        }
+        DataType::Boolean => {
+            let c = a.as_boolean();
+            (0..n)
+                .map(|i| {
+                    if c.is_null(i) {
+                        Cell::Null
+                    } else {
+                        Cell::Bool(c.value(i))
+                    }
+                })
+                .collect()
+        }
+        _ => {
+            let c = cast(&DataType::Utf8);
+            let c = c.as_string::<i32>();
+            (0..n)
+                .map(|i| {
+                    if c.is_null(i) {
+                        Cell::Null
+                    } else {
+                        Cell::Str(c.value(i).to_string())
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+/// Everything the documents are made from.
+pub struct Inputs {
+    pub snapshot: Snapshot,
+    pub warehouse: String,
+    pub generated_at: String,
+    pub indicators: Table,
+    pub village_exit: Table,
+    pub assessment: Table,
+    pub design: Table,
+    pub followup: Table,
+    /// Rejected and flagged records: province, file, line, column, rule, severity, message.
+    pub rejects: Table,
+}
+
+/// Write a file, creating its directory.
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let err = |e: std::io::Error| ReportError::Write {
+        path: path.display().to_string(),
+        source: e.into(),
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    std::fs::write(path, bytes).map_err(err)
+}
+
+/// Run the pipelines and write every document; returns the index page and the files written.
+pub async fn write(opts: &ReportOptions) -> Result<ReportSummary, ReportError> {
+    let wh = Warehouse::open(&opts.warehouse, false)?;
+    let snapshot = match opts.as_of {
+        Some(id) => wh.snapshot(id).await?,
+        None => wh
+            .latest()
+            .await?
+            .ok_or_else(|| ReportError::NoSnapshot(opts.warehouse.clone()))?,
+    };
+    let data = opts.out.join("data");
+    for (name, dir) in [("census", "census"), ("exit_assessment", "assessment")] {
+        let pipeline = Pipeline::load(&opts.pipelines.join(format!("{name}.toml")), &[])?;
+        tracing::info!(pipeline = name, "running");
+        crate::pipeline::run(
+            &pipeline,
+            &wh,
+            Some(&snapshot),
+            &data.join(dir),
+            &opts.engine,
+        )
+        .await?;
+    }
+    let ctx = session(&opts.engine)?;
+    wh.register(&ctx, Some(&snapshot))?;
+    let rejects = ctx
+        .sql(
+            "SELECT province_code, file, line, \"column\", rule_id, severity, message \
+             FROM rejects ORDER BY province_code, file, line NULLS FIRST, rule_id, \"column\", message",
+        )
+        .await?
+        .collect()
+        .await?;
+    let read = |p: &str| Table::read_parquet(&data.join(p));
+    let inputs = Inputs {
+        warehouse: wh.location.display.clone(),
+        generated_at: opts.generated_at.clone(),
+        indicators: read("census/indicators.parquet")?,
+        village_exit: read("census/village_exit.parquet")?,
+        assessment: read("assessment/exit_assessment.parquet")?,
+        design: read("assessment/exit_assessment_design.parquet")?,
+        followup: read("assessment/exit_followup.parquet")?,
+        rejects: Table::from_batches(&rejects),
+        snapshot,
+    };
+
+    let out = &opts.out;
+    let mut files = Vec::new();
+    files.push(bulletin::write(&inputs, &out.join("bulletin.html"))?);
+    files.push(workbook::write(&inputs, &out.join("workbook.xlsx"))?);
+    let evaluator = evaluator::write(&inputs, &out.join("evaluator"))?;
+    let quality = quality::write(&inputs, &out.join("quality"))?;
+    let index = out.join("index.html");
+    write_file(
+        &index,
+        index_page(&inputs, &evaluator.links, &quality.links).as_bytes(),
+    )?;
+    files.extend(evaluator.files);
+    files.extend(quality.files);
+    files.push(index.clone());
+    Ok(ReportSummary { index, files })
+}
+
+/// Files written by one document family and the links the index shows for them.
+pub(crate) struct Written {
+    pub files: Vec<PathBuf>,
+    /// (relative href, text) pairs.
+    pub links: Vec<(String, String)>,
+}
+
+fn index_page(
+    inputs: &Inputs,
+    evaluator: &[(String, String)],
+    quality: &[(String, String)],
+) -> String {
+    use html::esc;
+    let mut b = String::new();
+    b.push_str("<h1>国家脱贫攻坚普查 · 报告索引</h1>\n");
+    b.push_str(&format!(
+        "<p class=\"sub\">仓库 {} · 快照 {}</p>\n",
+        esc(&inputs.warehouse),
+        inputs.snapshot.id
+    ));
+    b.push_str("<h2>统计公报与数据</h2>\n<ul>\n");
+    b.push_str("<li><a href=\"bulletin.html\">国家脱贫攻坚普查公报（全国）</a></li>\n");
+    b.push_str("<li><a href=\"workbook.xlsx\">统计工作簿（全国、分省、分县指标，贫困村退出，入库汇总）</a></li>\n");
+    b.push_str("<li><a href=\"data/census/indicators.csv\">指标长表 indicators.csv</a> · <a href=\"data/assessment/exit_assessment.csv\">评估结果 exit_assessment.csv</a></li>\n");
+    b.push_str("</ul>\n<h2>贫困县退出专项评估检查</h2>\n<ul>\n");
+    for (href, text) in evaluator {
+        b.push_str(&format!(
+            "<li><a href=\"{}\">{}</a></li>\n",
+            esc(href),
+            esc(text)
+        ));
+    }
+    b.push_str("</ul>\n<h2>数据质量报告（分省）</h2>\n<ul>\n");
+    for (href, text) in quality {
+        b.push_str(&format!(
+            "<li><a href=\"{}\">{}</a></li>\n",
+            esc(href),
+            esc(text)
+        ));
+    }
+    b.push_str("</ul>\n");
+    html::page("国家脱贫攻坚普查 · 报告索引", &b, &inputs.generated_at)
+}
+
+/// Provinces by code, with names, from the reference data.
+pub(crate) fn province_name(code: &str) -> String {
+    crate::reference::Reference::get()
+        .provinces
+        .iter()
+        .find(|p| p.code == code)
+        .map(|p| p.name.to_string())
+        .unwrap_or_else(|| code.to_string())
+}
+
+/// (scope, level, area code, indicator id).
+pub(crate) type IndicatorKey = (String, String, String, String);
+
+/// Indicator values by key: (numerator, denominator, value).
+pub(crate) fn indicator_map(t: &Table) -> BTreeMap<IndicatorKey, (f64, f64, f64)> {
+    let (s, l, a, i) = (
+        t.col("scope"),
+        t.col("level"),
+        t.col("area_code"),
+        t.col("indicator_id"),
+    );
+    let (n, d, v) = (t.col("numerator"), t.col("denominator"), t.col("value"));
+    t.rows
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r[s].str().to_string(),
+                    r[l].str().to_string(),
+                    r[a].str().to_string(),
+                    r[i].str().to_string(),
+                ),
+                (
+                    r[n].f64().unwrap_or(f64::NAN),
+                    r[d].f64().unwrap_or(f64::NAN),
+                    r[v].f64().unwrap_or(f64::NAN),
+                ),
+            )
+        })
+        .collect()
+}

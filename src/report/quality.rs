@@ -1,0 +1,260 @@
+//! Submission quality reports, one per province (HTML and XLSX): what the province office
+//! needs to correct and resubmit. Rows read, loaded, rejected and flagged per file; findings
+//! per rule with the rule's description, counts and the first examples; and the list of every
+//! rejected or flagged record by file, line and column. Records are never named: no record
+//! key, name or ID number appears, only where the record is and what is wrong.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::html::{Td, esc, page, table};
+use super::xlsx::{X, err, save, sheet, workbook};
+use super::{Inputs, ReportError, Written, province_name, write_file};
+use crate::rules::Rule;
+
+/// At most this many findings are listed in the HTML page; the workbook has them all.
+const HTML_LIST_LIMIT: usize = 500;
+/// Examples shown per rule.
+const EXAMPLES: usize = 5;
+
+fn severity_name(s: &str) -> &str {
+    match s {
+        "error" => "错误（拒收）",
+        "warning" => "提示（入库并标记）",
+        other => other,
+    }
+}
+
+pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
+    let rj = &inputs.rejects;
+    let (prov, file, line, column, rule, severity, message) = (
+        rj.col("province_code"),
+        rj.col("file"),
+        rj.col("line"),
+        rj.col("column"),
+        rj.col("rule_id"),
+        rj.col("severity"),
+        rj.col("message"),
+    );
+    let mut files = Vec::new();
+    let mut links = Vec::new();
+    for (code, p) in &inputs.snapshot.provinces {
+        let findings: Vec<&Vec<super::Cell>> =
+            rj.rows.iter().filter(|r| r[prov].str() == code).collect();
+        let name = province_name(code);
+        let read: u64 = p.files.iter().map(|f| f.rows_read).sum();
+        let loaded: u64 = p.files.iter().map(|f| f.rows_loaded).sum();
+        let rejected: u64 = p.files.iter().map(|f| f.rows_rejected).sum();
+        let flagged: u64 = p.files.iter().map(|f| f.rows_flagged).sum();
+
+        let mut b = format!(
+            "<h1>{} 普查数据质量报告</h1>\n<p class=\"sub\">报送批次 {} · 版本 {} · 快照 {}</p>\n",
+            esc(&name),
+            esc(&p.submission_id),
+            p.version,
+            p.committed_in
+        );
+        b.push_str(&format!(
+            "<h2>概况</h2>\n<p>读入 {read} 行，入库 {loaded} 行，拒收 {rejected} 行（{:.2}%），另有 {flagged} 行入库并标记提示。{}</p>\n",
+            100.0 * p.rejected_share,
+            if p.resubmission_required {
+                "<span class=\"failtxt\">拒收比例超过阈值，须更正后重新报送。</span>"
+            } else {
+                "<span class=\"pass\">无须整体重新报送；请更正拒收记录后随下一批次报送。</span>"
+            }
+        ));
+        let file_rows: Vec<_> = p
+            .files
+            .iter()
+            .map(|f| {
+                (
+                    (f.rows_rejected > 0 || f.file_rejected).then_some("fail"),
+                    vec![
+                        Td::Text(f.file.clone()),
+                        Td::Text(f.encoding.clone().unwrap_or_default()),
+                        Td::Num(f.rows_read.to_string()),
+                        Td::Num(f.rows_loaded.to_string()),
+                        Td::Num(f.rows_rejected.to_string()),
+                        Td::Num(f.rows_flagged.to_string()),
+                        Td::Text(
+                            if f.file_rejected {
+                                "整文件拒收"
+                            } else {
+                                ""
+                            }
+                            .into(),
+                        ),
+                    ],
+                )
+            })
+            .collect();
+        b.push_str(&table(
+            &["文件", "编码", "读入", "入库", "拒收", "提示", "文件级问题"],
+            &file_rows,
+        ));
+
+        // Findings per rule, with examples.
+        let mut by_rule: BTreeMap<&str, Vec<&Vec<super::Cell>>> = BTreeMap::new();
+        for r in &findings {
+            by_rule.entry(r[rule].str()).or_default().push(r);
+        }
+        b.push_str("<h2>按规则汇总</h2>\n");
+        let rule_rows: Vec<_> = by_rule
+            .iter()
+            .map(|(id, rs)| {
+                let examples: Vec<String> = rs
+                    .iter()
+                    .take(EXAMPLES)
+                    .map(|r| match r[line].f64() {
+                        Some(l) => format!("{} 第{}行 {}", r[file].str(), l, r[column].str()),
+                        None => format!("{}（整文件）", r[file].str()),
+                    })
+                    .collect();
+                (
+                    None,
+                    vec![
+                        Td::Text(id.to_string()),
+                        Td::Text(severity_name(rs[0][severity].str()).to_string()),
+                        Td::Text(
+                            Rule::from_id(id)
+                                .map_or("", |r| r.description())
+                                .to_string(),
+                        ),
+                        Td::Num(rs.len().to_string()),
+                        Td::Text(examples.join("；")),
+                    ],
+                )
+            })
+            .collect();
+        if rule_rows.is_empty() {
+            b.push_str("<p class=\"pass\">没有拒收或提示的记录。</p>\n");
+        } else {
+            b.push_str(&table(
+                &["规则", "级别", "规则说明", "记录数", "示例（文件、行、列）"],
+                &rule_rows,
+            ));
+        }
+
+        b.push_str(&format!("<h2>记录清单（{} 条）</h2>\n", findings.len()));
+        if findings.len() > HTML_LIST_LIMIT {
+            b.push_str(&format!(
+                "<p>此处列出前 {HTML_LIST_LIMIT} 条；完整清单见工作簿。</p>\n"
+            ));
+        }
+        let list_rows: Vec<_> = findings
+            .iter()
+            .take(HTML_LIST_LIMIT)
+            .map(|r| {
+                (
+                    (r[severity].str() == "error").then_some("fail"),
+                    vec![
+                        Td::Text(r[file].str().to_string()),
+                        Td::Num(r[line].text()),
+                        Td::Text(r[column].str().to_string()),
+                        Td::Text(r[rule].str().to_string()),
+                        Td::Text(severity_name(r[severity].str()).to_string()),
+                        Td::Text(r[message].str().to_string()),
+                    ],
+                )
+            })
+            .collect();
+        if !list_rows.is_empty() {
+            b.push_str(&table(
+                &["文件", "行", "列", "规则", "级别", "说明"],
+                &list_rows,
+            ));
+        }
+        b.push_str(&format!(
+            "<p><a href=\"{code}.xlsx\">下载本省质量工作簿</a> · <a href=\"../index.html\">返回索引</a></p>\n"
+        ));
+        let html_path = dir.join(format!("{code}.html"));
+        write_file(
+            &html_path,
+            page(&format!("{name} 数据质量报告"), &b, &inputs.generated_at).as_bytes(),
+        )?;
+
+        let xlsx_path = dir.join(format!("{code}.xlsx"));
+        let e = err(&xlsx_path);
+        let mut wb = workbook(&format!("{name} 数据质量报告"), &inputs.generated_at);
+        let frows: Vec<Vec<X>> = p
+            .files
+            .iter()
+            .map(|f| {
+                vec![
+                    X::Str(f.file.clone()),
+                    X::Str(f.encoding.clone().unwrap_or_default()),
+                    X::Int(f.rows_read as i64),
+                    X::Int(f.rows_loaded as i64),
+                    X::Int(f.rows_rejected as i64),
+                    X::Int(f.rows_flagged as i64),
+                    X::Str(if f.file_rejected { "是" } else { "" }.into()),
+                ]
+            })
+            .collect();
+        sheet(
+            &mut wb,
+            "文件",
+            &["文件", "编码", "读入", "入库", "拒收", "提示", "整文件拒收"],
+            &frows,
+        )
+        .map_err(&e)?;
+        let rrows: Vec<Vec<X>> = by_rule
+            .iter()
+            .map(|(id, rs)| {
+                vec![
+                    X::Str(id.to_string()),
+                    X::Str(severity_name(rs[0][severity].str()).to_string()),
+                    X::Str(
+                        Rule::from_id(id)
+                            .map_or("", |r| r.description())
+                            .to_string(),
+                    ),
+                    X::Int(rs.len() as i64),
+                ]
+            })
+            .collect();
+        sheet(
+            &mut wb,
+            "按规则",
+            &["规则", "级别", "规则说明", "记录数"],
+            &rrows,
+        )
+        .map_err(&e)?;
+        let lrows: Vec<Vec<X>> = findings
+            .iter()
+            .map(|r| {
+                vec![
+                    X::Str(r[file].str().to_string()),
+                    r[line].f64().map_or(X::Empty, |l| X::Int(l as i64)),
+                    X::Str(r[column].str().to_string()),
+                    X::Str(r[rule].str().to_string()),
+                    X::Str(severity_name(r[severity].str()).to_string()),
+                    X::Str(r[message].str().to_string()),
+                ]
+            })
+            .collect();
+        sheet(
+            &mut wb,
+            "记录清单",
+            &["文件", "行", "列", "规则", "级别", "说明"],
+            &lrows,
+        )
+        .map_err(&e)?;
+        save(&mut wb, &xlsx_path)?;
+
+        links.push((
+            format!("quality/{code}.html"),
+            format!(
+                "{code} {name}：拒收 {rejected} 行，提示 {flagged} 行{}",
+                if p.resubmission_required {
+                    "（须重新报送）"
+                } else {
+                    ""
+                }
+            ),
+        ));
+        files.push(html_path);
+        files.push(xlsx_path);
+    }
+    Ok(Written { files, links })
+}
