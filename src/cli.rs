@@ -38,6 +38,35 @@ pub enum Command {
     /// Write the reports: national bulletin, statisticians' workbook, evaluator and
     /// data-quality reports (HTML, XLSX), linked from OUT/index.html.
     Report(ReportArgs),
+    /// Write the anonymized research extract (pseudonymized, k-anonymous microdata) and its
+    /// disclosure-risk report.
+    Extract(ExtractArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The warehouse to read.
+    #[arg(long)]
+    pub warehouse: String,
+    /// Output directory: research_persons and research_households (Parquet, CSV) and
+    /// risk_report.html / risk_report.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// File holding the pseudonymization key (at least 16 bytes; else POVCENSUS_EXTRACT_KEY).
+    /// Keep it secret: with it, pseudonyms can be recomputed from ID numbers.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Every combination of quasi-identifiers occurs at least k times.
+    #[arg(long, default_value_t = 5)]
+    pub k: usize,
+    /// Minorities with fewer persons in the extract are grouped as 其他少数民族.
+    #[arg(long, default_value_t = 500)]
+    pub min_ethnicity_persons: usize,
+    /// Read the warehouse as of this snapshot (default: the newest).
+    #[arg(long)]
+    pub as_of: Option<u64>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -163,10 +192,14 @@ pub struct IngestArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["warehouse", "extract"])))]
 pub struct SqlArgs {
     /// The warehouse to query.
     #[arg(long)]
-    pub warehouse: String,
+    pub warehouse: Option<String>,
+    /// A research extract directory instead: only its tables are visible.
+    #[arg(long)]
+    pub extract: Option<PathBuf>,
     /// Read the warehouse as of this snapshot (see `povcensus versions`).
     #[arg(long)]
     pub as_of: Option<u64>,
@@ -276,16 +309,22 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
             Ok(report.exit_code())
         }
         Command::Sql(args) => {
-            let wh = crate::warehouse::Warehouse::open(&args.warehouse, false)?;
-            let snapshot = match args.as_of {
-                Some(id) => Some(wh.snapshot(id).await?),
-                None => wh.latest().await?,
-            };
-            if snapshot.is_none() {
-                tracing::warn!("the warehouse has no committed snapshot yet: every table is empty");
-            }
             let ctx = crate::query::session(&args.engine.config(None))?;
-            wh.register(&ctx, snapshot.as_ref())?;
+            if let Some(dir) = &args.extract {
+                crate::query::register_extract(&ctx, dir).await?;
+            } else if let Some(warehouse) = &args.warehouse {
+                let wh = crate::warehouse::Warehouse::open(warehouse, false)?;
+                let snapshot = match args.as_of {
+                    Some(id) => Some(wh.snapshot(id).await?),
+                    None => wh.latest().await?,
+                };
+                if snapshot.is_none() {
+                    tracing::warn!(
+                        "the warehouse has no committed snapshot yet: every table is empty"
+                    );
+                }
+                wh.register(&ctx, snapshot.as_ref())?;
+            }
             let script = match &args.command {
                 Some(c) => Some(c.clone()),
                 None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => None,
@@ -348,6 +387,32 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
             let summary = crate::report::write(&opts).await?;
             tracing::info!(documents = summary.files.len(), "reports written");
             writeln!(std::io::stdout().lock(), "{}", summary.index.display())?;
+            Ok(0)
+        }
+        Command::Extract(args) => {
+            let opts = crate::extract::ExtractOptions {
+                warehouse: args.warehouse.clone(),
+                out: args.out.clone(),
+                key: crate::extract::Key::load(args.key_file.as_deref())?,
+                k: args.k,
+                min_ethnicity_persons: args.min_ethnicity_persons,
+                income_top_percentile: 99.0,
+                as_of: args.as_of,
+                engine: args.engine.config(None),
+            };
+            let r = crate::extract::write(&opts).await?;
+            tracing::info!(
+                persons = r.persons,
+                households = r.households,
+                k = r.k,
+                min_class = r.min_class_size_persons,
+                "extract written"
+            );
+            writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                args.out.join("risk_report.html").display()
+            )?;
             Ok(0)
         }
         Command::Versions(args) => {

@@ -22,6 +22,9 @@
 //!                  │        (assessment: survey_variance / t_quantile SQL functions)
 //!                  ▼
 //! report ──────► bulletin.html, workbook.xlsx, evaluator/, quality/, index.html
+//!
+//! extract ─────► research_persons, research_households (pseudonymized, k-anonymous),
+//!                risk_report.html/.json; `povcensus sql --extract` over them
 //! ```
 //!
 //! `schema` holds the submission contract as data, `rules` the stable rule catalogue,
@@ -30,6 +33,7 @@
 
 pub mod assessment;
 pub mod cli;
+pub mod extract;
 pub mod generator;
 pub mod id_number;
 pub mod ingest;

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Sql(a) => a.engine.threads,
         Command::Run(a) => a.engine.threads,
         Command::Report(a) => a.engine.threads,
+        Command::Extract(a) => a.engine.threads,
         Command::Versions(_) => None,
     };
     if let Some(n) = threads

@@ -696,7 +696,7 @@ pub async fn run(
 }
 
 /// Write one output table as Parquet and as CSV with a UTF-8 BOM.
-fn write_output(
+pub fn write_output(
     out: &Path,
     name: &str,
     batches: &[RecordBatch],

@@ -166,9 +166,46 @@ pub fn write_batches(
     Ok(())
 }
 
-/// Run one SQL statement and collect its result.
+/// What `povcensus sql` accepts: queries only. No DDL (no CREATE EXTERNAL TABLE over other
+/// files), no DML or COPY, no SET.
+pub fn read_only() -> datafusion::execution::context::SQLOptions {
+    datafusion::execution::context::SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
+/// Run one read-only SQL statement and collect its result.
 pub async fn run_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, DataFusionError> {
-    ctx.sql(sql).await?.collect().await
+    ctx.sql_with_options(sql, read_only())
+        .await?
+        .collect()
+        .await
+}
+
+/// The tables of a research extract directory: `research_persons`, `research_households`.
+/// Nothing else is registered, so nothing else can be queried.
+pub async fn register_extract(
+    ctx: &SessionContext,
+    dir: &std::path::Path,
+) -> Result<(), DataFusionError> {
+    for table in crate::extract::TABLES {
+        let path = dir.join(format!("{table}.parquet"));
+        if !path.is_file() {
+            return Err(DataFusionError::Plan(format!(
+                "{} is not a research extract: {} is missing",
+                dir.display(),
+                path.display()
+            )));
+        }
+        ctx.register_parquet(
+            *table,
+            path.to_str().expect("UTF-8 path"),
+            datafusion::prelude::ParquetReadOptions::default(),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Split a script into statements at semicolons outside quotes.

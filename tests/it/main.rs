@@ -2,6 +2,7 @@
 
 mod assessment;
 mod docs;
+mod extract;
 mod generate;
 mod ingest;
 mod oracle;

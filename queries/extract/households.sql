@@ -1,0 +1,33 @@
+-- Households of the research extract (research-extracts.md §1), before anonymization: every
+-- enumerated registered household with its living conditions, assistance, income and the
+-- type of its village and county. household_size counts its loaded members. Income is per
+-- capita (the four parts over household_size); src/extract.rs rounds it to 100 yuan and
+-- top-codes it.
+WITH members AS (
+    SELECT household_id, COUNT(*) AS members FROM persons GROUP BY household_id
+)
+SELECT pseudonym('household', h.household_id) AS household_key,
+       h.household_id AS _household,
+       substr(h.household_id, 1, 6) AS _county,
+       CAST(COALESCE(m.members, 0) AS BIGINT) AS _size,
+       CAST(h.poverty_attribute AS BIGINT) AS poverty_attribute,
+       CAST(h.registered_year AS BIGINT) AS registered_year,
+       CAST(h.exit_year AS BIGINT) AS exit_year,
+       (h.income_wage + h.income_business + h.income_property + h.income_transfer)
+           / h.household_size AS _income_per_capita,
+       CAST(h.food_enough AS BIGINT) AS food_enough,
+       CAST(h.clothing_ok AS BIGINT) AS clothing_ok,
+       CAST(h.housing_route AS BIGINT) AS housing_route,
+       CAST(h.water_quantity_ok AS BIGINT) AS water_quantity_ok,
+       CAST(h.water_quality_ok AS BIGINT) AS water_quality_ok,
+       CAST(h.water_access AS BIGINT) AS water_access,
+       CAST(h.water_reliability AS BIGINT) AS water_reliability,
+       CAST(v.is_poor_village AS BIGINT) AS poor_village,
+       CAST(c.county_type AS BIGINT) AS county_type,
+       c.sampling_weight AS weight
+FROM households AS h
+LEFT JOIN members AS m ON m.household_id = h.household_id
+JOIN villages AS v ON v.village_code = substr(h.household_id, 1, 12)
+JOIN counties AS c ON c.county_code = substr(h.household_id, 1, 6)
+WHERE h.enumeration_status = 1
+ORDER BY h.household_id

@@ -1,0 +1,349 @@
+//! `povcensus extract` and `povcensus sql --extract`: k-anonymity proved by an independent
+//! check (DuckDB), no name, ID number or key in any output, pseudonyms that are the keyed
+//! HMAC-SHA-256 of the IDs (recomputed in Python), stable under one key and unlinkable across
+//! keys, generalization rules, no record dropped, and the SQL restricted to the extract.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::ingest::{povcensus, povcensus_env, sql};
+use crate::support::python;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn ingest_sample(dir: &Path) -> String {
+    let wh = dir.join("wh").display().to_string();
+    let subs = root().join("sample-data/submissions");
+    let broken = root().join("sample-data/broken");
+    let o = povcensus(&[
+        "ingest",
+        subs.to_str().unwrap(),
+        broken.to_str().unwrap(),
+        "--warehouse",
+        &wh,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    wh
+}
+
+fn extract(wh: &str, out: &Path, key: &Path) -> Output {
+    povcensus(&[
+        "extract",
+        "--warehouse",
+        wh,
+        "--out",
+        out.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+        "--min-ethnicity-persons",
+        "200",
+    ])
+}
+
+fn py(code: &str, args: &[&str]) -> String {
+    let o = Command::new(python())
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// The smallest number of compatible records (NULL matches anything) over the named
+/// quasi-identifiers, computed by DuckDB over distinct tuples.
+fn min_compatible(parquet: &Path, cols: &[&str]) -> i64 {
+    let conds: Vec<String> = cols
+        .iter()
+        .map(|c| format!("(x.{c} IS NULL OR y.{c} IS NULL OR x.{c} = y.{c})"))
+        .collect();
+    let xs: Vec<String> = cols.iter().map(|c| format!("x.{c}")).collect();
+    let q = format!(
+        "WITH t AS (SELECT {cols}, COUNT(*) AS n FROM read_parquet('{path}') GROUP BY ALL) \
+         SELECT MIN(c) FROM (SELECT {xs}, SUM(y.n) AS c FROM t x, t y WHERE {conds} GROUP BY {xs})",
+        cols = cols.join(", "),
+        path = parquet.display(),
+        xs = xs.join(", "),
+        conds = conds.join(" AND "),
+    );
+    py(
+        "import duckdb, sys; print(duckdb.sql(sys.argv[1]).fetchall()[0][0])",
+        &[&q],
+    )
+    .trim()
+    .parse()
+    .unwrap()
+}
+
+#[test]
+fn extract_is_k_anonymous_pseudonymized_and_discloses_no_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingest_sample(dir.path());
+    let key = dir.path().join("key");
+    let secret = "correct horse battery staple 2021";
+    std::fs::write(&key, format!("{secret}\n")).unwrap();
+    let out = dir.path().join("extract");
+    let o = extract(&wh, &out, &key);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!logs.contains(secret), "the key is in the logs");
+
+    // No record dropped.
+    let n = |wh: &str, q: &str| -> usize {
+        sql(wh, q, &[], &[])
+            .lines()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let persons = n(
+        &wh,
+        "SELECT COUNT(*) FROM persons p JOIN households h ON h.household_id = p.household_id \
+         WHERE h.enumeration_status = 1",
+    );
+    let households = n(
+        &wh,
+        "SELECT COUNT(*) FROM households WHERE enumeration_status = 1",
+    );
+    let pq = out.join("research_persons.parquet");
+    let hq = out.join("research_households.parquet");
+    let count = |p: &Path| -> usize {
+        py(
+            "import duckdb, sys; print(duckdb.sql(f\"SELECT COUNT(*) FROM read_parquet('{sys.argv[1]}')\").fetchall()[0][0])",
+            &[p.to_str().unwrap()],
+        )
+        .trim()
+        .parse()
+        .unwrap()
+    };
+    assert_eq!(count(&pq), persons);
+    assert_eq!(count(&hq), households);
+
+    // k-anonymity, checked independently; the report agrees.
+    let k = min_compatible(
+        &pq,
+        &[
+            "area_code",
+            "sex",
+            "age_band",
+            "ethnicity_group",
+            "household_size",
+            "disabled",
+        ],
+    );
+    assert!(k >= 5, "persons: min compatible {k}");
+    let kh = min_compatible(&hq, &["area_code", "household_size"]);
+    assert!(kh >= 5, "households: min compatible {kh}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("risk_report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["min_class_size_persons"], k);
+    assert_eq!(report["sample_uniques_after"], 0);
+    assert!(report["sample_uniques_before"].as_u64().unwrap() > 0);
+
+    // Generalization rules.
+    let values = py(
+        "import duckdb, sys, json
+t = f\"read_parquet('{sys.argv[1]}')\"
+q = lambda c: sorted({r[0] for r in duckdb.sql(f'SELECT DISTINCT {c} FROM {t}').fetchall() if r[0] is not None})
+h = f\"read_parquet('{sys.argv[2]}')\"
+inc = duckdb.sql(f'SELECT COUNT(*) FILTER (WHERE income_per_capita % 100 <> 0), MAX(income_per_capita) FROM {h}').fetchall()[0]
+print(json.dumps({'age': q('age_band'), 'size': q('household_size'), 'area': q('area_code'),
+                  'eth': q('ethnicity_group'), 'dis': q('disabled'), 'inc': inc}))",
+        &[pq.to_str().unwrap(), hq.to_str().unwrap()],
+    );
+    let v: serde_json::Value = serde_json::from_str(&values).unwrap();
+    let allowed_age: BTreeSet<String> = (0..16)
+        .map(|b| format!("{}-{}", b * 5, b * 5 + 4))
+        .chain(["80+".to_string()])
+        .collect();
+    for a in v["age"].as_array().unwrap() {
+        assert!(allowed_age.contains(a.as_str().unwrap()), "age band {a}");
+    }
+    for s in v["size"].as_array().unwrap() {
+        assert!(
+            ["0", "1", "2", "3", "4", "5", "6", "7", "8+"].contains(&s.as_str().unwrap()),
+            "household size {s}"
+        );
+    }
+    for a in v["area"].as_array().unwrap() {
+        let a = a.as_str().unwrap();
+        assert!(
+            (a.len() == 6 || a.len() == 4) && a.chars().all(|c| c.is_ascii_digit()),
+            "area {a}"
+        );
+    }
+    assert!(
+        v["eth"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "其他少数民族" || e == "汉族")
+    );
+    assert_eq!(v["dis"], serde_json::json!([1, 2]));
+    assert_eq!(v["inc"][0], 0, "income rounded to 100 yuan");
+    assert_eq!(v["inc"][1], report["income_top_code"], "income top-coded");
+
+    // Pseudonyms are HMAC-SHA-256 under the key, recomputed independently.
+    let ids = sql(
+        &wh,
+        "SELECT p.person_id FROM persons p JOIN households h ON h.household_id = p.household_id \
+         WHERE h.enumeration_status = 1",
+        &[],
+        &[],
+    );
+    let ids_file = dir.path().join("ids.txt");
+    std::fs::write(
+        &ids_file,
+        ids.lines().skip(1).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let same = py(
+        "import duckdb, hmac, hashlib, sys
+key = open(sys.argv[1], 'rb').read().rstrip(b'\\r\\n')
+want = {hmac.new(key, b'person\\x1f' + l.strip().encode(), hashlib.sha256).hexdigest()
+        for l in open(sys.argv[2]) if l.strip()}
+got = {r[0] for r in duckdb.sql(f\"SELECT person_key FROM read_parquet('{sys.argv[3]}')\").fetchall()}
+print(want == got, len(got))",
+        &[
+            key.to_str().unwrap(),
+            ids_file.to_str().unwrap(),
+            pq.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(same.split_whitespace().next(), Some("True"), "{same}");
+
+    // Same key, same bytes; another key, no pseudonym in common.
+    let again = dir.path().join("again");
+    assert!(extract(&wh, &again, &key).status.success());
+    for f in [
+        "research_persons.parquet",
+        "research_persons.csv",
+        "research_households.parquet",
+        "risk_report.json",
+        "risk_report.html",
+    ] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(again.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let key2 = dir.path().join("key2");
+    std::fs::write(&key2, "another key, for another researcher").unwrap();
+    let other = dir.path().join("other");
+    assert!(extract(&wh, &other, &key2).status.success());
+    let common = py(
+        "import duckdb, sys
+a = {r[0] for r in duckdb.sql(f\"SELECT person_key FROM read_parquet('{sys.argv[1]}') UNION ALL SELECT household_key FROM read_parquet('{sys.argv[1]}')\").fetchall()}
+b = {r[0] for r in duckdb.sql(f\"SELECT person_key FROM read_parquet('{sys.argv[2]}') UNION ALL SELECT household_key FROM read_parquet('{sys.argv[2]}')\").fetchall()}
+print(len(a & b))",
+        &[
+            pq.to_str().unwrap(),
+            other.join("research_persons.parquet").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(common.trim(), "0");
+
+    // No ID number, household code, name or key in any output file.
+    let mut needles: BTreeSet<String> = BTreeSet::new();
+    needles.insert(secret.to_string());
+    for q in [
+        "SELECT person_id AS v FROM persons",
+        "SELECT name AS v FROM persons WHERE length(name) >= 3",
+        "SELECT household_id AS v FROM households",
+        "SELECT head_id_number AS v FROM households",
+    ] {
+        needles.extend(sql(&wh, q, &[], &[]).lines().skip(1).map(String::from));
+    }
+    assert!(needles.len() > 1000);
+    let finder = aho_corasick::AhoCorasick::new(&needles).unwrap();
+    for e in std::fs::read_dir(&out).unwrap() {
+        let p = e.unwrap().path();
+        let bytes = std::fs::read(&p).unwrap();
+        assert!(
+            finder.find(&bytes).is_none(),
+            "{} holds an identifier or the key",
+            p.display()
+        );
+    }
+}
+
+#[test]
+fn extract_refuses_without_a_key_and_sql_sees_only_the_extract() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingest_sample(dir.path());
+    let out = dir.path().join("extract");
+    // No key: refused, nothing written.
+    let o = povcensus_env(
+        &[
+            "extract",
+            "--warehouse",
+            &wh,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--key-file"));
+    assert!(!out.exists());
+    // A key from the environment works; a short one is refused.
+    let o = povcensus_env(
+        &[
+            "extract",
+            "--warehouse",
+            &wh,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[("POVCENSUS_EXTRACT_KEY".into(), "short".into())],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let o = povcensus_env(
+        &[
+            "extract",
+            "--warehouse",
+            &wh,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[(
+            "POVCENSUS_EXTRACT_KEY".into(),
+            "a key long enough to be accepted".into(),
+        )],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let ex = out.to_str().unwrap();
+    let q = |query: &str| povcensus(&["sql", "--extract", ex, "-c", query, "--format", "csv"]);
+    let o = q("SELECT COUNT(*) AS n FROM research_persons");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ne!(String::from_utf8_lossy(&o.stdout).lines().nth(1), Some("0"));
+    for refused in [
+        "SELECT * FROM persons",
+        "SELECT * FROM rejects",
+        "CREATE EXTERNAL TABLE p STORED AS PARQUET LOCATION '/etc'",
+        "COPY research_persons TO '/tmp/x.csv'",
+        "INSERT INTO research_persons SELECT * FROM research_persons",
+        "DROP TABLE research_persons",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        let o = q(refused);
+        assert!(!o.status.success(), "`{refused}` was accepted");
+    }
+}
