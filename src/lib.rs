@@ -25,6 +25,7 @@
 //!
 //! extract ─────► research_persons, research_households (pseudonymized, k-anonymous),
 //!                risk_report.html/.json; `povcensus sql --extract` over them
+//! server ──────► Arrow Flight SQL over an extract (`povcensus serve`): tokens, read-only, logged
 //! ```
 //!
 //! `schema` holds the submission contract as data, `rules` the stable rule catalogue,
@@ -43,5 +44,6 @@ pub mod reference;
 pub mod report;
 pub mod rules;
 pub mod schema;
+pub mod server;
 pub mod validation;
 pub mod warehouse;

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         Command::Run(a) => a.engine.threads,
         Command::Report(a) => a.engine.threads,
         Command::Extract(a) => a.engine.threads,
+        Command::Serve(a) => a.engine.threads,
         Command::Versions(_) => None,
     };
     if let Some(n) = threads

@@ -14,7 +14,7 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn ingest_sample(dir: &Path) -> String {
+pub fn ingest_sample(dir: &Path) -> String {
     let wh = dir.join("wh").display().to_string();
     let subs = root().join("sample-data/submissions");
     let broken = root().join("sample-data/broken");
@@ -29,7 +29,7 @@ fn ingest_sample(dir: &Path) -> String {
     wh
 }
 
-fn extract(wh: &str, out: &Path, key: &Path) -> Output {
+pub fn extract(wh: &str, out: &Path, key: &Path) -> Output {
     povcensus(&[
         "extract",
         "--warehouse",

@@ -8,4 +8,5 @@ mod ingest;
 mod oracle;
 mod pipeline;
 mod report;
+mod server;
 mod support;
