@@ -428,7 +428,7 @@ impl FlightSqlService for ResearchService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.researcher(&request)?;
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         Self::info_for(query, &schema, request.into_inner())
     }
 
