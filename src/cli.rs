@@ -91,6 +91,9 @@ pub struct ExtractArgs {
     /// Minorities with fewer persons in the extract are grouped as 其他少数民族.
     #[arg(long, default_value_t = 500)]
     pub min_ethnicity_persons: usize,
+    /// Published table cells counting 1 to this − 1 are suppressed (primary suppression).
+    #[arg(long, default_value_t = 10)]
+    pub min_cell: u64,
     /// Read the warehouse as of this snapshot (default: the newest).
     #[arg(long)]
     pub as_of: Option<u64>,
@@ -426,6 +429,7 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
                 k: args.k,
                 min_ethnicity_persons: args.min_ethnicity_persons,
                 income_top_percentile: 99.0,
+                cell_threshold: args.min_cell,
                 as_of: args.as_of,
                 engine: args.engine.config(None),
             };

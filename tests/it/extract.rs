@@ -347,3 +347,72 @@ fn extract_refuses_without_a_key_and_sql_sees_only_the_extract() {
         assert!(!o.status.success(), "`{refused}` was accepted");
     }
 }
+
+/// Published county tables: no published cell is small, suppressed cells are marked (not 0),
+/// the pattern is deterministic, and a linear-programming audit (scipy) can recompute none of
+/// them from the published cells and the row, column and hierarchy totals.
+#[test]
+fn published_tables_leave_no_suppressed_cell_recoverable() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingest_sample(dir.path());
+    let key = dir.path().join("key");
+    std::fs::write(&key, "a research extract key of some length").unwrap();
+    let run = |out: &Path| {
+        let o = povcensus(&[
+            "extract",
+            "--warehouse",
+            &wh,
+            "--out",
+            out.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+            // The sample's counties are large: a high threshold makes small cells to protect.
+            "--min-cell",
+            "150",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read(out.join("published_county_counts.csv")).unwrap()
+    };
+    let csv = run(&dir.path().join("a"));
+    assert_eq!(csv, run(&dir.path().join("b")), "same pattern every time");
+    let text = String::from_utf8(csv).unwrap();
+    let mut lines = text.trim_start_matches('\u{feff}').lines();
+    assert_eq!(
+        lines.next(),
+        Some("area_code,level,table,category,count,status")
+    );
+    let (mut primary, mut secondary) = (0, 0);
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        match f[5] {
+            "ok" => {
+                let n: u64 = f[4].parse().unwrap();
+                assert!(n == 0 || n >= 150, "small cell published: {l}");
+            }
+            "primary" | "secondary" => {
+                assert_eq!(f[4], "", "a suppressed count is empty: {l}");
+                if f[5] == "primary" {
+                    primary += 1;
+                } else {
+                    secondary += 1;
+                }
+            }
+            s => panic!("status {s}"),
+        }
+    }
+    assert!(
+        primary > 0 && secondary > 0,
+        "{primary} primary, {secondary} secondary"
+    );
+    let o = Command::new(python())
+        .arg(root().join("tests/python/suppression_audit.py"))
+        .arg(dir.path().join("a/published_county_counts.csv"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let audit: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(audit["suppressed"], primary + secondary);
+    assert_eq!(audit["recoverable"], serde_json::json!([]), "{audit}");
+    assert!(dir.path().join("a/published_tables.xlsx").is_file());
+}

@@ -34,13 +34,16 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
+pub mod tables;
+
 use crate::pipeline::PipelineError;
 use crate::query::{EngineConfig, session};
 use crate::warehouse::{Warehouse, WarehouseError};
 
 /// The SQL of the extract (embedded, so the binary works from any directory).
-const PERSONS_SQL: &str = include_str!("../queries/extract/persons.sql");
-const HOUSEHOLDS_SQL: &str = include_str!("../queries/extract/households.sql");
+const PERSONS_SQL: &str = include_str!("../../queries/extract/persons.sql");
+const HOUSEHOLDS_SQL: &str = include_str!("../../queries/extract/households.sql");
+const PUBLISHED_SQL: &str = include_str!("../../queries/extract/published_counts.sql");
 /// Ages are completed years on the census reference date.
 const REFERENCE_DATE: &str = "2020-12-31";
 
@@ -150,6 +153,8 @@ pub struct ExtractOptions {
     pub min_ethnicity_persons: usize,
     /// Income is top-coded at this percentile of the extract's households.
     pub income_top_percentile: f64,
+    /// Published table cells with a count from 1 to this − 1 are suppressed.
+    pub cell_threshold: u64,
     pub as_of: Option<u64>,
     pub engine: EngineConfig,
 }
@@ -814,12 +819,99 @@ pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
         path: jpath.display().to_string(),
         source,
     })?;
+    write_published(&ctx, opts).await?;
     let hpath = opts.out.join("risk_report.html");
     std::fs::write(&hpath, risk_html(&report)).map_err(|source| ExtractError::WriteFile {
         path: hpath.display().to_string(),
         source,
     })?;
     Ok(report)
+}
+
+/// The published county tables: `published_county_counts.csv` (long) and
+/// `published_tables.xlsx` (one sheet per table, suppressed cells marked ×).
+async fn write_published(ctx: &SessionContext, opts: &ExtractOptions) -> Result<(), ExtractError> {
+    use crate::report::xlsx::{X, sheet, workbook};
+    let batches = ctx.sql(PUBLISHED_SQL).await?.collect().await?;
+    let b = concat(&batches)?;
+    let (county, table, category, n) = (
+        utf8(&b, "county_code"),
+        utf8(&b, "table_name"),
+        utf8(&b, "category"),
+        int64(&b, "n"),
+    );
+    let mut csv = String::from("\u{feff}area_code,level,table,category,count,status\n");
+    let mut wb = workbook("公开发布县级汇总表", "");
+    let xerr = |e: rust_xlsxwriter::XlsxError| ExtractError::WriteFile {
+        path: opts.out.join("published_tables.xlsx").display().to_string(),
+        source: std::io::Error::other(e),
+    };
+    for (name, title, cats) in tables::TABLES {
+        let mut counts = BTreeMap::new();
+        for i in 0..b.num_rows() {
+            if table.value(i) == *name {
+                counts.insert(
+                    (county.value(i).to_string(), category.value(i).to_string()),
+                    int64_value(&n, i),
+                );
+            }
+        }
+        let t = tables::build(name, title, cats, &counts, opts.cell_threshold);
+        let mut all: Vec<String> = t.categories.clone();
+        all.push(tables::TOTAL.to_string());
+        let mut rows = Vec::new();
+        for area in &t.areas {
+            let mut row = vec![
+                X::Str(area.clone()),
+                X::Str(tables::level(area).to_string()),
+            ];
+            for c in &all {
+                let (count, status) = t.cells[&(area.clone(), c.clone())];
+                let shown = if status == tables::Status::Ok {
+                    count.to_string()
+                } else {
+                    String::new()
+                };
+                csv.push_str(&format!(
+                    "{area},{},{name},{c},{shown},{}\n",
+                    tables::level(area),
+                    status.as_str()
+                ));
+                row.push(if status == tables::Status::Ok {
+                    X::Int(count as i64)
+                } else {
+                    X::Str("×".into())
+                });
+            }
+            rows.push(row);
+        }
+        let mut headers: Vec<&str> = vec!["地区代码", "层级"];
+        headers.extend(t.categories.iter().map(String::as_str));
+        headers.push("合计");
+        sheet(
+            &mut wb,
+            title.trim_end_matches('）').replace('（', " ").as_str(),
+            &headers,
+            &rows,
+        )
+        .map_err(xerr)?;
+    }
+    let path = opts.out.join("published_county_counts.csv");
+    std::fs::write(&path, csv).map_err(|source| ExtractError::WriteFile {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let path = opts.out.join("published_tables.xlsx");
+    wb.save(&path).map_err(xerr)?;
+    Ok(())
+}
+
+fn int64_value(a: &Int64Array, i: usize) -> u64 {
+    if a.is_valid(i) {
+        a.value(i).max(0) as u64
+    } else {
+        0
+    }
 }
 
 fn risk_html(r: &RiskReport) -> String {

@@ -1,0 +1,39 @@
+-- Counts for the published county tables (research-extracts.md §2), per county and category:
+-- persons of enumerated registered households by sex, age group and health status, and those
+-- households by size. Unweighted counts of the census records; src/extract/tables.rs adds the
+-- province and national totals and suppresses small cells.
+WITH members AS (
+    SELECT household_id, COUNT(*) AS members FROM persons GROUP BY household_id
+),
+people AS (
+    SELECT substr(p.household_id, 1, 6) AS county_code,
+           p.sex,
+           p.health_status,
+           CAST(extract(year FROM DATE '2020-12-31') - extract(year FROM p.birth_date) AS INT)
+             - CASE WHEN extract(month FROM p.birth_date) * 100 + extract(day FROM p.birth_date) > 1231
+                    THEN 1 ELSE 0 END AS age
+    FROM persons AS p
+    JOIN households AS h ON h.household_id = p.household_id
+    WHERE h.enumeration_status = 1
+)
+SELECT county_code, 'persons_by_sex' AS table_name,
+       CASE sex WHEN 1 THEN '男' ELSE '女' END AS category, COUNT(*) AS n
+FROM people GROUP BY 1, 2, 3
+UNION ALL
+SELECT county_code, 'persons_by_age',
+       CASE WHEN age < 6 THEN '0-5岁' WHEN age <= 15 THEN '6-15岁'
+            WHEN age <= 59 THEN '16-59岁' ELSE '60岁及以上' END, COUNT(*)
+FROM people GROUP BY 1, 2, 3
+UNION ALL
+SELECT county_code, 'persons_by_health',
+       CASE health_status WHEN 1 THEN '健康' WHEN 2 THEN '长期慢性病'
+                          WHEN 3 THEN '患有大病' ELSE '残疾' END, COUNT(*)
+FROM people GROUP BY 1, 2, 3
+UNION ALL
+SELECT substr(h.household_id, 1, 6), 'households_by_size',
+       CASE WHEN COALESCE(m.members, 0) >= 5 THEN '5人及以上'
+            ELSE CAST(COALESCE(m.members, 0) AS VARCHAR) || '人' END, COUNT(*)
+FROM households AS h
+LEFT JOIN members AS m ON m.household_id = h.household_id
+WHERE h.enumeration_status = 1
+GROUP BY 1, 2, 3
