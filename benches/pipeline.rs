@@ -17,12 +17,12 @@ use std::process::Command;
 use std::time::Instant;
 
 mod common;
-use common::{BenchArgs, arg_value, peak_rss_mib, reset_peak_rss, venv_python};
+use common::{
+    BenchArgs, arg_value, engine, ensure_warehouse, peak_rss_mib, reset_peak_rss, runtime,
+    venv_python,
+};
 
-use povcensus::generator::{GenerateOptions, generate};
-use povcensus::ingest::{IngestOptions, ingest};
 use povcensus::pipeline::{Pipeline, StepKind, run};
-use povcensus::query::EngineConfig;
 use povcensus::warehouse::Warehouse;
 
 const DUCKDB_SCRIPT: &str = r#"
@@ -75,35 +75,9 @@ fn main() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let wh_dir =
         arg_value(&args, "--warehouse").map_or_else(|| tmp.path().join("warehouse"), PathBuf::from);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let engine = EngineConfig {
-        memory_limit: memory,
-        spill_dir: Some(tmp.path().to_path_buf()),
-        threads,
-        joins: povcensus::query::JoinStrategy::Auto,
-    };
-
-    if !wh_dir.join("_catalog").exists() {
-        let subs = tmp.path().join("subs");
-        let mut g = GenerateOptions::new(&subs);
-        g.scale = scale;
-        generate(&g).expect("generate");
-        let mut opts = IngestOptions::new(
-            vec![subs.display().to_string()],
-            wh_dir.display().to_string(),
-        );
-        opts.engine = engine.clone();
-        let t = Instant::now();
-        rt.block_on(ingest(&opts)).expect("ingest");
-        eprintln!(
-            "ingested scale {scale} in {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
-    }
+    let rt = runtime(threads);
+    let engine = engine(memory, threads, tmp.path());
+    ensure_warehouse(&rt, &wh_dir, tmp.path(), scale, &engine);
     let wh = Warehouse::open(wh_dir.to_str().expect("utf-8 path"), false).expect("warehouse");
     let snapshot = rt
         .block_on(wh.latest())

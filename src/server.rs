@@ -245,6 +245,15 @@ impl ResearchService {
         Box::pin(stream)
     }
 
+    /// A metadata answer of one batch.
+    fn one_batch<E: std::fmt::Display>(
+        batch: Result<arrow::record_batch::RecordBatch, E>,
+        schema: Arc<Schema>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let batch = batch.map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(Self::stream(vec![batch], schema)))
+    }
+
     fn info_for<M: ProstMessageExt>(
         cmd: M,
         schema: &Schema,
@@ -441,10 +450,7 @@ impl FlightSqlService for ResearchService {
         let mut builder = query.into_builder();
         builder.append(CATALOG);
         let schema = builder.schema();
-        let batch = builder
-            .build()
-            .map_err(|e| Status::internal(e.to_string()))?;
-        Ok(Response::new(Self::stream(vec![batch], schema)))
+        Self::one_batch(builder.build(), schema)
     }
 
     async fn get_flight_info_schemas(
@@ -466,10 +472,7 @@ impl FlightSqlService for ResearchService {
         let mut builder = query.into_builder();
         builder.append(CATALOG, SCHEMA);
         let schema = builder.schema();
-        let batch = builder
-            .build()
-            .map_err(|e| Status::internal(e.to_string()))?;
-        Ok(Response::new(Self::stream(vec![batch], schema)))
+        Self::one_batch(builder.build(), schema)
     }
 
     async fn get_flight_info_tables(
@@ -500,10 +503,7 @@ impl FlightSqlService for ResearchService {
                 .map_err(Status::from)?;
         }
         let schema = builder.schema();
-        let batch = builder
-            .build()
-            .map_err(|e| Status::internal(e.to_string()))?;
-        Ok(Response::new(Self::stream(vec![batch], schema)))
+        Self::one_batch(builder.build(), schema)
     }
 
     async fn get_flight_info_table_types(
@@ -557,10 +557,7 @@ impl FlightSqlService for ResearchService {
         self.researcher(&request)?;
         let builder = query.into_builder(&self.sql_info);
         let schema = builder.schema();
-        let batch = builder
-            .build()
-            .map_err(|e| Status::internal(e.to_string()))?;
-        Ok(Response::new(Self::stream(vec![batch], schema)))
+        Self::one_batch(builder.build(), schema)
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}

@@ -74,3 +74,52 @@ impl BenchArgs {
         }
     }
 }
+
+/// A tokio runtime with `threads` workers.
+pub fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The engine settings of a benchmark: the pool, the threads, spills under `spill_dir`.
+pub fn engine(memory: usize, threads: usize, spill_dir: &Path) -> povcensus::query::EngineConfig {
+    povcensus::query::EngineConfig {
+        memory_limit: memory,
+        spill_dir: Some(spill_dir.to_path_buf()),
+        threads,
+        joins: povcensus::query::JoinStrategy::Auto,
+    }
+}
+
+/// Make sure `wh_dir` holds an ingested warehouse: when it has no catalog yet, generate
+/// submissions of `scale` under `tmp` and ingest them.
+pub fn ensure_warehouse(
+    rt: &tokio::runtime::Runtime,
+    wh_dir: &Path,
+    tmp: &Path,
+    scale: f64,
+    engine: &povcensus::query::EngineConfig,
+) {
+    if wh_dir.join("_catalog").exists() {
+        return;
+    }
+    let subs = tmp.join("subs");
+    let mut g = povcensus::generator::GenerateOptions::new(&subs);
+    g.scale = scale;
+    povcensus::generator::generate(&g).expect("generate");
+    let mut opts = povcensus::ingest::IngestOptions::new(
+        vec![subs.display().to_string()],
+        wh_dir.display().to_string(),
+    );
+    opts.engine = engine.clone();
+    let t = std::time::Instant::now();
+    rt.block_on(povcensus::ingest::ingest(&opts))
+        .expect("ingest");
+    eprintln!(
+        "ingested scale {scale} in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+}

@@ -7,26 +7,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::ingest::{povcensus, povcensus_env, sql};
+use crate::ingest::{ingest_sample, povcensus, povcensus_env, sql};
 use crate::support::python;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn ingest_sample(dir: &Path) -> String {
-    let wh = dir.join("wh").display().to_string();
-    let subs = root().join("sample-data/submissions");
-    let broken = root().join("sample-data/broken");
-    let o = povcensus(&[
-        "ingest",
-        subs.to_str().unwrap(),
-        broken.to_str().unwrap(),
-        "--warehouse",
-        &wh,
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    wh
 }
 
 pub fn extract(wh: &str, out: &Path, key: &Path) -> Output {

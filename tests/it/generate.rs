@@ -34,7 +34,8 @@ fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
-fn all_files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+/// Every file below `root` with its bytes, by relative path.
+pub fn all_files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {

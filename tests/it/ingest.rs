@@ -49,6 +49,24 @@ fn fixture_copy(dir: &Path) -> PathBuf {
     to
 }
 
+/// Ingest the committed sample (clean provinces and the broken submission) into `dir/wh`;
+/// returns the warehouse path.
+pub fn ingest_sample(dir: &Path) -> String {
+    let wh = dir.join("wh").display().to_string();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let subs = root.join("sample-data/submissions");
+    let broken = root.join("sample-data/broken");
+    let o = povcensus(&[
+        "ingest",
+        subs.to_str().unwrap(),
+        broken.to_str().unwrap(),
+        "--warehouse",
+        &wh,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    wh
+}
+
 /// Run SQL and return the CSV output (header included).
 pub fn sql(wh: &str, query: &str, extra: &[&str], env: &[(String, String)]) -> String {
     let mut args = vec!["sql", "--warehouse", wh, "-c", query, "--format", "csv"];

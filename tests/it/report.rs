@@ -6,32 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::ingest::{povcensus, sql};
+use crate::generate::all_files;
+use crate::ingest::{ingest_sample, povcensus, sql};
 use crate::support::{browser, python};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Ingest the committed sample (with the broken submission) into `dir/wh`.
-fn ingest_sample(dir: &Path) -> String {
-    let wh = dir.join("wh").display().to_string();
-    let subs = root().join("sample-data/submissions");
-    let broken = root().join("sample-data/broken");
-    let o = povcensus(&[
-        "ingest",
-        subs.to_str().unwrap(),
-        broken.to_str().unwrap(),
-        "--warehouse",
-        &wh,
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    wh
 }
 
 fn report(wh: &str, out: &Path) -> PathBuf {
@@ -55,25 +35,6 @@ fn report(wh: &str, out: &Path) -> PathBuf {
     let index = PathBuf::from(String::from_utf8(o.stdout).unwrap().trim());
     assert_eq!(index, out.join("index.html"), "prints the index path");
     index
-}
-
-fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    out
 }
 
 /// All workbooks under `dir`, read with openpyxl.
@@ -181,8 +142,8 @@ fn reports_are_correct_deterministic_and_disclose_no_one() {
     report(&wh, &out);
     let again = dir.path().join("again");
     report(&wh, &again);
-    let files = files_under(&out);
-    assert_eq!(files, files_under(&again), "same snapshot, same bytes");
+    let files = all_files(&out);
+    assert_eq!(files, all_files(&again), "same snapshot, same bytes");
 
     // The index links every document, and every link resolves.
     let index = String::from_utf8(files[Path::new("index.html")].clone()).unwrap();

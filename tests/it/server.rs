@@ -7,8 +7,8 @@ use std::net::{Ipv4Addr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::extract::{extract, ingest_sample};
-use crate::ingest::sql;
+use crate::extract::extract;
+use crate::ingest::{ingest_sample, sql};
 use crate::support::{free_port, python};
 
 struct Server(Child);
