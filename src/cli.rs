@@ -346,10 +346,7 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
                 crate::query::register_extract(&ctx, dir).await?;
             } else if let Some(warehouse) = &args.warehouse {
                 let wh = crate::warehouse::Warehouse::open(warehouse, false)?;
-                let snapshot = match args.as_of {
-                    Some(id) => Some(wh.snapshot(id).await?),
-                    None => wh.latest().await?,
-                };
+                let snapshot = wh.snapshot_as_of(args.as_of).await?;
                 if snapshot.is_none() {
                     tracing::warn!(
                         "the warehouse has no committed snapshot yet: every table is empty"
@@ -384,10 +381,7 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
         Command::Run(args) => {
             let pipeline = crate::pipeline::Pipeline::load(&args.pipeline, &args.params)?;
             let wh = crate::warehouse::Warehouse::open(&args.warehouse, false)?;
-            let snapshot = match args.as_of {
-                Some(id) => Some(wh.snapshot(id).await?),
-                None => wh.latest().await?,
-            };
+            let snapshot = wh.snapshot_as_of(args.as_of).await?;
             if snapshot.is_none() {
                 anyhow::bail!(
                     "the warehouse {} has no committed snapshot: ingest submissions first",

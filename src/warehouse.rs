@@ -345,6 +345,17 @@ impl Warehouse {
         }
     }
 
+    /// The snapshot `as_of` when given, else the newest (None when nothing was committed).
+    pub async fn snapshot_as_of(
+        &self,
+        as_of: Option<u64>,
+    ) -> Result<Option<Snapshot>, WarehouseError> {
+        match as_of {
+            Some(id) => Ok(Some(self.snapshot(id).await?)),
+            None => self.latest().await,
+        }
+    }
+
     /// Commit a snapshot: create its file, failing if another writer committed that id first.
     pub async fn commit(&self, snapshot: &Snapshot) -> Result<(), WarehouseError> {
         let rel = Self::snapshot_rel(snapshot.id);

@@ -524,13 +524,10 @@ pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
         return Err(ExtractError::BadK(opts.k));
     }
     let wh = Warehouse::open(&opts.warehouse, false)?;
-    let snapshot = match opts.as_of {
-        Some(id) => wh.snapshot(id).await?,
-        None => wh
-            .latest()
-            .await?
-            .ok_or_else(|| ExtractError::NoSnapshot(opts.warehouse.clone()))?,
-    };
+    let snapshot = wh
+        .snapshot_as_of(opts.as_of)
+        .await?
+        .ok_or_else(|| ExtractError::NoSnapshot(opts.warehouse.clone()))?;
     let ctx = session(&opts.engine)?;
     wh.register(&ctx, Some(&snapshot))?;
     register_pseudonym(&ctx, opts.key.clone());

@@ -150,17 +150,9 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
     let e = err(&path);
     let mut wb = workbook("贫困县退出专项评估检查汇总", &inputs.generated_at);
     sheet(&mut wb, "汇总", &summary_headers, &xrows).map_err(&e)?;
-    sheet(
+    design_and_followup_sheets(
         &mut wb,
-        "抽样设计",
-        DESIGN_HEADERS,
         &design_rows(&inputs.design, None),
-    )
-    .map_err(&e)?;
-    sheet(
-        &mut wb,
-        "核实清单",
-        FOLLOWUP_HEADERS,
         &followup_rows(&inputs.followup, None),
     )
     .map_err(&e)?;
@@ -195,6 +187,16 @@ const FOLLOWUP_HEADERS: &[&str] = &[
     "家庭人口数",
     "漏评人数",
 ];
+
+/// The design and follow-up sheets every evaluator workbook ends with.
+fn design_and_followup_sheets(
+    wb: &mut rust_xlsxwriter::Workbook,
+    design: &[Vec<X>],
+    followup: &[Vec<X>],
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    sheet(wb, "抽样设计", DESIGN_HEADERS, design)?;
+    sheet(wb, "核实清单", FOLLOWUP_HEADERS, followup)
+}
 
 fn design_rows(t: &Table, county: Option<&str>) -> Vec<Vec<X>> {
     t.rows
@@ -402,8 +404,7 @@ fn county_page(
         &xrows,
     )
     .map_err(&e)?;
-    sheet(&mut wb, "抽样设计", DESIGN_HEADERS, &design).map_err(&e)?;
-    sheet(&mut wb, "核实清单", FOLLOWUP_HEADERS, &followup).map_err(&e)?;
+    design_and_followup_sheets(&mut wb, &design, &followup).map_err(&e)?;
     save(&mut wb, &xlsx_path)?;
     Ok((html_path, xlsx_path))
 }

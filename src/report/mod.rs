@@ -272,13 +272,10 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
 /// Run the pipelines and write every document; returns the index page and the files written.
 pub async fn write(opts: &ReportOptions) -> Result<ReportSummary, ReportError> {
     let wh = Warehouse::open(&opts.warehouse, false)?;
-    let snapshot = match opts.as_of {
-        Some(id) => wh.snapshot(id).await?,
-        None => wh
-            .latest()
-            .await?
-            .ok_or_else(|| ReportError::NoSnapshot(opts.warehouse.clone()))?,
-    };
+    let snapshot = wh
+        .snapshot_as_of(opts.as_of)
+        .await?
+        .ok_or_else(|| ReportError::NoSnapshot(opts.warehouse.clone()))?;
     let data = opts.out.join("data");
     for (name, dir) in [("census", "census"), ("exit_assessment", "assessment")] {
         let pipeline = Pipeline::load(&opts.pipelines.join(format!("{name}.toml")), &[])?;
