@@ -43,6 +43,7 @@ fn main() {
         cell_threshold: 10,
         as_of: None,
         engine,
+        progress: false,
     };
     reset_peak_rss();
     let start = Instant::now();

@@ -426,6 +426,7 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
                 cell_threshold: args.min_cell,
                 as_of: args.as_of,
                 engine: args.engine.config(None),
+                progress: interactive,
             };
             let r = crate::extract::write(&opts).await?;
             tracing::info!(

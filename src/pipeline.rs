@@ -9,6 +9,7 @@
 //! `<indicator>__num` / `<indicator>__den` columns of county sums into rows.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -571,13 +572,7 @@ pub async fn run(
     out: &Path,
     engine: &EngineConfig,
 ) -> Result<RunManifest, PipelineError> {
-    let persons: u64 = snapshot.map_or(0, |s| {
-        s.provinces
-            .values()
-            .filter_map(|p| p.tables.get("persons"))
-            .map(|f| f.rows)
-            .sum()
-    });
+    let persons: u64 = snapshot.map_or(0, |s| s.rows("persons"));
     let engine = engine.clone().for_rows(persons);
     let ctx = session(&engine).map_err(|source| PipelineError::Step {
         step: "session".into(),
@@ -695,64 +690,121 @@ pub async fn run(
     Ok(manifest)
 }
 
-/// Write one output table as Parquet and as CSV with a UTF-8 BOM.
+/// Write one output table as `<name>.parquet` and `<name>.csv` (UTF-8 with BOM).
 pub fn write_output(
     out: &Path,
     name: &str,
     batches: &[RecordBatch],
 ) -> Result<Vec<OutputFile>, PipelineError> {
-    let werr = |p: &Path| {
-        let p = p.display().to_string();
-        move |e: Box<dyn std::error::Error + Send + Sync>| PipelineError::Write {
-            path: p,
-            source: e,
-        }
-    };
-    let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
     let schema = batches
         .first()
         .map(RecordBatch::schema)
         .unwrap_or_else(|| Arc::new(Schema::empty()));
-    let pq = out.join(format!("{name}.parquet"));
-    {
-        let f = std::fs::File::create(&pq).map_err(|e| werr(&pq)(e.into()))?;
-        let mut w = parquet::arrow::ArrowWriter::try_new(
+    let mut w = OutputWriter::create(out, name, schema)?;
+    for b in batches {
+        w.write(b)?;
+    }
+    w.finish()
+}
+
+/// An output table written batch by batch, so a table of any size streams to disk:
+/// `<name>.parquet` with the warehouse's writer properties and `<name>.csv` (UTF-8 with BOM, a
+/// header line before the first batch). `finish` closes both and hashes them.
+pub struct OutputWriter {
+    parquet_path: PathBuf,
+    csv_path: PathBuf,
+    parquet: parquet::arrow::ArrowWriter<std::fs::File>,
+    csv: arrow::csv::Writer<std::io::BufWriter<std::fs::File>>,
+    rows: u64,
+}
+
+fn write_error(
+    p: &Path,
+) -> impl Fn(Box<dyn std::error::Error + Send + Sync>) -> PipelineError + use<> {
+    let p = p.display().to_string();
+    move |e| PipelineError::Write {
+        path: p.clone(),
+        source: e,
+    }
+}
+
+impl OutputWriter {
+    pub fn create(out: &Path, name: &str, schema: SchemaRef) -> Result<Self, PipelineError> {
+        let parquet_path = out.join(format!("{name}.parquet"));
+        let csv_path = out.join(format!("{name}.csv"));
+        let perr = write_error(&parquet_path);
+        let f = std::fs::File::create(&parquet_path).map_err(|e| perr(e.into()))?;
+        let parquet = parquet::arrow::ArrowWriter::try_new(
             f,
             schema,
             Some(crate::warehouse::writer_properties()),
         )
-        .map_err(|e| werr(&pq)(e.into()))?;
-        for b in batches {
-            w.write(b).map_err(|e| werr(&pq)(e.into()))?;
+        .map_err(|e| perr(e.into()))?;
+        let cerr = write_error(&csv_path);
+        let mut f =
+            std::io::BufWriter::new(std::fs::File::create(&csv_path).map_err(|e| cerr(e.into()))?);
+        f.write_all("\u{feff}".as_bytes())
+            .map_err(|e| cerr(e.into()))?;
+        let csv = arrow::csv::WriterBuilder::new().with_header(true).build(f);
+        Ok(OutputWriter {
+            parquet_path,
+            csv_path,
+            parquet,
+            csv,
+            rows: 0,
+        })
+    }
+
+    pub fn write(&mut self, b: &RecordBatch) -> Result<(), PipelineError> {
+        self.parquet
+            .write(b)
+            .map_err(|e| write_error(&self.parquet_path)(e.into()))?;
+        self.csv
+            .write(b)
+            .map_err(|e| write_error(&self.csv_path)(e.into()))?;
+        self.rows += b.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Close both files and return their names, rows and SHA-256 digests.
+    pub fn finish(self) -> Result<Vec<OutputFile>, PipelineError> {
+        self.parquet
+            .close()
+            .map_err(|e| write_error(&self.parquet_path)(e.into()))?;
+        self.csv
+            .into_inner()
+            .into_inner()
+            .map_err(|e| write_error(&self.csv_path)(e.into_error().into()))?
+            .sync_all()
+            .map_err(|e| write_error(&self.csv_path)(e.into()))?;
+        let mut files = Vec::new();
+        for p in [&self.parquet_path, &self.csv_path] {
+            files.push(OutputFile {
+                file: p
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                rows: self.rows,
+                sha256: sha256_file(p).map_err(|e| write_error(p)(e.into()))?,
+            });
         }
-        w.close().map_err(|e| werr(&pq)(e.into()))?;
+        Ok(files)
     }
-    let csv = out.join(format!("{name}.csv"));
-    {
-        let mut buf: Vec<u8> = "\u{feff}".as_bytes().to_vec();
-        {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut buf);
-            for b in batches {
-                w.write(b).map_err(|e| werr(&csv)(e.into()))?;
-            }
+}
+
+/// The hex SHA-256 of a file, read in chunks.
+fn sha256_file(p: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(p)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
         }
-        std::fs::write(&csv, buf).map_err(|e| werr(&csv)(e.into()))?;
+        h.update(&buf[..n]);
     }
-    let mut files = Vec::new();
-    for p in [pq, csv] {
-        let bytes = std::fs::read(&p).map_err(|e| werr(&p)(e.into()))?;
-        files.push(OutputFile {
-            file: p
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            rows,
-            sha256: hex::encode(Sha256::digest(&bytes)),
-        });
-    }
-    Ok(files)
+    Ok(hex::encode(h.finalize()))
 }
 
 #[cfg(test)]

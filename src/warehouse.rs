@@ -258,6 +258,17 @@ pub struct Snapshot {
     pub provinces: BTreeMap<String, ProvinceVersion>,
 }
 
+impl Snapshot {
+    /// Rows of a table over every province of the snapshot.
+    pub fn rows(&self, table: &str) -> u64 {
+        self.provinces
+            .values()
+            .filter_map(|p| p.tables.get(table))
+            .map(|f| f.rows)
+            .sum()
+    }
+}
+
 /// Rejects table schema: one row per quarantined row or flag.
 pub fn rejects_schema() -> SchemaRef {
     use arrow::datatypes::{DataType, Field, Schema};

@@ -1,20 +1,20 @@
 -- Households of the research extract (research-extracts.md §1), before anonymization: every
 -- enumerated registered household with its living conditions, assistance, income and the
--- type of its village and county. household_size counts its loaded members. Income is per
--- capita (the four parts over household_size); src/extract.rs rounds it to 100 yuan and
--- top-codes it.
+-- type of its village and county. The columns starting with `_` never leave povcensus:
+-- src/extract/mod.rs sorts by _household, replaces it by its keyed pseudonym, generalizes the
+-- county and _size (the household's loaded members), and rounds and top-codes the income per
+-- capita (the four parts over the declared household size).
 WITH members AS (
     SELECT household_id, COUNT(*) AS members FROM persons GROUP BY household_id
 )
-SELECT pseudonym('household', h.household_id) AS household_key,
-       h.household_id AS _household,
+SELECT h.household_id AS _household,
        substr(h.household_id, 1, 6) AS _county,
        CAST(COALESCE(m.members, 0) AS BIGINT) AS _size,
+       (h.income_wage + h.income_business + h.income_property + h.income_transfer)
+           / h.household_size AS _income_per_capita,
        CAST(h.poverty_attribute AS BIGINT) AS poverty_attribute,
        CAST(h.registered_year AS BIGINT) AS registered_year,
        CAST(h.exit_year AS BIGINT) AS exit_year,
-       (h.income_wage + h.income_business + h.income_property + h.income_transfer)
-           / h.household_size AS _income_per_capita,
        CAST(h.food_enough AS BIGINT) AS food_enough,
        CAST(h.clothing_ok AS BIGINT) AS clothing_ok,
        CAST(h.housing_route AS BIGINT) AS housing_route,
@@ -30,4 +30,3 @@ LEFT JOIN members AS m ON m.household_id = h.household_id
 JOIN villages AS v ON v.village_code = substr(h.household_id, 1, 12)
 JOIN counties AS c ON c.county_code = substr(h.household_id, 1, 6)
 WHERE h.enumeration_status = 1
-ORDER BY h.household_id

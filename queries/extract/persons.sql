@@ -1,12 +1,13 @@
 -- Persons of the research extract (research-extracts.md §1), before anonymization: every
 -- person of an enumerated registered household, with the household, village and county
--- attributes researchers need. Direct identifiers leave here as pseudonyms: pseudonym() is the
--- keyed HMAC-SHA-256 of the extract's key (src/extract.rs); names, ID numbers, household and
--- village codes and names are not selected. Age is completed years on ${reference_date}.
-SELECT pseudonym('person', p.person_id) AS person_key,
-       pseudonym('household', p.household_id) AS household_key,
+-- attributes researchers need. Names, ID numbers, household and village codes and names are
+-- not selected. The columns starting with `_` never leave povcensus: src/extract/mod.rs sorts
+-- by _household and _person, replaces them by keyed pseudonyms (HMAC-SHA-256 under the
+-- extract's key) and generalizes _age, _ethnicity and the county into published values.
+-- Age is completed years on ${reference_date}. Income is per capita (the four parts over the
+-- declared household size), rounded to 100 yuan and top-coded in src/extract/mod.rs.
+SELECT p.person_id AS _person,
        p.household_id AS _household,
-       substr(p.household_id, 1, 6) AS _county,
        CAST(p.sex AS BIGINT) AS sex,
        CAST(extract(year FROM DATE '${reference_date}') - extract(year FROM p.birth_date) AS INT)
          - CASE WHEN extract(month FROM p.birth_date) * 100 + extract(day FROM p.birth_date)
@@ -17,8 +18,17 @@ SELECT pseudonym('person', p.person_id) AS person_key,
        CAST(p.relation AS BIGINT) AS relation,
        CAST(p.health_status AS BIGINT) AS health_status,
        CAST(p.schooling_status AS BIGINT) AS schooling_status,
-       CAST(p.medical_insurance AS BIGINT) AS medical_insurance
+       CAST(p.medical_insurance AS BIGINT) AS medical_insurance,
+       CAST(h.poverty_attribute AS BIGINT) AS poverty_attribute,
+       CAST(h.registered_year AS BIGINT) AS registered_year,
+       CAST(h.exit_year AS BIGINT) AS exit_year,
+       CAST(v.is_poor_village AS BIGINT) AS poor_village,
+       CAST(c.county_type AS BIGINT) AS county_type,
+       c.sampling_weight AS weight,
+       (h.income_wage + h.income_business + h.income_property + h.income_transfer)
+           / h.household_size AS _income_per_capita
 FROM persons AS p
 JOIN households AS h ON h.household_id = p.household_id
+JOIN villages AS v ON v.village_code = substr(h.household_id, 1, 12)
+JOIN counties AS c ON c.county_code = substr(h.household_id, 1, 6)
 WHERE h.enumeration_status = 1
-ORDER BY p.household_id, p.person_id

@@ -2,11 +2,19 @@
 //! researchers, and the disclosure-risk report beside them.
 //!
 //! The flow: `queries/extract/persons.sql` and `households.sql` select the census population
-//! from one warehouse snapshot without direct identifiers, replacing the person and household
-//! keys by keyed pseudonyms (`pseudonym(kind, key)`, HMAC-SHA-256 under the operator's key,
-//! which is never written or logged). This module then generalizes the quasi-identifiers (age
-//! bands, ethnicity groups, household size 8+, disabled yes/no), rounds and top-codes income,
-//! and makes both tables k-anonymous:
+//! from one warehouse snapshot without names, ID numbers or codes finer than the county. This
+//! module streams them twice, sorted by household and person (DataFusion sorts, spilling to
+//! disk beyond the memory limit), so memory stays bounded at national size:
+//!
+//! - pass 1 keeps only the quasi-identifiers, packed into 8 bytes per person and household
+//!   (area, household size 8+, sex, 5-year age band, ethnicity group, disabled yes/no), and an
+//!   income histogram;
+//! - the quasi-identifiers are made k-anonymous (below);
+//! - pass 2 reads the same rows again and writes each batch as it comes, replacing the person
+//!   and household keys by keyed pseudonyms (HMAC-SHA-256 under the operator's key, which is
+//!   never written or logged), with income rounded to 100 yuan and top-coded.
+//!
+//! k-anonymity:
 //!
 //! 1. households with a member, or a household row, in a class smaller than k have their area
 //!    generalized from county to prefecture (both tables, so the household key links nothing
@@ -21,22 +29,23 @@
 //! never dropped. Every step is deterministic: the same snapshot and key give the same bytes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array,
-};
-use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
-use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
+use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
 pub mod tables;
 
-use crate::pipeline::PipelineError;
+use crate::pipeline::{OutputWriter, PipelineError};
 use crate::query::{EngineConfig, session};
 use crate::warehouse::{Warehouse, WarehouseError};
 
@@ -76,6 +85,10 @@ pub enum ExtractError {
         records: usize,
         k: usize,
     },
+    #[error(
+        "the {0} of the second pass differ from the first: was the snapshot changed while the extract ran?"
+    )]
+    Inconsistent(&'static str),
     #[error("the warehouse {0} has no committed snapshot: ingest submissions first")]
     NoSnapshot(String),
     #[error(transparent)]
@@ -93,11 +106,15 @@ pub enum ExtractError {
 
 /// The pseudonymization key. Its bytes are never printed, not even by `Debug`.
 #[derive(Clone)]
-pub struct Key(Vec<u8>);
+pub struct Key {
+    len: usize,
+    /// The HMAC state after absorbing the key, cloned for every pseudonym.
+    mac: Hmac<Sha256>,
+}
 
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Key(<{} bytes, redacted>)", self.0.len())
+        write!(f, "Key(<{} bytes, redacted>)", self.len)
     }
 }
 
@@ -123,17 +140,20 @@ impl Key {
         if bytes.len() < MIN_KEY_BYTES {
             return Err(ExtractError::ShortKey(bytes.len()));
         }
-        Ok(Key(bytes))
+        Ok(Key::from_bytes(&bytes))
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Key {
-        Key(bytes.to_vec())
+        Key {
+            len: bytes.len(),
+            mac: <Hmac<Sha256> as KeyInit>::new_from_slice(bytes).expect("any key size"),
+        }
     }
 
     /// The pseudonym of `value` of a kind (`person`, `household`): hex HMAC-SHA-256 of
     /// `kind \x1f value`.
     pub fn pseudonym(&self, kind: &str, value: &str) -> String {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("any key size");
+        let mut mac = self.mac.clone();
         mac.update(kind.as_bytes());
         mac.update(&[0x1f]);
         mac.update(value.as_bytes());
@@ -157,6 +177,8 @@ pub struct ExtractOptions {
     pub cell_threshold: u64,
     pub as_of: Option<u64>,
     pub engine: EngineConfig,
+    /// Show a progress bar while writing.
+    pub progress: bool,
 }
 
 /// Ethnic groups by GB 3304 code.
@@ -251,87 +273,22 @@ fn size_label(size: u32) -> String {
     }
 }
 
-/// For every row, the number of rows compatible with it (itself included): rows that agree on
-/// every position where both have a value. Grouped by NULL pattern, so it costs a few hash
-/// passes rather than a pairwise comparison.
-pub fn compatible_counts<const N: usize>(rows: &[[Option<u32>; N]]) -> Vec<usize> {
-    let mut distinct: HashMap<[Option<u32>; N], usize> = HashMap::new();
-    for r in rows {
-        *distinct.entry(*r).or_default() += 1;
-    }
-    let full: u32 = (1 << N) - 1;
-    let mask = |t: &[Option<u32>; N]| -> u32 {
-        t.iter()
-            .enumerate()
-            .filter(|(_, v)| v.is_none())
-            .fold(0, |m, (i, _)| m | (1 << i))
-    };
-    let project = |t: &[Option<u32>; N], m: u32| -> Vec<u32> {
-        (0..N)
-            .filter(|i| m & (1 << i) != 0)
-            .map(|i| t[i].expect("projected positions have values"))
-            .collect()
-    };
-    let patterns: BTreeSet<u32> = distinct.keys().map(mask).collect();
-    let mut maps: HashMap<(u32, u32), HashMap<Vec<u32>, usize>> = HashMap::new();
-    let mut per_tuple: HashMap<[Option<u32>; N], usize> = HashMap::with_capacity(distinct.len());
-    for t in distinct.keys() {
-        let a = mask(t);
-        let mut total = 0;
-        for &b in &patterns {
-            let m = !(a | b) & full;
-            let map = maps.entry((b, m)).or_insert_with(|| {
-                let mut map: HashMap<Vec<u32>, usize> = HashMap::new();
-                for (u, c) in &distinct {
-                    if mask(u) == b {
-                        *map.entry(project(u, m)).or_default() += c;
-                    }
-                }
-                map
-            });
-            total += map.get(&project(t, m)).copied().unwrap_or(0);
-        }
-        per_tuple.insert(*t, total);
-    }
-    rows.iter().map(|r| per_tuple[r]).collect()
-}
-
-/// Value frequencies per position (NULLs not counted).
-fn frequencies<const N: usize>(rows: &[[Option<u32>; N]]) -> Vec<HashMap<u32, usize>> {
-    let mut f = vec![HashMap::new(); N];
-    for r in rows {
-        for (i, v) in r.iter().enumerate() {
-            if let Some(v) = v {
-                *f[i].entry(*v).or_default() += 1;
-            }
-        }
-    }
-    f
-}
-
-/// Among `positions` with a value in `t`, the one whose value is rarest (ties: first position).
-fn rarest<const N: usize>(
-    t: &[Option<u32>; N],
-    positions: &[usize],
-    freq: &[HashMap<u32, usize>],
-) -> Option<usize> {
-    positions
-        .iter()
-        .filter_map(|&p| t[p].map(|v| (freq[p].get(&v).copied().unwrap_or(0), p)))
-        .min()
-        .map(|(_, p)| p)
-}
-
-/// Household-level quasi-identifiers: area, household size.
-const H_AREA: usize = 0;
-const H_SIZE: usize = 1;
-/// Person-level quasi-identifiers follow the household's in a person's tuple.
-const P_SEX: usize = 2;
-const P_AGE: usize = 3;
-const P_ETH: usize = 4;
-const P_DIS: usize = 5;
-const PERSON_QI: [usize; 4] = [P_SEX, P_AGE, P_ETH, P_DIS];
-const HOUSEHOLD_QI: [usize; 2] = [H_AREA, H_SIZE];
+/// Quasi-identifier tuples, packed one per record into a `u64`: a field per variable, 0 when
+/// the value is missing or suppressed (a NULL, compatible with every value). The area is the
+/// county or prefecture code itself; the other fields hold their value + 1.
+const AREA: usize = 0;
+const SIZE: usize = 1;
+const SEX: usize = 2;
+const AGE: usize = 3;
+const ETH: usize = 4;
+const DIS: usize = 5;
+const SHIFT: [u32; 6] = [40, 32, 24, 16, 8, 0];
+const WIDTH: [u64; 6] = [0xF_FFFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
+/// Household-level quasi-identifiers (area, household size), and the person-level ones that
+/// follow them in a person's tuple.
+const HOUSEHOLD_QI: [usize; 2] = [AREA, SIZE];
+const PERSON_QI: [usize; 4] = [SEX, AGE, ETH, DIS];
+const ALL_QI: [usize; 6] = [AREA, SIZE, SEX, AGE, ETH, DIS];
 const QI_NAMES: [&str; 6] = [
     "area_code",
     "household_size",
@@ -341,33 +298,149 @@ const QI_NAMES: [&str; 6] = [
     "disabled",
 ];
 
-/// The outcome of anonymization, for the risk report.
-#[derive(Debug, Clone, Serialize)]
+fn field_mask(p: usize) -> u64 {
+    WIDTH[p] << SHIFT[p]
+}
+
+/// The value at position `p`: 0 when missing, else the area code or the value + 1.
+fn field(t: u64, p: usize) -> u32 {
+    ((t >> SHIFT[p]) & WIDTH[p]) as u32
+}
+
+/// A household tuple from its area code and household size (`None`: missing).
+pub fn pack_household(area: Option<u32>, size: Option<u32>) -> u64 {
+    let mut t = 0;
+    if let Some(a) = area {
+        t |= (u64::from(a) & WIDTH[AREA]) << SHIFT[AREA];
+    }
+    if let Some(s) = size {
+        t |= u64::from(s.min(254) + 1) << SHIFT[SIZE];
+    }
+    t
+}
+
+/// The person-level part of a person tuple: sex, age band, ethnicity group, disabled.
+pub fn pack_person(values: [Option<u32>; 4]) -> u32 {
+    values
+        .iter()
+        .zip(PERSON_QI)
+        .filter_map(|(v, p)| v.map(|v| (v.min(254) + 1) << SHIFT[p]))
+        .fold(0, |t, v| t | v)
+}
+
+/// The value at `p` as published: the area code itself, the other variables without the + 1.
+fn value(t: u64, p: usize) -> Option<u32> {
+    match field(t, p) {
+        0 => None,
+        v if p == AREA => Some(v),
+        v => Some(v - 1),
+    }
+}
+
+/// Records per distinct tuple.
+fn tally(tuples: impl Iterator<Item = u64>) -> HashMap<u64, u64> {
+    let mut m = HashMap::new();
+    for t in tuples {
+        *m.entry(t).or_default() += 1;
+    }
+    m
+}
+
+/// For every distinct tuple of `distinct` (tuple → records), the number of records compatible
+/// with it, itself included: records that agree with it at every position of `positions` where
+/// both have a value. Tuples are grouped by their pattern of missing values, so it costs a
+/// hash pass per pair of patterns rather than a comparison per pair of records.
+pub fn compatible_counts(distinct: &HashMap<u64, u64>, positions: &[usize]) -> HashMap<u64, u64> {
+    let all = positions.iter().fold(0, |m, &p| m | field_mask(p));
+    let nulls = |t: u64| {
+        positions
+            .iter()
+            .filter(|&&p| field(t, p) == 0)
+            .fold(0, |m, &p| m | field_mask(p))
+    };
+    let mut by_pattern: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
+    for (&t, &c) in distinct {
+        by_pattern.entry(nulls(t)).or_default().push((t, c));
+    }
+    let mut out = HashMap::with_capacity(distinct.len());
+    for (&a, tuples) in &by_pattern {
+        let mut totals = vec![0u64; tuples.len()];
+        for (&b, others) in &by_pattern {
+            // The positions where both patterns have values.
+            let m = all & !(a | b);
+            let mut projected: HashMap<u64, u64> = HashMap::new();
+            for &(u, c) in others {
+                *projected.entry(u & m).or_default() += c;
+            }
+            for (total, &(t, _)) in totals.iter_mut().zip(tuples) {
+                *total += projected.get(&(t & m)).copied().unwrap_or(0);
+            }
+        }
+        out.extend(tuples.iter().zip(totals).map(|(&(t, _), n)| (t, n)));
+    }
+    out
+}
+
+/// Records per value at each of `positions` (missing values not counted).
+fn frequencies(distinct: &HashMap<u64, u64>, positions: &[usize]) -> [HashMap<u32, u64>; 6] {
+    let mut f: [HashMap<u32, u64>; 6] = Default::default();
+    for (&t, &c) in distinct {
+        for &p in positions {
+            let v = field(t, p);
+            if v != 0 {
+                *f[p].entry(v).or_default() += c;
+            }
+        }
+    }
+    f
+}
+
+/// Among `positions` with a value in `t`, the one whose value is rarest (ties: first position).
+fn rarest(t: u64, positions: &[usize], freq: &[HashMap<u32, u64>; 6]) -> Option<usize> {
+    positions
+        .iter()
+        .filter(|&&p| field(t, p) != 0)
+        .map(|&p| (freq[p].get(&field(t, p)).copied().unwrap_or(0), p))
+        .min()
+        .map(|(_, p)| p)
+}
+
+/// The anonymized quasi-identifiers: household tuples, and persons as their household's index
+/// and their own (person-level) part.
+#[derive(Debug, Clone)]
 pub struct Anonymized {
-    /// Household tuples [area, size] after generalization and suppression.
-    #[serde(skip)]
-    pub households: Vec<[Option<u32>; 2]>,
-    /// Person tuples [area, size, sex, age band, ethnicity group, disabled].
-    #[serde(skip)]
-    pub persons: Vec<[Option<u32>; 6]>,
+    pub households: Vec<u64>,
+    pub person_household: Vec<u32>,
+    pub person_values: Vec<u32>,
     pub generalized_households: usize,
     pub rounds: usize,
 }
 
-/// Make households and persons k-anonymous (see the module header). `person_household[i]` is
-/// the household index of person `i`; `persons[i]` holds the person-level values at positions
-/// 2..6 (positions 0..2 are filled from the household).
+impl Anonymized {
+    /// The full tuple of person `i`.
+    pub fn person(&self, i: usize) -> u64 {
+        self.households[self.person_household[i] as usize] | u64::from(self.person_values[i])
+    }
+
+    fn person_tally(&self) -> HashMap<u64, u64> {
+        tally((0..self.person_values.len()).map(|i| self.person(i)))
+    }
+}
+
+/// Make households and persons k-anonymous (see the module header). `households` are packed
+/// household tuples with the county as area; person `i` belongs to household
+/// `person_household[i]` and has the person-level values `person_values[i]`
+/// ([`pack_person`]). Only the packed tuples are held: 8 bytes per household and per person.
 pub fn anonymize(
-    county: &[u32],
-    size: &[u32],
-    person_household: &[usize],
-    person_values: &[[Option<u32>; 4]],
+    households: Vec<u64>,
+    person_household: Vec<u32>,
+    person_values: Vec<u32>,
     k: usize,
 ) -> Result<Anonymized, ExtractError> {
-    if county.len() < k {
+    if households.len() < k {
         return Err(ExtractError::TooFew {
             table: "households",
-            records: county.len(),
+            records: households.len(),
             k,
         });
     }
@@ -378,96 +451,85 @@ pub fn anonymize(
             k,
         });
     }
-    let mut hh: Vec<[Option<u32>; 2]> = county
-        .iter()
-        .zip(size)
-        .map(|(c, s)| [Some(*c), Some(*s)])
-        .collect();
-    let person_tuple = |hh: &[[Option<u32>; 2]], i: usize| -> [Option<u32>; 6] {
-        let h = hh[person_household[i]];
-        let v = person_values[i];
-        [h[0], h[1], v[0], v[1], v[2], v[3]]
+    let k = k as u64;
+    let mut a = Anonymized {
+        households,
+        person_household,
+        person_values,
+        generalized_households: 0,
+        rounds: 0,
     };
-    let mut persons: Vec<[Option<u32>; 6]> = (0..person_values.len())
-        .map(|i| person_tuple(&hh, i))
-        .collect();
 
     // 1. County → prefecture for households in small classes, or with a member in one.
-    let hc = compatible_counts(&hh);
-    let pc = compatible_counts(&persons);
-    let mut generalize = vec![false; hh.len()];
-    for (h, c) in hc.iter().enumerate() {
-        generalize[h] |= *c < k;
-    }
-    for (i, c) in pc.iter().enumerate() {
-        if *c < k {
-            generalize[person_household[i]] = true;
+    let hc = compatible_counts(&tally(a.households.iter().copied()), &HOUSEHOLD_QI);
+    let mut generalize: Vec<bool> = a.households.iter().map(|t| hc[t] < k).collect();
+    drop(hc);
+    let pc = compatible_counts(&a.person_tally(), &ALL_QI);
+    for i in 0..a.person_values.len() {
+        if pc[&a.person(i)] < k {
+            generalize[a.person_household[i] as usize] = true;
         }
     }
-    let mut generalized_households = 0;
-    for (h, g) in generalize.iter().enumerate() {
+    drop(pc);
+    for (t, g) in a.households.iter_mut().zip(&generalize) {
         if *g {
-            hh[h][H_AREA] = Some(county[h] / 100);
-            generalized_households += 1;
+            let prefecture = field(*t, AREA) / 100;
+            *t = (*t & !field_mask(AREA)) | (u64::from(prefecture) << SHIFT[AREA]);
+            a.generalized_households += 1;
         }
     }
+    drop(generalize);
 
-    // 2–3. Local suppression until both tables are k-anonymous.
-    let mut rounds = 0;
+    // 2–3. Local suppression until both tables are k-anonymous. Which value a record loses
+    // depends only on its tuple and the frequencies, so records with one tuple fare alike.
     loop {
-        rounds += 1;
+        a.rounds += 1;
         loop {
-            let hc = compatible_counts(&hh);
-            let failing: Vec<usize> = (0..hh.len()).filter(|&h| hc[h] < k).collect();
-            if failing.is_empty() {
+            let distinct = tally(a.households.iter().copied());
+            let hc = compatible_counts(&distinct, &HOUSEHOLD_QI);
+            let freq = frequencies(&distinct, &HOUSEHOLD_QI);
+            let fix: HashMap<u64, u64> = hc
+                .iter()
+                .filter(|(_, c)| **c < k)
+                .filter_map(|(&t, _)| {
+                    rarest(t, &HOUSEHOLD_QI, &freq).map(|p| (t, t & !field_mask(p)))
+                })
+                .collect();
+            if fix.is_empty() {
                 break;
             }
-            let freq = frequencies(&hh);
-            for h in failing {
-                if let Some(p) = rarest(&hh[h], &HOUSEHOLD_QI, &freq) {
-                    hh[h][p] = None;
+            for t in a.households.iter_mut() {
+                if let Some(n) = fix.get(t) {
+                    *t = *n;
                 }
             }
         }
-        persons = (0..person_values.len())
-            .map(|i| {
-                let mut t = person_tuple(&hh, i);
-                for p in PERSON_QI {
-                    if persons[i][p].is_none() {
-                        t[p] = None;
-                    }
-                }
-                t
-            })
-            .collect();
-        let pc = compatible_counts(&persons);
-        let failing: Vec<usize> = (0..persons.len()).filter(|&i| pc[i] < k).collect();
-        if failing.is_empty() {
+        let distinct = a.person_tally();
+        let pc = compatible_counts(&distinct, &ALL_QI);
+        if pc.values().all(|c| *c >= k) {
             break;
         }
-        let freq = frequencies(&persons);
-        let mut household_changed = false;
-        for i in failing {
-            match rarest(&persons[i], &PERSON_QI, &freq) {
-                Some(p) => persons[i][p] = None,
+        let freq = frequencies(&distinct, &PERSON_QI);
+        let hfreq = frequencies(&tally(a.households.iter().copied()), &HOUSEHOLD_QI);
+        drop(distinct);
+        for i in 0..a.person_values.len() {
+            let t = a.person(i);
+            if pc[&t] >= k {
+                continue;
+            }
+            match rarest(t, &PERSON_QI, &freq) {
+                Some(p) => a.person_values[i] &= !(field_mask(p) as u32),
                 None => {
-                    let h = person_household[i];
-                    let hfreq = frequencies(&hh);
-                    if let Some(p) = rarest(&hh[h], &HOUSEHOLD_QI, &hfreq) {
-                        hh[h][p] = None;
-                        household_changed = true;
+                    // Nothing personal left to suppress: the household's rarest value goes.
+                    let h = &mut a.households[a.person_household[i] as usize];
+                    if let Some(p) = rarest(*h, &HOUSEHOLD_QI, &hfreq) {
+                        *h &= !field_mask(p);
                     }
                 }
             }
         }
-        let _ = household_changed;
     }
-    Ok(Anonymized {
-        households: hh,
-        persons,
-        generalized_households,
-        rounds,
-    })
+    Ok(a)
 }
 
 /// The disclosure-risk report: never a record, only counts and shares.
@@ -519,6 +581,12 @@ fn bin(n: usize) -> &'static str {
 }
 
 /// Write the extract; returns the risk report.
+///
+/// Two passes over one snapshot, each streaming its rows sorted by household and person (the
+/// sorts spill to disk beyond the memory limit): the first keeps only the packed
+/// quasi-identifiers (8 bytes per person and per household) and an income histogram, which
+/// [`anonymize`] makes k-anonymous; the second reads the same rows in the same order again and
+/// writes each batch of both tables, Parquet and CSV, as it comes.
 pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
     if opts.k < 2 {
         return Err(ExtractError::BadK(opts.k));
@@ -528,280 +596,248 @@ pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
         .snapshot_as_of(opts.as_of)
         .await?
         .ok_or_else(|| ExtractError::NoSnapshot(opts.warehouse.clone()))?;
-    let ctx = session(&opts.engine)?;
+    let ctx = session(&opts.engine.clone().for_rows(snapshot.rows("persons")))?;
     wh.register(&ctx, Some(&snapshot))?;
-    register_pseudonym(&ctx, opts.key.clone());
-    let query = |text: &str| text.replace("${reference_date}", REFERENCE_DATE);
-    tracing::info!("selecting households and persons");
-    let hb = ctx.sql(&query(HOUSEHOLDS_SQL)).await?.collect().await?;
-    let pb = ctx.sql(&query(PERSONS_SQL)).await?.collect().await?;
-    let households = concat(&hb)?;
-    let persons = concat(&pb)?;
-    tracing::info!(
-        households = households.num_rows(),
-        persons = persons.num_rows(),
-        "anonymizing"
-    );
-
-    // Household-level values.
-    let h_id = utf8(&households, "_household");
-    let county: Vec<u32> = utf8(&households, "_county")
-        .iter()
-        .map(|c| c.and_then(|c| c.parse().ok()).unwrap_or(0))
-        .collect();
-    let size: Vec<u32> = int64(&households, "_size")
-        .iter()
-        .map(|s| s.unwrap_or(0).clamp(0, 8) as u32)
-        .collect();
-    let index: HashMap<&str, usize> = (0..h_id.len()).map(|i| (h_id.value(i), i)).collect();
-
-    // Income: per capita, rounded to 100 yuan, top-coded at the percentile.
-    let income = households
-        .column_by_name("_income_per_capita")
-        .expect("income column")
-        .as_primitive::<Float64Type>()
-        .clone();
-    let rounded: Vec<Option<f64>> = income
-        .iter()
-        .map(|v| v.map(|v| (v / 100.0).round() * 100.0))
-        .collect();
-    let mut sorted: Vec<f64> = rounded.iter().flatten().copied().collect();
-    sorted.sort_by(f64::total_cmp);
-    let top = if sorted.is_empty() {
-        0.0
-    } else {
-        let i = ((opts.income_top_percentile / 100.0) * sorted.len() as f64).ceil() as usize;
-        sorted[i.clamp(1, sorted.len()) - 1]
+    let sql = |text: &str, columns: &str, order: &str| {
+        let text = text.replace("${reference_date}", REFERENCE_DATE);
+        format!("SELECT {columns} FROM (\n{text}\n) ORDER BY {order}")
     };
-    let top_coded = rounded.iter().flatten().filter(|v| **v > top).count();
-    let income_out: Float64Array = rounded.iter().map(|v| v.map(|v| v.min(top))).collect();
+    let households_sql = |columns| sql(HOUSEHOLDS_SQL, columns, "_household");
+    let persons_sql = |columns| sql(PERSONS_SQL, columns, "_household, _person");
 
-    // Person-level values.
-    let p_hh: Vec<usize> = utf8(&persons, "_household")
-        .iter()
-        .map(|h| index[h.expect("household id")])
-        .collect();
-    let sex = int64(&persons, "sex");
-    let age = int64(&persons, "_age");
-    let eth = int64(&persons, "_ethnicity");
-    let disabled = int64(&persons, "disabled");
-    let health = int64(&persons, "health_status");
+    // Pass 1: the quasi-identifiers and incomes.
+    tracing::info!("reading the quasi-identifiers (pass 1 of 2)");
+    let mut frame = Frame::default();
+    let mut cursor = HouseholdCursor::new(
+        stream(
+            &ctx,
+            &households_sql("_household, _county, _size, _income_per_capita"),
+        )
+        .await?,
+    );
+    let mut persons = stream(
+        &ctx,
+        &persons_sql("_household, sex, _age, _ethnicity, disabled"),
+    )
+    .await?;
+    while let Some(b) = persons.next().await {
+        let b = b?;
+        let (hid, sex, age, eth, dis) = (
+            utf8(&b, "_household"),
+            int64(&b, "sex"),
+            int64(&b, "_age"),
+            int64(&b, "_ethnicity"),
+            int64(&b, "disabled"),
+        );
+        let code =
+            |a: &Int64Array, i: usize| a.is_valid(i).then(|| a.value(i).clamp(0, 254) as u32);
+        for i in 0..b.num_rows() {
+            while cursor.current() != Some(hid.value(i)) {
+                if !cursor.advance(&mut frame).await? {
+                    return Err(ExtractError::Inconsistent("persons"));
+                }
+            }
+            frame
+                .person_household
+                .push((frame.households.len() - 1) as u32);
+            frame.person_values.push(pack_person([
+                code(&sex, i),
+                age.is_valid(i).then(|| age_band(age.value(i))),
+                code(&eth, i),
+                code(&dis, i),
+            ]));
+        }
+    }
+    drop(persons);
+    while cursor.advance(&mut frame).await? {}
+    drop(cursor);
+    let (n, nh) = (frame.person_values.len(), frame.households.len());
+    tracing::info!(households = nh, persons = n, "anonymizing");
+
+    // Ethnicity groups: minorities with fewer persons than the minimum become one group.
     let mut eth_counts: BTreeMap<u32, usize> = BTreeMap::new();
-    for e in eth.iter().flatten() {
-        *eth_counts.entry(e as u32).or_default() += 1;
+    for v in &frame.person_values {
+        if let Some(e) = value(u64::from(*v), ETH) {
+            *eth_counts.entry(e).or_default() += 1;
+        }
     }
     let kept: BTreeSet<u32> = eth_counts
         .iter()
         .filter(|(c, n)| **c == 1 || **n >= opts.min_ethnicity_persons)
         .map(|(c, _)| *c)
         .collect();
-    let person_values: Vec<[Option<u32>; 4]> = (0..persons.num_rows())
-        .map(|i| {
-            [
-                sex.is_valid(i).then(|| sex.value(i) as u32),
-                age.is_valid(i).then(|| age_band(age.value(i))),
-                eth.is_valid(i).then(|| {
-                    let e = eth.value(i) as u32;
-                    if kept.contains(&e) {
-                        e
-                    } else {
-                        OTHER_MINORITIES
-                    }
-                }),
-                disabled.is_valid(i).then(|| disabled.value(i) as u32),
-            ]
-        })
-        .collect();
-    let before: Vec<[Option<u32>; 6]> = (0..persons.num_rows())
-        .map(|i| {
-            let h = p_hh[i];
-            let v = person_values[i];
-            [Some(county[h]), Some(size[h]), v[0], v[1], v[2], v[3]]
-        })
-        .collect();
-    let uniques_before = compatible_counts(&before)
-        .iter()
-        .filter(|c| **c == 1)
-        .count();
+    let eth_mask = field_mask(ETH) as u32;
+    for v in frame.person_values.iter_mut() {
+        if let Some(e) = value(u64::from(*v), ETH)
+            && !kept.contains(&e)
+        {
+            *v = (*v & !eth_mask) | ((OTHER_MINORITIES + 1) << SHIFT[ETH]);
+        }
+    }
 
-    let anon = anonymize(&county, &size, &p_hh, &person_values, opts.k)?;
-    let pc = compatible_counts(&anon.persons);
-    let hc = compatible_counts(&anon.households);
+    // Income: per capita, rounded to 100 yuan, top-coded at the percentile.
+    let top = percentile(&frame.income, opts.income_top_percentile);
+    let top_coded: u64 = frame
+        .income
+        .range((Bound::Excluded(total_order_key(top)), Bound::Unbounded))
+        .map(|(_, c)| c)
+        .sum();
 
-    // Output tables.
-    let area = |t: Option<u32>| t.map(|a| a.to_string());
-    let h_out = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new("household_key", DataType::Utf8, false),
-            Field::new("area_code", DataType::Utf8, true),
-            Field::new("household_size", DataType::Utf8, true),
-            Field::new("income_per_capita", DataType::Float64, true),
-        ])),
-        vec![
-            households
-                .column_by_name("household_key")
-                .expect("key")
-                .clone(),
-            Arc::new(StringArray::from_iter(
-                anon.households.iter().map(|t| area(t[H_AREA])),
-            )),
-            Arc::new(StringArray::from_iter(
-                anon.households.iter().map(|t| t[H_SIZE].map(size_label)),
-            )),
-            Arc::new(income_out.clone()),
-        ],
-    )
-    .map_err(datafusion::error::DataFusionError::from)?;
-    let h_rest: Vec<&str> = [
-        "poverty_attribute",
-        "registered_year",
-        "exit_year",
-        "food_enough",
-        "clothing_ok",
-        "housing_route",
-        "water_quantity_ok",
-        "water_quality_ok",
-        "water_access",
-        "water_reliability",
-        "poor_village",
-        "county_type",
-        "weight",
-    ]
-    .to_vec();
-    let research_households = append(&h_out, &households, &h_rest, None)?;
-
-    let take_idx = UInt32Array::from_iter_values(p_hh.iter().map(|h| *h as u32));
-    let p_out = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new("person_key", DataType::Utf8, false),
-            Field::new("household_key", DataType::Utf8, false),
-            Field::new("area_code", DataType::Utf8, true),
-            Field::new("sex", DataType::Int64, true),
-            Field::new("age_band", DataType::Utf8, true),
-            Field::new("ethnicity_group", DataType::Utf8, true),
-            Field::new("household_size", DataType::Utf8, true),
-            Field::new("disabled", DataType::Int64, true),
-        ])),
-        vec![
-            persons.column_by_name("person_key").expect("key").clone(),
-            persons
-                .column_by_name("household_key")
-                .expect("key")
-                .clone(),
-            Arc::new(StringArray::from_iter(
-                anon.persons.iter().map(|t| area(t[H_AREA])),
-            )),
-            Arc::new(Int64Array::from_iter(
-                anon.persons.iter().map(|t| t[P_SEX].map(i64::from)),
-            )),
-            Arc::new(StringArray::from_iter(
-                anon.persons.iter().map(|t| t[P_AGE].map(age_band_label)),
-            )),
-            Arc::new(StringArray::from_iter(
-                anon.persons.iter().map(|t| t[P_ETH].map(ethnicity_name)),
-            )),
-            Arc::new(StringArray::from_iter(
-                anon.persons.iter().map(|t| t[H_SIZE].map(size_label)),
-            )),
-            Arc::new(Int64Array::from_iter(
-                anon.persons.iter().map(|t| t[P_DIS].map(i64::from)),
-            )),
-        ],
-    )
-    .map_err(datafusion::error::DataFusionError::from)?;
-    let p_out = append(
-        &p_out,
-        &persons,
-        &[
-            "relation",
-            "health_status",
-            "schooling_status",
-            "medical_insurance",
-        ],
-        None,
-    )?;
-    let h_income = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![Field::new(
-            "income_per_capita",
-            DataType::Float64,
-            true,
-        )])),
-        vec![Arc::new(income_out)],
-    )
-    .map_err(datafusion::error::DataFusionError::from)?;
-    let with_household = append(
-        &p_out,
-        &households,
-        &[
-            "poverty_attribute",
-            "registered_year",
-            "exit_year",
-            "poor_village",
-            "county_type",
-            "weight",
-        ],
-        Some(&take_idx),
-    )?;
-    let research_persons = append(
-        &with_household,
-        &h_income,
-        &["income_per_capita"],
-        Some(&take_idx),
+    let uniques_before = {
+        let distinct = tally((0..n).map(|i| {
+            frame.households[frame.person_household[i] as usize] | u64::from(frame.person_values[i])
+        }));
+        compatible_counts(&distinct, &ALL_QI)
+            .values()
+            .filter(|c| **c == 1)
+            .count()
+    };
+    let anon = anonymize(
+        frame.households,
+        frame.person_household,
+        frame.person_values,
+        opts.k,
     )?;
 
+    // Pass 2: the same rows in the same order, written as they stream.
     std::fs::create_dir_all(&opts.out).map_err(|source| ExtractError::WriteFile {
         path: opts.out.display().to_string(),
         source,
     })?;
-    crate::pipeline::write_output(&opts.out, "research_persons", &[research_persons])?;
-    crate::pipeline::write_output(&opts.out, "research_households", &[research_households])?;
+    let bar = progress_bar(opts.progress, (n + nh) as u64);
+    tracing::info!("writing research_households and research_persons (pass 2 of 2)");
+    let round = |v: Option<f64>| v.map(|v| ((v / 100.0).round() * 100.0).min(top));
+    let mut households = stream(&ctx, &households_sql("*")).await?;
+    let schema = households_schema(&households.schema());
+    let mut out = OutputWriter::create(&opts.out, "research_households", schema.clone())?;
+    let mut j = 0;
+    while let Some(b) = households.next().await {
+        let b = b?;
+        let rows = j..j + b.num_rows();
+        let tuples = anon
+            .households
+            .get(rows.clone())
+            .ok_or(ExtractError::Inconsistent("households"))?;
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(pseudonyms(&opts.key, "household", &utf8(&b, "_household"))),
+            Arc::new(StringArray::from_iter(
+                tuples
+                    .iter()
+                    .map(|t| value(*t, AREA).map(|a| a.to_string())),
+            )),
+            Arc::new(StringArray::from_iter(
+                tuples.iter().map(|t| value(*t, SIZE).map(size_label)),
+            )),
+            Arc::new(Float64Array::from_iter(
+                float64(&b, "_income_per_capita").iter().map(round),
+            )),
+        ];
+        cols.extend(HOUSEHOLD_COLUMNS.iter().map(|c| column(&b, c)));
+        out.write(&RecordBatch::try_new(schema.clone(), cols).map_err(DataFusionError::from)?)?;
+        j = rows.end;
+        bar.inc(b.num_rows() as u64);
+    }
+    if j != nh {
+        return Err(ExtractError::Inconsistent("households"));
+    }
+    out.finish()?;
+    drop(households);
+
+    let mut persons = stream(&ctx, &persons_sql("*")).await?;
+    let schema = persons_schema(&persons.schema());
+    let mut out = OutputWriter::create(&opts.out, "research_persons", schema.clone())?;
+    // l-diversity of health_status: statuses seen (bit set) per class of identical tuples.
+    let mut health_by_class: HashMap<u64, u64> = HashMap::new();
+    let mut i0 = 0;
+    while let Some(b) = persons.next().await {
+        let b = b?;
+        let rows = i0..i0 + b.num_rows();
+        if rows.end > n {
+            return Err(ExtractError::Inconsistent("persons"));
+        }
+        let tuples: Vec<u64> = rows.clone().map(|i| anon.person(i)).collect();
+        let health = int64(&b, "health_status");
+        for (r, t) in tuples.iter().enumerate() {
+            let seen = health_by_class.entry(*t).or_default();
+            if health.is_valid(r) {
+                *seen |= 1 << health.value(r).clamp(0, 63);
+            }
+        }
+        let int =
+            |p: usize| Int64Array::from_iter(tuples.iter().map(|t| value(*t, p).map(i64::from)));
+        let text = |p: usize, label: fn(u32) -> String| {
+            StringArray::from_iter(tuples.iter().map(|t| value(*t, p).map(label)))
+        };
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(pseudonyms(&opts.key, "person", &utf8(&b, "_person"))),
+            Arc::new(pseudonyms(&opts.key, "household", &utf8(&b, "_household"))),
+            Arc::new(text(AREA, |a| a.to_string())),
+            Arc::new(int(SEX)),
+            Arc::new(text(AGE, age_band_label)),
+            Arc::new(text(ETH, ethnicity_name)),
+            Arc::new(text(SIZE, size_label)),
+            Arc::new(int(DIS)),
+        ];
+        cols.extend(PERSON_COLUMNS.iter().map(|c| column(&b, c)));
+        cols.push(Arc::new(Float64Array::from_iter(
+            float64(&b, "_income_per_capita").iter().map(round),
+        )));
+        out.write(&RecordBatch::try_new(schema.clone(), cols).map_err(DataFusionError::from)?)?;
+        i0 = rows.end;
+        bar.inc(b.num_rows() as u64);
+    }
+    if i0 != n {
+        return Err(ExtractError::Inconsistent("persons"));
+    }
+    out.finish()?;
+    drop(persons);
+    bar.finish_and_clear();
 
     // The risk report.
-    let n = anon.persons.len();
-    let nh = anon.households.len();
-    let share = |c: usize, of: usize| if of == 0 { 0.0 } else { c as f64 / of as f64 };
-    let mut suppressed_persons = BTreeMap::new();
-    for (p, name) in QI_NAMES.iter().enumerate() {
-        let c = anon.persons.iter().filter(|t| t[p].is_none()).count();
-        suppressed_persons.insert(name.to_string(), (c, share(c, n)));
-    }
-    let mut suppressed_households = BTreeMap::new();
-    for (p, name) in QI_NAMES[..2].iter().enumerate() {
-        let c = anon.households.iter().filter(|t| t[p].is_none()).count();
-        suppressed_households.insert(name.to_string(), (c, share(c, nh)));
-    }
+    let share = |c: u64, of: usize| if of == 0 { 0.0 } else { c as f64 / of as f64 };
+    let ptally = anon.person_tally();
+    let pc = compatible_counts(&ptally, &ALL_QI);
+    let htally = tally(anon.households.iter().copied());
+    let hc = compatible_counts(&htally, &HOUSEHOLD_QI);
+    let suppressed = |t: &HashMap<u64, u64>, positions: &[usize], of: usize| {
+        positions
+            .iter()
+            .map(|&p| {
+                let c: u64 = t
+                    .iter()
+                    .filter(|(t, _)| field(**t, p) == 0)
+                    .map(|(_, c)| c)
+                    .sum();
+                (QI_NAMES[p].to_string(), (c as usize, share(c, of)))
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
     let mut class_sizes = BTreeMap::new();
-    for c in &pc {
-        *class_sizes.entry(bin(*c).to_string()).or_default() += 1;
+    for (t, c) in &ptally {
+        *class_sizes
+            .entry(bin(pc[t] as usize).to_string())
+            .or_default() += *c as usize;
     }
-    // l-diversity of health_status within classes of identical tuples.
-    let mut classes: HashMap<[Option<u32>; 6], (BTreeSet<i64>, usize)> = HashMap::new();
-    for (i, t) in anon.persons.iter().enumerate() {
-        let e = classes.entry(*t).or_default();
-        if health.is_valid(i) {
-            e.0.insert(health.value(i));
-        }
-        e.1 += 1;
-    }
-    let l1: Vec<&(BTreeSet<i64>, usize)> = classes.values().filter(|(s, _)| s.len() <= 1).collect();
+    let l = |t: &u64| health_by_class[t].count_ones() as usize;
+    let l1: Vec<u64> = ptally.keys().filter(|t| l(t) <= 1).copied().collect();
     let report = RiskReport {
         k: opts.k,
         snapshot: snapshot.id,
         persons: n,
         households: nh,
         area_generalized_households: anon.generalized_households,
-        area_generalized_share: share(anon.generalized_households, nh),
-        suppressed_persons,
-        suppressed_households,
+        area_generalized_share: share(anon.generalized_households as u64, nh),
+        suppressed_persons: suppressed(&ptally, &ALL_QI, n),
+        suppressed_households: suppressed(&htally, &HOUSEHOLD_QI, nh),
         class_sizes,
-        min_class_size_persons: pc.iter().copied().min().unwrap_or(0),
-        min_class_size_households: hc.iter().copied().min().unwrap_or(0),
+        min_class_size_persons: pc.values().copied().min().unwrap_or(0) as usize,
+        min_class_size_households: hc.values().copied().min().unwrap_or(0) as usize,
         sample_uniques_before: uniques_before,
-        sample_uniques_after: pc.iter().filter(|c| **c == 1).count(),
-        l_diversity_min: classes.values().map(|(s, _)| s.len()).min().unwrap_or(0),
-        classes: classes.len(),
+        sample_uniques_after: pc.values().filter(|c| **c == 1).count(),
+        l_diversity_min: ptally.keys().map(l).min().unwrap_or(0),
+        classes: ptally.len(),
         classes_with_l1: l1.len(),
-        persons_in_l1_classes: l1.iter().map(|(_, c)| c).sum(),
+        persons_in_l1_classes: l1.iter().map(|t| ptally[t] as usize).sum(),
         ethnicity_groups: kept
             .iter()
             .map(|c| ethnicity_name(*c))
@@ -823,6 +859,231 @@ pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
         source,
     })?;
     Ok(report)
+}
+
+/// What pass 1 keeps: packed household tuples (county, size), persons as their household's
+/// index and packed own values, and households by rounded income per capita.
+#[derive(Default)]
+struct Frame {
+    households: Vec<u64>,
+    person_household: Vec<u32>,
+    person_values: Vec<u32>,
+    income: BTreeMap<u64, u64>,
+}
+
+/// The households of pass 1, advanced in step with the persons (both sorted by household).
+struct HouseholdCursor {
+    stream: SendableRecordBatchStream,
+    ids: StringArray,
+    county: StringArray,
+    size: Int64Array,
+    income: Float64Array,
+    row: usize,
+}
+
+impl HouseholdCursor {
+    fn new(stream: SendableRecordBatchStream) -> Self {
+        HouseholdCursor {
+            stream,
+            ids: StringArray::from(Vec::<&str>::new()),
+            county: StringArray::from(Vec::<&str>::new()),
+            size: Int64Array::from(Vec::<i64>::new()),
+            income: Float64Array::from(Vec::<f64>::new()),
+            row: 0,
+        }
+    }
+
+    /// The household last advanced to.
+    fn current(&self) -> Option<&str> {
+        (self.row > 0).then(|| self.ids.value(self.row - 1))
+    }
+
+    /// Move to the next household and record it in `frame`; false at the end.
+    async fn advance(&mut self, frame: &mut Frame) -> Result<bool, ExtractError> {
+        while self.row >= self.ids.len() {
+            let Some(b) = self.stream.next().await else {
+                return Ok(false);
+            };
+            let b = b?;
+            self.ids = utf8(&b, "_household");
+            self.county = utf8(&b, "_county");
+            self.size = int64(&b, "_size");
+            self.income = float64(&b, "_income_per_capita");
+            self.row = 0;
+        }
+        let i = self.row;
+        self.row += 1;
+        let county = self
+            .county
+            .is_valid(i)
+            .then(|| self.county.value(i).parse().ok());
+        let size = self
+            .size
+            .is_valid(i)
+            .then(|| self.size.value(i).clamp(0, 8) as u32);
+        frame
+            .households
+            .push(pack_household(county.flatten(), size));
+        if self.income.is_valid(i) {
+            let rounded = (self.income.value(i) / 100.0).round() * 100.0;
+            *frame.income.entry(total_order_key(rounded)).or_default() += 1;
+        }
+        Ok(true)
+    }
+}
+
+/// A key whose unsigned order is the total order of the floats (f64::total_cmp).
+fn total_order_key(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 { !b } else { b | (1 << 63) }
+}
+
+fn from_total_order_key(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
+/// The `pct` percentile of a histogram (value key → count): the value at rank
+/// ⌈pct/100 · n⌉ (at least the first), 0 when empty.
+fn percentile(hist: &BTreeMap<u64, u64>, pct: f64) -> f64 {
+    let n: u64 = hist.values().sum();
+    if n == 0 {
+        return 0.0;
+    }
+    let rank = (((pct / 100.0) * n as f64).ceil() as u64).clamp(1, n);
+    let mut seen = 0;
+    for (k, c) in hist {
+        seen += c;
+        if seen >= rank {
+            return from_total_order_key(*k);
+        }
+    }
+    hist.keys()
+        .next_back()
+        .map_or(0.0, |k| from_total_order_key(*k))
+}
+
+/// Columns passed through from the SQL, after the computed ones.
+const HOUSEHOLD_COLUMNS: [&str; 13] = [
+    "poverty_attribute",
+    "registered_year",
+    "exit_year",
+    "food_enough",
+    "clothing_ok",
+    "housing_route",
+    "water_quantity_ok",
+    "water_quality_ok",
+    "water_access",
+    "water_reliability",
+    "poor_village",
+    "county_type",
+    "weight",
+];
+const PERSON_COLUMNS: [&str; 10] = [
+    "relation",
+    "health_status",
+    "schooling_status",
+    "medical_insurance",
+    "poverty_attribute",
+    "registered_year",
+    "exit_year",
+    "poor_village",
+    "county_type",
+    "weight",
+];
+
+/// `fields`, then the pass-through `columns` with their types from the query, then `tail`.
+fn output_schema(
+    query: &Schema,
+    fields: Vec<Field>,
+    columns: &[&str],
+    tail: Vec<Field>,
+) -> SchemaRef {
+    let passed = columns.iter().map(|c| {
+        let t = query
+            .field_with_name(c)
+            .map_or(DataType::Null, |f| f.data_type().clone());
+        Field::new(*c, t, true)
+    });
+    Arc::new(Schema::new(
+        fields
+            .into_iter()
+            .chain(passed)
+            .chain(tail)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn households_schema(query: &Schema) -> SchemaRef {
+    output_schema(
+        query,
+        vec![
+            Field::new("household_key", DataType::Utf8, false),
+            Field::new("area_code", DataType::Utf8, true),
+            Field::new("household_size", DataType::Utf8, true),
+            Field::new("income_per_capita", DataType::Float64, true),
+        ],
+        &HOUSEHOLD_COLUMNS,
+        vec![],
+    )
+}
+
+fn persons_schema(query: &Schema) -> SchemaRef {
+    output_schema(
+        query,
+        vec![
+            Field::new("person_key", DataType::Utf8, false),
+            Field::new("household_key", DataType::Utf8, false),
+            Field::new("area_code", DataType::Utf8, true),
+            Field::new("sex", DataType::Int64, true),
+            Field::new("age_band", DataType::Utf8, true),
+            Field::new("ethnicity_group", DataType::Utf8, true),
+            Field::new("household_size", DataType::Utf8, true),
+            Field::new("disabled", DataType::Int64, true),
+        ],
+        &PERSON_COLUMNS,
+        vec![Field::new("income_per_capita", DataType::Float64, true)],
+    )
+}
+
+/// The pseudonyms of a column of keys (consecutive repeats computed once).
+fn pseudonyms(key: &Key, kind: &str, values: &StringArray) -> StringArray {
+    let mut last: Option<(&str, String)> = None;
+    values
+        .iter()
+        .map(|v| {
+            let v = v?;
+            match &last {
+                Some((l, p)) if *l == v => Some(p.clone()),
+                _ => {
+                    let p = key.pseudonym(kind, v);
+                    last = Some((v, p.clone()));
+                    Some(p)
+                }
+            }
+        })
+        .collect()
+}
+
+async fn stream(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<SendableRecordBatchStream, ExtractError> {
+    Ok(ctx.sql(sql).await?.execute_stream().await?)
+}
+
+fn progress_bar(show: bool, total: u64) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(total);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} writing the extract [{bar:30}] {pos}/{len} records, {eta} left",
+        )
+        .expect("template")
+        .progress_chars("=> "),
+    );
+    b
 }
 
 /// The published county tables: `published_county_counts.csv` (long) and
@@ -1004,85 +1265,85 @@ fn int64(b: &RecordBatch, name: &str) -> Int64Array {
         .clone()
 }
 
-/// `base` with the named columns of `from` appended (taken by `take` when given).
-fn append(
-    base: &RecordBatch,
-    from: &RecordBatch,
-    names: &[&str],
-    take: Option<&UInt32Array>,
-) -> Result<RecordBatch, ExtractError> {
-    let mut fields: Vec<Field> = base
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    let mut cols: Vec<ArrayRef> = base.columns().to_vec();
-    for n in names {
-        let c = from.column_by_name(n).expect("column selected by the SQL");
-        let c = match take {
-            Some(idx) => arrow::compute::take(c.as_ref(), idx, None)
-                .map_err(datafusion::error::DataFusionError::from)?,
-            None => c.clone(),
-        };
-        fields.push(Field::new(*n, c.data_type().clone(), true));
-        cols.push(c);
-    }
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
-        .map_err(datafusion::error::DataFusionError::from)?)
+fn float64(b: &RecordBatch, name: &str) -> Float64Array {
+    let c = b.column_by_name(name).expect("column selected by the SQL");
+    arrow::compute::cast(c, &DataType::Float64)
+        .expect("castable to a float")
+        .as_primitive::<Float64Type>()
+        .clone()
 }
 
-/// Register `pseudonym(kind, value)` with the key inside the closure (never in the plan).
-fn register_pseudonym(ctx: &SessionContext, key: Key) {
-    ctx.register_udf(create_udf(
-        "pseudonym",
-        vec![DataType::Utf8, DataType::Utf8],
-        DataType::Utf8,
-        Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let kind = arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
-            let value = arrow::compute::cast(&arrays[1], &DataType::Utf8)?;
-            let (kind, value) = (kind.as_string::<i32>(), value.as_string::<i32>());
-            let out: StringArray = kind
-                .iter()
-                .zip(value.iter())
-                .map(|(k, v)| Some(key.pseudonym(k?, v?)))
-                .collect();
-            Ok(ColumnarValue::Array(Arc::new(out)))
-        }),
-    ));
+/// A column of the query, passed through unchanged.
+fn column(b: &RecordBatch, name: &str) -> ArrayRef {
+    b.column_by_name(name)
+        .expect("column selected by the SQL")
+        .clone()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Per record, the number of compatible records (via the distinct tuples).
+    fn per_record(rows: &[u64], positions: &[usize]) -> Vec<u64> {
+        let c = compatible_counts(&tally(rows.iter().copied()), positions);
+        rows.iter().map(|r| c[r]).collect()
+    }
+
     #[test]
     fn compatible_counts_treat_null_as_any_value() {
-        let rows = [
-            [Some(1), Some(1)],
-            [Some(1), Some(1)],
-            [Some(1), Some(2)],
-            [None, Some(2)],
-            [Some(3), None],
-            [None, None],
-        ];
+        let rows: Vec<u64> = [
+            (Some(1), Some(1)),
+            (Some(1), Some(1)),
+            (Some(1), Some(2)),
+            (None, Some(2)),
+            (Some(3), None),
+            (None, None),
+        ]
+        .iter()
+        .map(|(a, s)| pack_household(*a, *s))
+        .collect();
         // Brute force.
-        let brute: Vec<usize> = rows
+        let brute: Vec<u64> = rows
             .iter()
             .map(|a| {
                 rows.iter()
                     .filter(|b| {
-                        a.iter()
-                            .zip(b.iter())
-                            .all(|(x, y)| x.is_none() || y.is_none() || x == y)
+                        HOUSEHOLD_QI.iter().all(|&p| {
+                            field(*a, p) == 0 || field(**b, p) == 0 || field(*a, p) == field(**b, p)
+                        })
                     })
-                    .count()
+                    .count() as u64
             })
             .collect();
-        assert_eq!(compatible_counts(&rows), brute);
+        assert_eq!(per_record(&rows, &HOUSEHOLD_QI), brute);
         assert_eq!(brute, vec![3, 3, 3, 4, 3, 6]);
+    }
+
+    #[test]
+    fn packing_round_trips_every_value() {
+        let t = pack_household(Some(659_999), Some(0))
+            | u64::from(pack_person([Some(2), Some(0), Some(99), None]));
+        assert_eq!(value(t, AREA), Some(659_999));
+        assert_eq!(value(t, SIZE), Some(0));
+        assert_eq!(value(t, SEX), Some(2));
+        assert_eq!(value(t, AGE), Some(0));
+        assert_eq!(value(t, ETH), Some(99));
+        assert_eq!(value(t, DIS), None);
+        for v in [0.0, -0.0, 1.5, -250.0, 1e9, f64::INFINITY] {
+            assert_eq!(
+                from_total_order_key(total_order_key(v)).to_bits(),
+                v.to_bits()
+            );
+        }
+        let hist: BTreeMap<u64, u64> = [(-100.0, 1), (0.0, 2), (300.0, 96), (9e5, 1)]
+            .iter()
+            .map(|(v, c)| (total_order_key(*v), *c))
+            .collect();
+        assert_eq!(percentile(&hist, 99.0), 300.0);
+        assert_eq!(percentile(&hist, 100.0), 9e5);
+        assert_eq!(percentile(&hist, 0.0), -100.0);
+        assert_eq!(percentile(&BTreeMap::new(), 99.0), 0.0);
     }
 
     #[test]
@@ -1094,7 +1355,7 @@ mod tests {
         assert_ne!(a.pseudonym("person", "x"), a.pseudonym("household", "x"));
         // RFC 4231 test case 2 layout check of the HMAC itself.
         let k = Key::from_bytes(b"Jefe");
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&k.0).unwrap();
+        let mut mac = k.mac.clone();
         mac.update(b"what do ya want for nothing?");
         assert_eq!(
             hex::encode(mac.finalize().into_bytes()),
@@ -1108,15 +1369,102 @@ mod tests {
         // Two counties of one prefecture: 520101 with 6 households of size 3, 520102 with one
         // household of size 3 (unique at county level → prefecture).
         let county = [520101, 520101, 520101, 520101, 520101, 520101, 520102];
-        let size = [3; 7];
-        let person_household: Vec<usize> = (0..7).collect();
-        let mut values = vec![[Some(1), Some(6), Some(1), Some(2)]; 7];
-        values[0] = [Some(2), Some(16), Some(3), Some(1)]; // unique person
-        let a = anonymize(&county, &size, &person_household, &values, 3).unwrap();
-        assert!(compatible_counts(&a.persons).iter().all(|c| *c >= 3));
-        assert!(compatible_counts(&a.households).iter().all(|c| *c >= 3));
+        let households: Vec<u64> = county
+            .iter()
+            .map(|c| pack_household(Some(*c), Some(3)))
+            .collect();
+        let mut values = vec![pack_person([Some(1), Some(6), Some(1), Some(2)]); 7];
+        values[0] = pack_person([Some(2), Some(16), Some(3), Some(1)]); // unique person
+        let a = anonymize(households.clone(), (0..7).collect(), values.clone(), 3).unwrap();
+        let persons: Vec<u64> = (0..7).map(|i| a.person(i)).collect();
+        assert!(per_record(&persons, &ALL_QI).iter().all(|c| *c >= 3));
+        assert!(
+            per_record(&a.households, &HOUSEHOLD_QI)
+                .iter()
+                .all(|c| *c >= 3)
+        );
         assert!(a.generalized_households >= 2);
-        assert!(a.persons[0][P_SEX..].iter().any(Option::is_none));
-        assert!(anonymize(&county[..2], &size[..2], &[0, 1], &values[..2], 3).is_err());
+        assert_eq!(
+            value(a.households[6], AREA).filter(|a| *a > 9999),
+            None,
+            "520102 → 5201 or NULL"
+        );
+        assert!(PERSON_QI.iter().any(|p| value(persons[0], *p).is_none()));
+        // Records are never dropped, and the others keep their values.
+        assert_eq!(persons.len(), 7);
+        assert_eq!(value(persons[3], AGE), Some(6));
+        assert!(
+            anonymize(
+                households[..2].to_vec(),
+                vec![0, 1],
+                values[..2].to_vec(),
+                3
+            )
+            .is_err()
+        );
+    }
+
+    /// Brute-force check on a random population: every record of both tables is compatible
+    /// with at least k records, and households with several members stay linked.
+    #[test]
+    fn anonymize_random_population_is_k_anonymous() {
+        let mut seed = 42u64;
+        let mut next = |m: u32| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) % u64::from(m)) as u32
+        };
+        let households: Vec<u64> = (0..300)
+            .map(|_| pack_household(Some(520100 + 1 + next(6)), Some(1 + next(8))))
+            .collect();
+        let mut person_household = Vec::new();
+        let mut values = Vec::new();
+        for h in 0..300u32 {
+            for _ in 0..=next(4) {
+                person_household.push(h);
+                values.push(pack_person([
+                    Some(1 + next(2)),
+                    Some(next(17)),
+                    Some(1 + next(5)),
+                    Some(1 + next(2)),
+                ]));
+            }
+        }
+        for k in [2, 5, 11] {
+            let a = anonymize(
+                households.clone(),
+                person_household.clone(),
+                values.clone(),
+                k,
+            )
+            .unwrap();
+            let persons: Vec<u64> = (0..values.len()).map(|i| a.person(i)).collect();
+            let brute = |rows: &[u64], positions: &[usize]| -> u64 {
+                rows.iter()
+                    .map(|x| {
+                        rows.iter()
+                            .filter(|y| {
+                                positions.iter().all(|&p| {
+                                    field(*x, p) == 0
+                                        || field(**y, p) == 0
+                                        || field(*x, p) == field(**y, p)
+                                })
+                            })
+                            .count() as u64
+                    })
+                    .min()
+                    .unwrap()
+            };
+            assert!(brute(&persons, &ALL_QI) >= k as u64, "persons, k = {k}");
+            assert!(
+                brute(&a.households, &HOUSEHOLD_QI) >= k as u64,
+                "households, k = {k}"
+            );
+            assert_eq!(
+                per_record(&persons, &ALL_QI).into_iter().min(),
+                Some(brute(&persons, &ALL_QI))
+            );
+        }
     }
 }

@@ -212,13 +212,30 @@ print(want == got, len(got))",
     );
     assert_eq!(same.split_whitespace().next(), Some("True"), "{same}");
 
-    // Same key, same bytes; another key, no pseudonym in common.
+    // Same key, same bytes, also on one thread with a 16 MiB memory pool (the sorts spill);
+    // another key, no pseudonym in common.
     let again = dir.path().join("again");
-    assert!(extract(&wh, &again, &key).status.success());
+    let o = povcensus(&[
+        "extract",
+        "--warehouse",
+        &wh,
+        "--out",
+        again.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+        "--min-ethnicity-persons",
+        "200",
+        "--threads",
+        "1",
+        "--memory-limit",
+        "16MiB",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for f in [
         "research_persons.parquet",
         "research_persons.csv",
         "research_households.parquet",
+        "research_households.csv",
         "risk_report.json",
         "risk_report.html",
     ] {
