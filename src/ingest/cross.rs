@@ -6,22 +6,25 @@
 //!
 //! Tables are checked parents first. For each table, orphans are found against the *loaded*
 //! rows of its parent, then duplicate keys among the rows that remain. `loaded_<table>` is a
-//! view: the staged rows minus this stage's rejects, so nothing is materialized in memory and
-//! the memory pool bounds every join and aggregate (they spill).
+//! view: the staged rows minus this stage's rejects (a filter on their lines, held in memory:
+//! rejects are few), so no row is materialized in memory and the memory pool bounds every join
+//! and aggregate (they spill).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::record_batch::RecordBatch;
+use arrow::array::{Array, AsArray, BooleanArray};
+use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::error::DataFusionError;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use datafusion::prelude::SessionContext;
 
 use super::stage::staged_schema;
@@ -83,43 +86,104 @@ fn register_local(
     Ok(())
 }
 
-fn lines_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("province_code", DataType::Utf8, false),
-        Field::new("_line", DataType::Int64, false),
-    ]))
+/// The (province, line) pairs of one table's rejected rows, as the SQL function
+/// `rejected_<table>(province_code, _line)`: true for a rejected row. The rejects of a run are
+/// few next to its rows, so they are held in memory and the staged rows stream past them; a
+/// join here would sort every staged row (all columns) only to drop a handful.
+#[derive(Debug)]
+struct RejectedLines {
+    name: String,
+    lines: HashMap<String, HashSet<i64>>,
+    signature: Signature,
 }
 
-/// Register `rejected_<t>` (province, line) and the view `loaded_<t>`.
+impl PartialEq for RejectedLines {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.lines == other.lines
+    }
+}
+
+impl Eq for RejectedLines {}
+
+impl std::hash::Hash for RejectedLines {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.lines.len().hash(state);
+    }
+}
+
+impl ScalarUDFImpl for RejectedLines {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType, DataFusionError> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue, DataFusionError> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let [province, line] = arrays.as_slice() else {
+            return Err(DataFusionError::Plan(format!(
+                "{} takes (province_code, _line)",
+                self.name
+            )));
+        };
+        let province = arrow::compute::cast(province, &DataType::Utf8)?;
+        let province = province.as_string::<i32>();
+        let line = arrow::compute::cast(line, &DataType::Int64)?;
+        let line = line.as_primitive::<arrow::datatypes::Int64Type>();
+        let out: BooleanArray = (0..province.len())
+            .map(|i| {
+                Some(
+                    !province.is_null(i)
+                        && !line.is_null(i)
+                        && self
+                            .lines
+                            .get(province.value(i))
+                            .is_some_and(|l| l.contains(&line.value(i))),
+                )
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// Register the view `loaded_<t>`: the staged rows of `t` minus the rejected ones (errors, not
+/// warnings) among `rejected`.
 async fn register_loaded(
     ctx: &SessionContext,
     t: Table,
     rejected: &[CrossFinding],
 ) -> Result<(), DataFusionError> {
-    let mut prov = arrow::array::StringBuilder::new();
-    let mut line = arrow::array::Int64Builder::new();
+    let mut lines: HashMap<String, HashSet<i64>> = HashMap::new();
     for f in rejected
         .iter()
         .filter(|f| f.table == t && f.rule.severity() == crate::rules::Severity::Error)
     {
-        prov.append_value(&f.province);
-        line.append_value(f.line as i64);
+        lines
+            .entry(f.province.clone())
+            .or_default()
+            .insert(f.line as i64);
     }
-    let batch = RecordBatch::try_new(
-        lines_schema(),
-        vec![Arc::new(prov.finish()), Arc::new(line.finish())],
-    )?;
-    let name = format!("rejected_{}", t.name());
-    ctx.deregister_table(&name)?;
-    ctx.register_table(
-        &name,
-        Arc::new(MemTable::try_new(lines_schema(), vec![vec![batch]])?),
-    )?;
-    let view = format!(
-        "SELECT s.* FROM staged_{t} AS s WHERE NOT EXISTS \
-         (SELECT 1 FROM rejected_{t} AS r WHERE r.province_code = s.province_code AND r._line = s._line)",
-        t = t.name()
-    );
+    let view = if lines.is_empty() {
+        format!("SELECT * FROM staged_{t}", t = t.name())
+    } else {
+        let udf = RejectedLines {
+            name: format!("rejected_{}", t.name()),
+            lines,
+            signature: Signature::any(2, Volatility::Immutable),
+        };
+        ctx.register_udf(ScalarUDF::new_from_impl(udf));
+        format!(
+            "SELECT * FROM staged_{t} WHERE NOT rejected_{t}(province_code, _line)",
+            t = t.name()
+        )
+    };
     let df = ctx.sql(&view).await?;
     let name = format!("loaded_{}", t.name());
     ctx.deregister_table(&name)?;
@@ -249,4 +313,81 @@ pub async fn check(
         }
     }
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringViewArray};
+    use arrow::datatypes::{Field, Schema};
+    use arrow::record_batch::RecordBatch;
+
+    fn finding(province: &str, line: u64, rule: Rule) -> CrossFinding {
+        CrossFinding {
+            table: Table::Persons,
+            province: province.to_string(),
+            line,
+            record_key: None,
+            rule,
+            column: None,
+            message: String::new(),
+        }
+    }
+
+    /// `loaded_<t>` drops exactly the rows rejected by an error rule, matched on both province
+    /// and line (string view columns, as the staged Parquet files are read), and keeps rows
+    /// that only carry a warning.
+    #[tokio::test]
+    async fn loaded_rows_are_the_staged_rows_minus_the_errors() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("province_code", DataType::Utf8View, false),
+            Field::new("_line", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(StringViewArray::from(vec!["11", "11", "11", "12", "12"])),
+                Arc::new(Int64Array::from(vec![2, 3, 4, 2, 3])),
+            ],
+        )
+        .unwrap();
+        let ctx = SessionContext::new();
+        ctx.register_table(
+            "staged_persons",
+            Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap()),
+        )
+        .unwrap();
+        let lines = |ctx: SessionContext| async move {
+            let batches = ctx
+                .sql("SELECT province_code || ':' || CAST(_line AS VARCHAR) AS k FROM loaded_persons ORDER BY k")
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            let mut out = Vec::new();
+            for b in &batches {
+                for i in 0..b.num_rows() {
+                    out.push(string_at(b.column(0).as_ref(), i).unwrap());
+                }
+            }
+            out
+        };
+
+        register_loaded(&ctx, Table::Persons, &[]).await.unwrap();
+        assert_eq!(
+            lines(ctx.clone()).await,
+            ["11:2", "11:3", "11:4", "12:2", "12:3"]
+        );
+
+        let rejected = [
+            finding("11", 3, Rule::KeyOrphan),
+            finding("12", 2, Rule::KeyDuplicate),
+            finding("11", 4, Rule::HouseholdSizeMismatch),
+        ];
+        register_loaded(&ctx, Table::Persons, &rejected)
+            .await
+            .unwrap();
+        assert_eq!(lines(ctx.clone()).await, ["11:2", "11:4", "12:3"]);
+    }
 }
