@@ -19,13 +19,15 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, StringArray};
-use arrow::datatypes::{DataType, Field, Float64Type, Int64Type};
+use arrow::datatypes::{DataType, Field};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, ColumnarValue, ScalarUDF, Volatility, create_udaf, create_udf,
 };
 use datafusion::prelude::SessionContext;
+
+use crate::query::{float64, int64, utf8};
 use datafusion::scalar::ScalarValue;
 use statrs::distribution::{Continuous, ContinuousCDF, StudentsT};
 
@@ -121,24 +123,6 @@ pub fn t_quantile(p: f64, df: f64) -> Option<f64> {
 #[derive(Debug, Default)]
 struct SurveyVariance {
     units: Vec<Unit>,
-}
-
-fn int64(a: &ArrayRef) -> Result<Int64Array> {
-    Ok(arrow::compute::cast(a, &DataType::Int64)?
-        .as_primitive::<Int64Type>()
-        .clone())
-}
-
-fn utf8(a: &ArrayRef) -> Result<StringArray> {
-    Ok(arrow::compute::cast(a, &DataType::Utf8)?
-        .as_string::<i32>()
-        .clone())
-}
-
-fn float64(a: &ArrayRef) -> Result<Float64Array> {
-    Ok(arrow::compute::cast(a, &DataType::Float64)?
-        .as_primitive::<Float64Type>()
-        .clone())
 }
 
 impl SurveyVariance {
@@ -257,6 +241,7 @@ fn t_quantile_udf() -> ScalarUDF {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::datatypes::Float64Type;
 
     #[test]
     fn t_quantiles_match_published_values() {

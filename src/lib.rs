@@ -29,7 +29,7 @@
 //! ```
 //!
 //! `schema` holds the submission contract as data, `rules` the stable rule catalogue,
-//! `id_number` the GB 11643 ID arithmetic, `reference` the division codes and names the
+//! `id_number` the GB 11643 ID arithmetic, `progress` the progress bars, `reference` the division codes and names the
 //! product ships with, and `cli` the command-line arguments.
 
 pub mod assessment;
@@ -39,6 +39,7 @@ pub mod generator;
 pub mod id_number;
 pub mod ingest;
 pub mod pipeline;
+pub mod progress;
 pub mod query;
 pub mod reference;
 pub mod report;

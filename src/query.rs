@@ -6,12 +6,36 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arrow::array::{Array, AsArray, Float64Array, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+
+/// A result column as text, whatever string type the engine produced (Utf8View, …).
+pub fn utf8(a: &dyn Array) -> Result<StringArray, ArrowError> {
+    Ok(arrow::compute::cast(a, &DataType::Utf8)?
+        .as_string::<i32>()
+        .clone())
+}
+
+/// A result column as 64-bit integers, whatever integer type the engine produced.
+pub fn int64(a: &dyn Array) -> Result<Int64Array, ArrowError> {
+    Ok(arrow::compute::cast(a, &DataType::Int64)?
+        .as_primitive::<Int64Type>()
+        .clone())
+}
+
+/// A result column as 64-bit floats.
+pub fn float64(a: &dyn Array) -> Result<Float64Array, ArrowError> {
+    Ok(arrow::compute::cast(a, &DataType::Float64)?
+        .as_primitive::<Float64Type>()
+        .clone())
+}
 
 /// Default memory for query execution (the pool spills to disk beyond it).
 pub const DEFAULT_MEMORY_LIMIT: usize = 2 << 30;

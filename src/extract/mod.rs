@@ -33,8 +33,8 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
+use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
@@ -704,7 +704,11 @@ pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
         path: opts.out.display().to_string(),
         source,
     })?;
-    let bar = progress_bar(opts.progress, (n + nh) as u64);
+    let bar = crate::progress::bar(
+        opts.progress,
+        (n + nh) as u64,
+        "{spinner} writing the extract [{bar:30}] {pos}/{len} records, {eta} left",
+    );
     tracing::info!("writing research_households and research_persons (pass 2 of 2)");
     let round = |v: Option<f64>| v.map(|v| ((v / 100.0).round() * 100.0).min(top));
     let mut households = stream(&ctx, &households_sql("*")).await?;
@@ -1071,21 +1075,6 @@ async fn stream(
     Ok(ctx.sql(sql).await?.execute_stream().await?)
 }
 
-fn progress_bar(show: bool, total: u64) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
-    }
-    let b = indicatif::ProgressBar::new(total);
-    b.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} writing the extract [{bar:30}] {pos}/{len} records, {eta} left",
-        )
-        .expect("template")
-        .progress_chars("=> "),
-    );
-    b
-}
-
 /// The published county tables: `published_county_counts.csv` (long) and
 /// `published_tables.xlsx` (one sheet per table, suppressed cells marked ×).
 async fn write_published(ctx: &SessionContext, opts: &ExtractOptions) -> Result<(), ExtractError> {
@@ -1250,27 +1239,15 @@ fn concat(batches: &[RecordBatch]) -> Result<RecordBatch, ExtractError> {
 }
 
 fn utf8(b: &RecordBatch, name: &str) -> StringArray {
-    let c = b.column_by_name(name).expect("column selected by the SQL");
-    arrow::compute::cast(c, &DataType::Utf8)
-        .expect("castable to text")
-        .as_string::<i32>()
-        .clone()
+    crate::query::utf8(&column(b, name)).expect("castable to text")
 }
 
 fn int64(b: &RecordBatch, name: &str) -> Int64Array {
-    let c = b.column_by_name(name).expect("column selected by the SQL");
-    arrow::compute::cast(c, &DataType::Int64)
-        .expect("castable to integer")
-        .as_primitive::<Int64Type>()
-        .clone()
+    crate::query::int64(&column(b, name)).expect("castable to integer")
 }
 
 fn float64(b: &RecordBatch, name: &str) -> Float64Array {
-    let c = b.column_by_name(name).expect("column selected by the SQL");
-    arrow::compute::cast(c, &DataType::Float64)
-        .expect("castable to a float")
-        .as_primitive::<Float64Type>()
-        .clone()
+    crate::query::float64(&column(b, name)).expect("castable to a float")
 }
 
 /// A column of the query, passed through unchanged.

@@ -235,19 +235,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     plan.retain(opts.provinces.as_deref());
     fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
     let total: usize = plan.provinces.iter().map(|p| p.counties.len()).sum();
-    let bar = if opts.progress {
-        let b = indicatif::ProgressBar::new(total as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} generating {msg} [{bar:30}] {pos}/{len} counties, {elapsed}",
-            )
-            .expect("template")
-            .progress_chars("=> "),
-        );
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = crate::progress::bar(
+        opts.progress,
+        total as u64,
+        "{spinner} generating {msg} [{bar:30}] {pos}/{len} counties, {elapsed}",
+    );
     let mut summary = GenerateSummary {
         provinces: Vec::new(),
         rows: 0,

@@ -133,10 +133,8 @@ impl ScalarUDFImpl for RejectedLines {
                 self.name
             )));
         };
-        let province = arrow::compute::cast(province, &DataType::Utf8)?;
-        let province = province.as_string::<i32>();
-        let line = arrow::compute::cast(line, &DataType::Int64)?;
-        let line = line.as_primitive::<arrow::datatypes::Int64Type>();
+        let province = crate::query::utf8(province)?;
+        let line = crate::query::int64(line)?;
         let out: BooleanArray = (0..province.len())
             .map(|i| {
                 Some(
@@ -226,8 +224,7 @@ async fn findings(
         let column = col("column_name")?;
         let message = col("message")?;
         let rule_col = b.column_by_name("rule_id");
-        let lines = arrow::compute::cast(line, &DataType::Int64)?;
-        let lines = lines.as_primitive::<arrow::datatypes::Int64Type>();
+        let lines = crate::query::int64(line)?;
         for i in 0..b.num_rows() {
             let rule = match (fixed_rule, rule_col) {
                 (Some(r), _) => r,

@@ -435,7 +435,11 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
         }
         total
     };
-    let bar = progress_bar(opts.progress, total_bytes);
+    let bar = crate::progress::bar(
+        opts.progress,
+        total_bytes,
+        "{spinner} reading and validating [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, {eta} left",
+    );
     let mut runs: Vec<ProvinceRun> = Vec::new();
     let mut jobs = Vec::new();
     for (si, s) in submissions.iter().enumerate() {
@@ -1039,19 +1043,6 @@ async fn write_rejects(
     Ok(warehouse
         .write_parquet(rel, crate::warehouse::rejects_schema(), stream)
         .await?)
-}
-
-fn progress_bar(show: bool, total: u64) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
-    }
-    let b = indicatif::ProgressBar::new(total);
-    b.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} reading and validating [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, {eta} left")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    b
 }
 
 /// Counts the bytes read into the progress bar.

@@ -1,0 +1,19 @@
+//! Progress bars on standard error for long work: the generator's counties, the ingest's
+//! bytes, the extract's records. Hidden when the caller is not interactive.
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// A bar of `total` steps drawn with an indicatif `template`, or a hidden one when `show` is
+/// false.
+pub fn bar(show: bool, total: u64, template: &str) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(total);
+    b.set_style(
+        ProgressStyle::with_template(template)
+            .expect("a valid progress template")
+            .progress_chars("=> "),
+    );
+    b
+}
