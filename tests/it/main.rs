@@ -2,6 +2,7 @@
 
 mod assessment;
 mod docs;
+mod environment;
 mod extract;
 mod generate;
 mod ingest;
