@@ -302,6 +302,32 @@ impl GenerateArgs {
     }
 }
 
+/// The next step for a failure, where there is an obvious one (`main` prints it as `hint:`).
+pub fn hint(e: &anyhow::Error) -> Option<String> {
+    let text = format!("{e:#}");
+    if text.contains("has no committed snapshot") {
+        return Some(
+            "check the --warehouse path, or load submissions into it with \
+             `povcensus ingest SUBMISSIONS... --warehouse WH`"
+                .into(),
+        );
+    }
+    let credentials = [
+        "SecretAccessKey",
+        "AccessKeyId",
+        "credential",
+        "InvalidAccessKeyId",
+    ];
+    if text.contains("s3://") && credentials.iter().any(|c| text.contains(c)) {
+        return Some(
+            "for s3:// paths set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION; \
+             AWS_ENDPOINT_URL with AWS_ALLOW_HTTP=true for a local S3 server)"
+                .into(),
+        );
+    }
+    None
+}
+
 /// Run a command. Returns the exit status: 0 ok, 1 rejected input (errors are status 2).
 pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
     use std::io::Write as _;

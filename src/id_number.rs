@@ -105,6 +105,7 @@ pub fn build(address_code: u32, birth: NaiveDate, seq: u16) -> String {
         birth.day(),
         seq
     );
+    // Cannot fail: the format above writes exactly 17 digits.
     let c = check_char(s.as_bytes()).expect("17 digits");
     s.push(c as char);
     s

@@ -29,7 +29,8 @@
 //! ```
 //!
 //! `schema` holds the submission contract as data, `rules` the stable rule catalogue,
-//! `id_number` the GB 11643 ID arithmetic, `progress` the progress bars, `reference` the division codes and names the
+//! `id_number` the GB 11643 ID arithmetic, `progress` the progress bars, `scratch` the private
+//! staging and spill directories (removed on every exit, an interrupt included), `reference` the division codes and names the
 //! product ships with, and `cli` the command-line arguments.
 
 pub mod assessment;
@@ -45,6 +46,7 @@ pub mod reference;
 pub mod report;
 pub mod rules;
 pub mod schema;
+pub mod scratch;
 pub mod server;
 pub mod validation;
 pub mod warehouse;

@@ -1,5 +1,7 @@
 //! The `povcensus` binary: parse the command line, set up logging, call the library, and map
-//! the outcome to an exit status (0 ok, 1 rejected input, 2 failure).
+//! the outcome to an exit status (0 ok, 1 rejected input, 2 failure, 130/143 interrupted by
+//! SIGINT/SIGTERM). Files it creates are private (umask 077); scratch directories (staging,
+//! spill) are removed on every exit, an interrupt included.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -9,6 +11,13 @@ use povcensus::cli::{Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    // Everything the census tool writes holds or derives from confidential records: files and
+    // directories are created owner-only unless the user loosens them afterwards.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-mode creation mask; no memory is involved.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "warn",
@@ -21,6 +30,7 @@ fn main() -> ExitCode {
     // The query engine's debug logs print predicates and statistics that hold data values
     // (ID numbers among them): whatever RUST_LOG asks, they stay at info.
     for dependency in ["datafusion", "parquet", "arrow", "object_store"] {
+        // Cannot fail: a static directive.
         filter = filter.add_directive(
             format!("{dependency}=info")
                 .parse()
@@ -49,24 +59,104 @@ fn main() -> ExitCode {
             .num_threads(n)
             .build_global()
     {
-        tracing::error!("{e}");
-        return ExitCode::from(2);
+        return fail(&anyhow::Error::new(e).context("cannot start the worker threads"));
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(r) => r,
-        Err(e) => {
-            tracing::error!("cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(&anyhow::Error::new(e).context("cannot start the runtime")),
     };
-    match runtime.block_on(povcensus::cli::run(cli.command, interactive)) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            tracing::error!("{e:#}");
-            ExitCode::from(2)
+    let ended = runtime.block_on(async {
+        tokio::select! {
+            r = povcensus::cli::run(cli.command, interactive) => Ended::Done(r),
+            s = interrupted() => s,
+        }
+    });
+    // The command's future is dropped by now (its work cancelled); workers still writing get a
+    // moment, then every scratch directory goes, whatever state they left it in.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    let left = povcensus::scratch::remove_all();
+    for path in &left {
+        eprintln!(
+            "warning: could not remove the scratch directory {}: remove it by hand",
+            path.display()
+        );
+    }
+    match ended {
+        Ended::Done(Ok(code)) => ExitCode::from(code),
+        Ended::Done(Err(e)) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Ended::Done(Err(e)) => fail(&e),
+        Ended::Signal(what, code) => {
+            eprintln!("error: {what}");
+            if left.is_empty() {
+                eprintln!("  note: staging and spill files were removed");
+            }
+            ExitCode::from(code)
         }
     }
+}
+
+enum Ended {
+    Done(anyhow::Result<u8>),
+    /// Interrupted: what happened and the exit status (128 + signal number).
+    Signal(&'static str, u8),
+}
+
+/// Resolves when SIGINT or SIGTERM arrives; never when the handlers cannot be installed.
+async fn interrupted() -> Ended {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            return tokio::select! {
+                _ = int.recv() => Ended::Signal("interrupted (Ctrl-C)", 130),
+                _ = term.recv() => Ended::Signal("terminated", 143),
+            };
+        }
+    }
+    std::future::pending().await
+}
+
+/// A reader that went away (`povcensus sql … | head`): not a failure of the command.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<arrow::error::ArrowError>()
+                .is_some_and(|a| {
+                    matches!(a, arrow::error::ArrowError::IoError(_, io)
+                    if io.kind() == std::io::ErrorKind::BrokenPipe)
+                })
+            // Writers that keep only the text of the I/O error (the csv crate's, via arrow).
+            || c.to_string().contains("Broken pipe (os error 32)")
+    })
+}
+
+/// Prints a failure the way uv does: `error:` with the outermost message, one `caused by:`
+/// line per cause that the lines above do not already say, and a `hint:` where there is a
+/// next step. Returns exit status 2.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    let mut said: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let text = text.trim();
+        if text.is_empty() || said.iter().any(|s| s.contains(text)) {
+            continue;
+        }
+        if said.is_empty() {
+            eprintln!("error: {text}");
+        } else {
+            eprintln!("  caused by: {text}");
+        }
+        said.push(text.to_string());
+    }
+    if let Some(hint) = povcensus::cli::hint(e) {
+        eprintln!("  hint: {hint}");
+    }
+    ExitCode::from(2)
 }

@@ -10,6 +10,7 @@ pub fn bar(show: bool, total: u64, template: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let b = ProgressBar::new(total);
+    // Cannot fail: the templates are static strings of this crate.
     b.set_style(
         ProgressStyle::with_template(template)
             .expect("a valid progress template")

@@ -98,10 +98,13 @@ impl Default for EngineConfig {
 
 /// A DataFusion session with a fair spilling pool and an explicit spill directory.
 pub fn session(cfg: &EngineConfig) -> Result<SessionContext, DataFusionError> {
-    let mode = match &cfg.spill_dir {
-        Some(d) => DiskManagerMode::Directories(vec![d.clone()]),
-        None => DiskManagerMode::OsTmpDirectory,
+    // Spill files hold record values: they go to a private scratch directory, which `main`
+    // removes on every exit (an interrupt included).
+    let spill_dir = match &cfg.spill_dir {
+        Some(d) => d.clone(),
+        None => crate::scratch::spill_dir().map_err(|e| DataFusionError::IoError(e))?,
     };
+    let mode = DiskManagerMode::Directories(vec![spill_dir]);
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(cfg.memory_limit)))
         .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(mode))

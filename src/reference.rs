@@ -84,6 +84,7 @@ impl Reference {
                 } else {
                     Region::Central
                 },
+                // Cannot fail: embedded reference data, checked by a unit test.
                 exit_threshold_pct: r[3].parse().expect("embedded threshold"),
                 national_poverty_counties: r[4].parse().expect("embedded county count"),
             })

@@ -43,7 +43,7 @@ pub const ROW_GROUP_ROWS: usize = 256 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
-    #[error("`{location}` is not a directory path or an s3://bucket/prefix URL: {reason}")]
+    #[error("cannot open `{location}`: {reason}")]
     Location { location: String, reason: String },
     #[error("object store error at {path}: {source}")]
     Store {
@@ -125,7 +125,9 @@ impl Location {
             });
         }
         if location.contains("://") {
-            return Err(bad("only local paths and s3:// URLs are supported".into()));
+            return Err(bad(
+                "only local directory paths and s3://bucket/prefix URLs are supported".into(),
+            ));
         }
         let path = std::path::Path::new(location);
         if create {

@@ -211,8 +211,10 @@ pub fn anchor_identity(seed: u64, county_code: &str) -> Identity {
     let h = hash64(seed, "anchor", county_code);
     let year = 1955 + (h % 31) as i32;
     let day = ((h >> 8) % 365) as i64;
+    // Cannot fail: January 1st exists in every year 1955-1985.
     let birth = NaiveDate::from_ymd_opt(year, 1, 1).expect("valid") + Duration::days(day);
     let seq = 901 + 2 * ((h >> 20) % 50) as u16; // odd: male
+    // Cannot fail: county codes of the embedded reference are 6 digits.
     let address: u32 = county_code.parse().expect("6-digit county code");
     Identity {
         id: id_number::build(address, birth, seq),
@@ -348,9 +350,11 @@ pub fn generate_county(ctx: &Ctx<'_>, cp: &CountyPlan) -> CountyOutput {
     let mut samples = Samples::default();
     let sampled = cp.county_type == CountyType::Sampled;
     let scope = if sampled { &ctx.sample } else { &ctx.npc };
+    // Cannot fail: county codes of the embedded reference are 6 digits.
     let address: u32 = cp.code.parse().expect("county code");
     let mut used_ids: HashSet<(NaiveDate, u16)> = HashSet::new();
     let anchor = anchor_identity(ctx.seed, cp.code);
+    // Cannot fail: `id_number::build` writes 3 digits at 14..17.
     used_ids.insert((anchor.birth, anchor.id[14..17].parse().expect("seq")));
     let mut warnings = faults::WarningPlanter::new(ctx, cp);
 
@@ -424,7 +428,9 @@ pub fn generate_county(ctx: &Ctx<'_>, cp: &CountyPlan) -> CountyOutput {
         county_exit_remaining = 0.05;
     }
     let mu = MEAN_INCOME_PER_CAPITA.ln() - INCOME_SIGMA * INCOME_SIGMA / 2.0;
+    // Cannot fail: constant, finite parameters (sigma > 0).
     let income_dist = Normal::new(mu, INCOME_SIGMA).expect("valid normal");
+    // Cannot fail: constant shapes > 0 (the four Gamma below).
     let gammas = [
         Gamma::new(6.5, 1.0).expect("shape"),
         Gamma::new(1.5, 1.0).expect("shape"),
@@ -453,6 +459,7 @@ pub fn generate_county(ctx: &Ctx<'_>, cp: &CountyPlan) -> CountyOutput {
                 let span = (2020 - registered_year + 1) as f64;
                 Some(registered_year + (span * rng.random::<f64>().powf(0.7)) as i32)
             };
+            // Cannot fail: a constant, valid date.
             let registration = NaiveDate::from_ymd_opt(2020, 7, 1).expect("date")
                 + Duration::days(rng.random_range(0..=152));
             if status != 1 {
@@ -857,6 +864,7 @@ fn identity_for<R: Rng + ?Sized>(
     } else {
         365
     };
+    // Cannot fail: January 1st exists in every year.
     let mut birth = NaiveDate::from_ymd_opt(year, 1, 1).expect("date")
         + Duration::days(rng.random_range(0..days_in_year));
     loop {

@@ -130,6 +130,7 @@ fn split(line: &str) -> Vec<String> {
 }
 
 fn idx(t: Table, col: &str) -> usize {
+    // Cannot fail: callers name columns of the schema (static strings).
     t.column_index(col).expect("schema column")
 }
 
@@ -701,6 +702,7 @@ fn household_fault(
 fn clone_person(s: &Samples, sink: &mut FaultSink<'_>) -> (Vec<String>, Identity) {
     let t = Table::Persons;
     let mut f = split(&s.person_line);
+    // Cannot fail: the sample line was written by the generator itself.
     let birth = NaiveDate::parse_from_str(get(t, &f, "birth_date"), "%Y-%m-%d").expect("own date");
     let sex: u8 = get(t, &f, "sex").parse().expect("own sex");
     let mut ident = None;

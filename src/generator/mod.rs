@@ -287,6 +287,7 @@ impl FileSink {
         match self.encoding {
             Encoding::Utf8 => self.write_raw(text),
             Encoding::Gb18030 => {
+                // Cannot fail: the generator writes Rust strings only.
                 let s = std::str::from_utf8(text).expect("generated text is UTF-8");
                 let (bytes, _, _) = encoding_rs::GB18030.encode(s);
                 let bytes = bytes.into_owned();
@@ -309,6 +310,7 @@ impl FileSink {
 
 /// Rewrite every line of a block: `f` gets the line without its newline.
 fn map_lines(buf: &[u8], mut f: impl FnMut(&str) -> String) -> Vec<u8> {
+    // Cannot fail: the generator writes Rust strings only.
     let text = std::str::from_utf8(buf).expect("generated text is UTF-8");
     let mut out = String::with_capacity(buf.len() + buf.len() / 20);
     for line in text.split_terminator('\n') {
@@ -387,6 +389,7 @@ fn write_province(
             .collect();
         for out in outputs {
             for t in &tables {
+                // Cannot fail: a sink is open for every table until the loop below ends.
                 let sink = sinks[*t as usize].as_mut().expect("open sink");
                 let block = &out.tables[*t as usize];
                 let first_line = sink.rows + 2;
@@ -441,6 +444,7 @@ fn write_province(
                 {
                     // An undecodable byte (0xFF is not valid in UTF-8 nor GB18030) after the
                     // first field of the first data row.
+                    // Cannot fail: every generated record has several fields.
                     let comma = data
                         .iter()
                         .position(|&b| b == b',')
@@ -463,6 +467,7 @@ fn write_province(
     let mut files = std::collections::BTreeMap::new();
     let mut summary_files = Vec::new();
     for t in &tables {
+        // Cannot fail: each table's sink is taken once, here.
         let sink = sinks[*t as usize].take().expect("open sink");
         let path = sink.path.clone();
         let (rows, bytes, sha) = sink.finish()?;
@@ -541,6 +546,7 @@ fn write_province(
         files,
     };
     let mpath = dir.join("manifest.json");
+    // Cannot fail: plain strings and integers serialize.
     let json = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
     fs::write(&mpath, json + "\n").map_err(io_err(&mpath))?;
 
@@ -550,6 +556,7 @@ fn write_province(
         let tpath = tdir.join(format!("{code}.jsonl"));
         let mut s = String::new();
         for e in &truth {
+            // Cannot fail: plain strings and integers serialize.
             s.push_str(&serde_json::to_string(e).expect("truth serializes"));
             s.push('\n');
         }

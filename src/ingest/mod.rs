@@ -409,18 +409,10 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
     }
     submissions.sort_by(|a, b| a.province.cmp(&b.province));
 
-    let staging_root = match &opts.staging {
-        Some(d) => {
-            std::fs::create_dir_all(d).map_err(IngestError::StagingDir)?;
-            tempfile::Builder::new()
-                .prefix("povcensus-ingest-")
-                .tempdir_in(d)
-        }
-        None => tempfile::Builder::new()
-            .prefix("povcensus-ingest-")
-            .tempdir(),
-    }
-    .map_err(IngestError::StagingDir)?;
+    // Private (0700), removed on drop and by `scratch::remove_all` on an interrupt.
+    let staging_root =
+        crate::scratch::ScratchDir::new(opts.staging.as_deref(), "povcensus-ingest-")
+            .map_err(IngestError::StagingDir)?;
     let staging = staging_root.path().to_path_buf();
 
     // Stage every file, a few at a time.

@@ -8,6 +8,7 @@ mod generate;
 mod ingest;
 mod oracle;
 mod pipeline;
+mod process;
 mod report;
 mod server;
 mod support;
