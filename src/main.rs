@@ -143,7 +143,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn fail(e: &anyhow::Error) -> ExitCode {
     let mut said: Vec<String> = Vec::new();
     for cause in e.chain() {
-        let text = cause.to_string();
+        let text = readable(cause);
         let text = text.trim();
         if text.is_empty() || said.iter().any(|s| s.contains(text)) {
             continue;
@@ -159,4 +159,24 @@ fn fail(e: &anyhow::Error) -> ExitCode {
         eprintln!("  hint: {hint}");
     }
     ExitCode::from(2)
+}
+
+/// One cause as a person reads it: the SQL parser's errors without their Rust debug dress
+/// (`SQL error: ParserError("…")`).
+fn readable(cause: &(dyn std::error::Error + 'static)) -> String {
+    use datafusion::error::DataFusionError;
+    use datafusion::sql::sqlparser::parser::ParserError;
+    let parser = match cause.downcast_ref::<DataFusionError>() {
+        Some(DataFusionError::SQL(p, _)) => Some(p.as_ref()),
+        _ => cause.downcast_ref::<ParserError>(),
+    };
+    match parser {
+        Some(ParserError::ParserError(m) | ParserError::TokenizerError(m)) => {
+            format!("the SQL does not parse: {m}")
+        }
+        Some(ParserError::RecursionLimitExceeded) => {
+            "the SQL does not parse: it nests too deeply".to_string()
+        }
+        None => cause.to_string(),
+    }
 }

@@ -169,3 +169,23 @@ fn a_failure_prints_error_and_each_cause_once_without_timestamps() {
     unique.dedup();
     assert_eq!(unique.len(), lines.len(), "a line repeats: {stderr}");
 }
+
+#[test]
+fn a_sql_syntax_error_is_said_once_without_debug_dress() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = povcensus(&[
+        "sql",
+        "--warehouse",
+        dir.path().to_str().unwrap(),
+        "-c",
+        "SELEC 1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("error: the SQL does not parse: Expected: an SQL statement, found: SELEC"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ParserError"), "{stderr}");
+    assert_eq!(stderr.matches("found: SELEC").count(), 1, "{stderr}");
+}
