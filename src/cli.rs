@@ -13,10 +13,11 @@ use crate::generator::{Encoding, GenerateOptions};
 #[derive(Debug, Parser)]
 #[command(name = "povcensus", version, about, long_about = None)]
 pub struct Cli {
-    /// More log output (-v: debug, -vv: trace); RUST_LOG overrides.
+    /// More log output (-v: what the work is doing, -vv: debug, -vvv: trace); RUST_LOG
+    /// overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Only warnings and errors on standard error.
+    /// Only errors on standard error.
     #[arg(short, long, global = true)]
     pub quiet: bool,
     #[command(subcommand)]
@@ -336,12 +337,12 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
             let opts = args.options(interactive);
             let summary =
                 tokio::task::spawn_blocking(move || crate::generator::generate(&opts)).await??;
-            tracing::info!(
-                provinces = summary.provinces.len(),
-                rows = summary.rows,
-                megabytes = format!("{:.1}", summary.bytes as f64 / 1e6),
-                out = %args.out.display(),
-                "submissions written"
+            eprintln!(
+                "wrote {} province submissions ({} rows, {:.1} MB) to {}",
+                summary.provinces.len(),
+                summary.rows,
+                summary.bytes as f64 / 1e6,
+                args.out.display()
             );
             Ok(0)
         }
@@ -422,8 +423,10 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
                 &args.engine.config(None),
             )
             .await?;
+            // The result: the files written, one per line.
+            let mut stdout = std::io::stdout().lock();
             for o in &manifest.outputs {
-                tracing::info!(file = %args.out.join(&o.file).display(), rows = o.rows, "written");
+                writeln!(stdout, "{}", args.out.join(&o.file).display())?;
             }
             Ok(0)
         }

@@ -19,30 +19,7 @@ fn main() -> ExitCode {
         libc::umask(0o077);
     }
     let cli = Cli::parse();
-    let level = match (cli.quiet, cli.verbose) {
-        (true, _) => "warn",
-        (false, 0) => "info",
-        (false, 1) => "debug",
-        (false, _) => "trace",
-    };
-    let mut filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("warn,povcensus={level}")));
-    // The query engine's debug logs print predicates and statistics that hold data values
-    // (ID numbers among them): whatever RUST_LOG asks, they stay at info.
-    for dependency in ["datafusion", "parquet", "arrow", "object_store"] {
-        // Cannot fail: a static directive.
-        filter = filter.add_directive(
-            format!("{dependency}=info")
-                .parse()
-                .expect("static directive"),
-        );
-    }
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    init_logging(cli.quiet, cli.verbose);
     let interactive = std::io::stderr().is_terminal() && !cli.quiet;
     let threads = match &cli.command {
         Command::Generate(a) => a.threads,
@@ -95,6 +72,68 @@ fn main() -> ExitCode {
             }
             ExitCode::from(code)
         }
+    }
+}
+
+/// Logs go to standard error. By default only warnings and errors, as `warning: …` lines;
+/// `-v` adds what the work is doing (`info: …`), `-vv` debug and `-vvv` trace lines, which
+/// carry timestamps. `RUST_LOG` overrides the level, never the cap on the query engine.
+fn init_logging(quiet: bool, verbose: u8) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let mut filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,povcensus={level}")));
+    // The query engine's debug logs print predicates and statistics that hold data values
+    // (ID numbers among them): whatever RUST_LOG asks, they stay at info.
+    for dependency in ["datafusion", "parquet", "arrow", "object_store"] {
+        // Cannot fail: a static directive.
+        filter = filter.add_directive(
+            format!("{dependency}=info")
+                .parse()
+                .expect("static directive"),
+        );
+    }
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal());
+    if verbose >= 2 {
+        logs.init();
+    } else {
+        logs.event_format(Plain).init();
+    }
+}
+
+/// `warning: message key=value`: a log line as a person reads it, no timestamp.
+struct Plain;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Plain
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            tracing::Level::INFO => "info",
+            tracing::Level::DEBUG => "debug",
+            tracing::Level::TRACE => "trace",
+        };
+        write!(writer, "{level}: ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
     }
 }
 

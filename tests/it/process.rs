@@ -189,3 +189,29 @@ fn a_sql_syntax_error_is_said_once_without_debug_dress() {
     assert!(!stderr.contains("ParserError"), "{stderr}");
     assert_eq!(stderr.matches("found: SELEC").count(), 1, "{stderr}");
 }
+
+#[test]
+fn a_successful_run_prints_the_files_it_wrote_and_no_log_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingest_sample(dir.path());
+    let out = dir.path().join("out");
+    let o = povcensus(&[
+        "run",
+        "pipelines/census.toml",
+        "--warehouse",
+        &wh,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "", "a quiet success");
+    let files: Vec<PathBuf> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(PathBuf::from)
+        .collect();
+    assert!(files.contains(&out.join("indicators.parquet")), "{files:?}");
+    assert!(files.contains(&out.join("indicators.csv")), "{files:?}");
+    assert!(files.iter().all(|f| f.is_file()), "{files:?}");
+}
