@@ -102,7 +102,7 @@ pub fn session(cfg: &EngineConfig) -> Result<SessionContext, DataFusionError> {
     // removes on every exit (an interrupt included).
     let spill_dir = match &cfg.spill_dir {
         Some(d) => d.clone(),
-        None => crate::scratch::spill_dir().map_err(|e| DataFusionError::IoError(e))?,
+        None => crate::scratch::spill_dir().map_err(DataFusionError::IoError)?,
     };
     let mode = DiskManagerMode::Directories(vec![spill_dir]);
     let runtime = RuntimeEnvBuilder::new()
