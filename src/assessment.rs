@@ -66,6 +66,7 @@ pub fn stratified_variance<'a>(
     let mut last_psu: Option<(i64, &str)> = None;
     for (s, p, z) in units {
         if last_psu == Some((s, p)) {
+            // reason: `last_psu` is set only after a PSU was pushed.
             *strata
                 .last_mut()
                 .and_then(|st| st.1.last_mut())
@@ -87,6 +88,7 @@ pub fn stratified_variance<'a>(
     for (_, totals) in &strata {
         let n = totals.len();
         if n == 1 {
+            // reason: n == 1.
             let d = totals[0] - grand_mean;
             v += d * d;
         } else {
@@ -146,6 +148,7 @@ impl SurveyVariance {
 
 impl Accumulator for SurveyVariance {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        // reason: the signature declares three arguments; DataFusion checks the arity.
         self.push(&values[0], &values[1], &values[2])
     }
 
@@ -179,6 +182,7 @@ impl Accumulator for SurveyVariance {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        // reason: the three list states are the ones `state_fields` declares.
         let (strata, psus, zs) = (
             states[0].as_list::<i32>(),
             states[1].as_list::<i32>(),
@@ -221,6 +225,7 @@ fn t_quantile_udf() -> ScalarUDF {
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(args)?;
+            // reason: the signature declares two arguments; DataFusion checks the arity.
             let (p, df) = (float64(&arrays[0])?, float64(&arrays[1])?);
             let out: Float64Array = p
                 .iter()

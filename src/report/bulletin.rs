@@ -140,12 +140,15 @@ pub fn write(inputs: &Inputs, path: &Path) -> Result<PathBuf, ReportError> {
 
     // Village exits.
     let t = &inputs.village_exit;
-    let passes = t.col("passes");
-    let evaluated = t.rows.iter().filter(|r| r[passes].bool().is_some()).count();
+    let evaluated = t
+        .rows
+        .iter()
+        .filter(|r| t.get(r, "passes").bool().is_some())
+        .count();
     let passed = t
         .rows
         .iter()
-        .filter(|r| r[passes].bool() == Some(true))
+        .filter(|r| t.get(r, "passes").bool() == Some(true))
         .count();
     b.push_str(&format!(
         "<h2>{}、贫困村退出</h2>\n",
