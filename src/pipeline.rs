@@ -351,6 +351,7 @@ fn is_identifier(s: &str) -> bool {
 fn placeholders(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut rest = text;
+    // reason for the slicing below: the indices are those of ASCII characters just found.
     while let Some(i) = rest.find("${") {
         let after = &rest[i + 2..];
         match after.find('}') {

@@ -149,7 +149,9 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
                     None,
                     vec![
                         Td::Text(id.to_string()),
-                        Td::Text(severity_name(rs[0][severity].str()).to_string()),
+                        Td::Text(
+                            severity_name(rs.first().map_or("", |r| r[severity].str())).to_string(),
+                        ),
                         Td::Text(
                             Rule::from_id(id)
                                 .map_or("", |r| r.description())
@@ -240,7 +242,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
             .map(|(id, rs)| {
                 vec![
                     X::Str(id.to_string()),
-                    X::Str(severity_name(rs[0][severity].str()).to_string()),
+                    X::Str(severity_name(rs.first().map_or("", |r| r[severity].str())).to_string()),
                     X::Str(
                         Rule::from_id(id)
                             .map_or("", |r| r.description())

@@ -31,8 +31,11 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// The county name planted in the single-province shape: a live formula if written as is.
+/// The name of the sampled county (450922) in the single-province shape: a live formula if
+/// written as is.
 pub const FORMULA_NAME: &str = "=HYPERLINK(\"http://example.invalid\",\"x\")";
+/// The name of the assessed county (450421) there: with a terminal escape and a bell.
+pub const CONTROL_NAME: &str = "苍梧\u{1b}[31m\u{7}县";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
@@ -87,8 +90,14 @@ fn build(shape: Shape) -> Fixture {
             copy_dir(&samples.join("45"), &p);
             edit_submission_file(&p, "counties.csv", |h, mut rows| {
                 let c = h.iter().position(|c| c == "county_name").unwrap();
+                let k = h.iter().position(|c| c == "county_code").unwrap();
                 for r in &mut rows {
-                    r[c] = FORMULA_NAME.to_string();
+                    r[c] = if r[k] == "450421" {
+                        CONTROL_NAME
+                    } else {
+                        FORMULA_NAME
+                    }
+                    .to_string();
                 }
                 rows
             });
@@ -695,6 +704,30 @@ fn a_formula_in_a_county_name_reaches_csv_and_xlsx_as_text() {
         }
     }
     assert!(seen > 0, "the workbook shows the name as text");
+}
+
+#[test]
+fn control_characters_in_a_county_name_are_escaped_in_html() {
+    let f = fixture(Shape::Single);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = report_into(&f.wh, &out, &root().join("pipelines"));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The assessed county's page and the evaluators' summary show the name, escaped.
+    for page in ["evaluator/450421.html", "evaluator/index.html"] {
+        let html = std::fs::read_to_string(out.join(page)).unwrap();
+        assert!(
+            html.contains("苍梧\\u{001B}[31m\\u{0007}县"),
+            "{page} shows the name escaped"
+        );
+    }
+    for (path, bytes) in crate::generate::all_files(&out) {
+        if path.extension().is_some_and(|e| e == "html") {
+            let html = String::from_utf8(bytes).unwrap();
+            let bad = html.chars().find(|c| c.is_control() && *c != '\n');
+            assert_eq!(bad, None, "{} has a raw control character", path.display());
+        }
+    }
 }
 
 /// Province 45 of the sample with edits, ingested into `dir/wh`.
