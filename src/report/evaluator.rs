@@ -108,7 +108,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
         let mut cells = vec![
             Td::Html(format!(
                 "<a href=\"{}.html\">{} {}</a>",
-                esc(code),
+                esc(&super::file_stem(code)),
                 esc(code),
                 esc(name)
             )),
@@ -426,14 +426,15 @@ fn county_page(
     b.push_str(&table(FOLLOWUP_HEADERS, &html_rows(&followup)));
     b.push_str(&format!(
         "<p><a href=\"{}.xlsx\">下载本县工作簿</a> · <a href=\"index.html\">返回汇总</a></p>\n",
-        esc(code)
+        esc(&super::file_stem(code))
     ));
-    let html_path = dir.join(format!("{code}.html"));
+    let stem = super::file_stem(code);
+    let html_path = dir.join(format!("{stem}.html"));
     write_file(
         &html_path,
         page(&format!("{code} {name} 退出评估"), &b, &inputs.generated_at).as_bytes(),
     )?;
-    let xlsx_path = dir.join(format!("{code}.xlsx"));
+    let xlsx_path = dir.join(format!("{stem}.xlsx"));
     let e = err(&xlsx_path);
     let mut wb = workbook(&format!("{code} {name} 退出评估"), &inputs.generated_at);
     sheet(

@@ -480,6 +480,22 @@ fn index_page(
     html::page("国家脱贫攻坚普查 · 报告索引", &b, &inputs.generated_at)
 }
 
+/// A code as a file name: ASCII letters, digits, `-` and `_` kept, anything else (a path
+/// separator, a dot) replaced by `_`, so no value of a table can write outside its folder.
+pub(crate) fn file_stem(code: &str) -> String {
+    let s: String = code
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() { "_".to_string() } else { s }
+}
+
 /// Provinces by code, with names, from the reference data.
 pub(crate) fn province_name(code: &str) -> String {
     crate::reference::Reference::get()
@@ -510,4 +526,31 @@ pub(crate) fn indicator_map(t: &Table) -> BTreeMap<IndicatorKey, (f64, f64, f64)
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_become_file_names_that_stay_in_their_folder() {
+        assert_eq!(file_stem("450421"), "450421");
+        assert_eq!(file_stem("../../etc/passwd"), "______etc_passwd");
+        assert_eq!(file_stem(""), "_");
+    }
+
+    #[test]
+    fn a_missing_column_is_an_error_naming_the_table() {
+        let t = Table {
+            name: "exit_assessment".into(),
+            columns: vec!["county_code".into()],
+            rows: vec![vec![Cell::Str("450421".into())]],
+        };
+        let e = t.require(&["county_code", "confidence"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the table exit_assessment has no column `confidence` (was it made by another pipeline?)"
+        );
+        assert_eq!(t.get(&t.rows[0], "confidence"), &Cell::Null);
+    }
 }

@@ -77,6 +77,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
         let findings: Vec<&Vec<super::Cell>> =
             rj.rows.iter().filter(|r| r[prov].str() == code).collect();
         let name = province_name(code);
+        let stem = super::file_stem(code);
         let read: u64 = p.files.iter().map(|f| f.rows_read).sum();
         let loaded: u64 = p.files.iter().map(|f| f.rows_loaded).sum();
         let rejected: u64 = p.files.iter().map(|f| f.rows_rejected).sum();
@@ -204,15 +205,15 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
             ));
         }
         b.push_str(&format!(
-            "<p><a href=\"{code}.xlsx\">下载本省质量工作簿</a> · <a href=\"../index.html\">返回索引</a></p>\n"
+            "<p><a href=\"{stem}.xlsx\">下载本省质量工作簿</a> · <a href=\"../index.html\">返回索引</a></p>\n"
         ));
-        let html_path = dir.join(format!("{code}.html"));
+        let html_path = dir.join(format!("{stem}.html"));
         write_file(
             &html_path,
             page(&format!("{name} 数据质量报告"), &b, &inputs.generated_at).as_bytes(),
         )?;
 
-        let xlsx_path = dir.join(format!("{code}.xlsx"));
+        let xlsx_path = dir.join(format!("{stem}.xlsx"));
         let e = err(&xlsx_path);
         let mut wb = workbook(&format!("{name} 数据质量报告"), &inputs.generated_at);
         let frows: Vec<Vec<X>> = p
@@ -282,7 +283,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
         save(&mut wb, &xlsx_path)?;
 
         links.push((
-            format!("quality/{code}.html"),
+            format!("quality/{stem}.html"),
             format!(
                 "{code} {name}：拒收 {rejected} 行，提示 {flagged} 行{}",
                 if p.resubmission_required {
