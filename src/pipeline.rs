@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder, Int32Builder, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, Decimal256Builder, Int32Builder, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
@@ -114,7 +114,7 @@ pub enum PipelineError {
         step: String,
         source: datafusion::error::DataFusionError,
     },
-    /// A SQL step failed while it ran: the step, its SQL file, the engine's message and, for
+    /// A step failed while it ran: the step, its SQL file (or built-in), the engine's message and, for
     /// arithmetic overflows, the loaded values that are large enough to cause it (table,
     /// column, province).
     #[error("{}", step_failure_text(.step, .file, .message, .suspects))]
@@ -136,7 +136,7 @@ pub enum PipelineError {
 }
 
 fn step_failure_text(step: &str, file: &str, message: &str, suspects: &[String]) -> String {
-    let mut s = format!("step `{step}` (queries/{file}) failed: {message}");
+    let mut s = format!("step `{step}` ({file}) failed: {message}");
     if !suspects.is_empty() {
         s.push_str("\n  loaded values large enough to overflow the exact sums:\n    - ");
         s.push_str(&suspects.join("\n    - "));
@@ -148,17 +148,22 @@ fn step_failure_text(step: &str, file: &str, message: &str, suspects: &[String])
 /// quantity (yuan, weights) comes near it.
 const SUSPECT_MAGNITUDE: f64 = 1e12;
 
-/// The error of a SQL step that failed. For an arithmetic overflow, the float columns of the
+/// The error of a step that failed (`what`: its SQL file or built-in). For an arithmetic
+/// overflow (or a value too large for a decimal), the float columns of the
 /// warehouse tables are searched for the values that can cause it, per province.
 async fn step_failure(
     ctx: &datafusion::prelude::SessionContext,
     step: &Step,
-    file: &str,
+    what: &str,
     e: datafusion::error::DataFusionError,
 ) -> PipelineError {
     let message = e.to_string();
     let mut suspects = Vec::new();
-    if message.to_ascii_lowercase().contains("overflow") {
+    let lower = message.to_ascii_lowercase();
+    let arithmetic = ["overflow", "too large", "decimal"]
+        .iter()
+        .any(|w| lower.contains(w));
+    if arithmetic {
         for t in crate::schema::Table::ALL {
             let schema = crate::schema::arrow_schema(t);
             for f in schema.fields() {
@@ -210,7 +215,7 @@ async fn step_failure(
     }
     PipelineError::StepFailed {
         step: step.name.clone(),
-        file: file.to_string(),
+        file: what.to_string(),
         message,
         suspects,
     }
@@ -651,10 +656,11 @@ pub fn ref_provinces() -> Result<RecordBatch, arrow::error::ArrowError> {
     )
 }
 
-const SUM_PRECISION: u8 = 38;
+const SUM_PRECISION: u8 = 76;
 const SUM_SCALE: i8 = 6;
-/// Decimal type of unpivoted sums: exact for counts and for yuan with cents.
-pub const SUM_TYPE: DataType = DataType::Decimal128(SUM_PRECISION, SUM_SCALE);
+/// Decimal type of unpivoted sums: exact for counts and for yuan with cents, 76 digits (the
+/// county sums of incomes come in 38-digit decimals and are multiplied by weights later).
+pub const SUM_TYPE: DataType = DataType::Decimal256(SUM_PRECISION, SUM_SCALE);
 
 fn county_sums_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -675,8 +681,8 @@ pub fn unpivot_indicators(
     let mut county = StringBuilder::new();
     let mut id = StringBuilder::new();
     let mut order = Int32Builder::new();
-    let mut num = Decimal128Builder::new();
-    let mut den = Decimal128Builder::new();
+    let mut num = Decimal256Builder::new();
+    let mut den = Decimal256Builder::new();
     let mut next_order = 0i32;
     let mut seen: HashMap<String, String> = HashMap::new();
     for (name, schema, batches) in inputs {
@@ -714,15 +720,16 @@ pub fn unpivot_indicators(
                 let n = to_sum(b.column(*ni))?;
                 let d = to_sum(b.column(*di))?;
                 let (n, d) = (
-                    n.as_primitive::<arrow::datatypes::Decimal128Type>(),
-                    d.as_primitive::<arrow::datatypes::Decimal128Type>(),
+                    n.as_primitive::<arrow::datatypes::Decimal256Type>(),
+                    d.as_primitive::<arrow::datatypes::Decimal256Type>(),
                 );
                 for r in 0..b.num_rows() {
                     county.append_value(counties.value(r));
                     id.append_value(ind);
                     order.append_value(*ord);
-                    num.append_value(if n.is_null(r) { 0 } else { n.value(r) });
-                    den.append_value(if d.is_null(r) { 0 } else { d.value(r) });
+                    let zero = arrow::datatypes::i256::ZERO;
+                    num.append_value(if n.is_null(r) { zero } else { n.value(r) });
+                    den.append_value(if d.is_null(r) { zero } else { d.value(r) });
                 }
             }
         }
@@ -823,7 +830,9 @@ pub async fn run(
                 queries.insert(file.clone(), hex::encode(Sha256::digest(text.as_bytes())));
                 let df = match ctx.sql(&pipeline.sql_of(text)).await {
                     Ok(df) => df,
-                    Err(e) => return Err(step_failure(&ctx, step, file, e).await),
+                    Err(e) => {
+                        return Err(step_failure(&ctx, step, &format!("queries/{file}"), e).await);
+                    }
                 };
                 if step.materialize || step.output {
                     // The plan's schema, not the first batch's: a result without rows keeps
@@ -832,7 +841,9 @@ pub async fn run(
                     match df.collect().await {
                         Ok(b) => Some((batches_schema(&b, planned), b)),
                         Err(e) => {
-                            return Err(step_failure(&ctx, step, file, e).await);
+                            return Err(
+                                step_failure(&ctx, step, &format!("queries/{file}"), e).await
+                            );
                         }
                     }
                 } else {
@@ -855,10 +866,15 @@ pub async fn run(
                     };
                     inputs.push((d.clone(), b.0, b.1));
                 }
-                let batch = unpivot_indicators(&inputs).map_err(|e| {
-                    step_err(&step.name)(datafusion::error::DataFusionError::Plan(e))
-                })?;
-                Some((batch.schema(), vec![batch]))
+                match unpivot_indicators(&inputs) {
+                    Ok(batch) => Some((batch.schema(), vec![batch])),
+                    Err(e) => {
+                        let e = datafusion::error::DataFusionError::Plan(e);
+                        return Err(
+                            step_failure(&ctx, step, "built-in unpivot_indicators", e).await
+                        );
+                    }
+                }
             }
         };
         if let Some((schema, batches)) = batches {

@@ -983,3 +983,30 @@ fn a_folder_that_is_not_an_output_is_never_replaced() {
     );
     assert!(leftovers(&out).is_empty(), "{:?}", leftovers(&out));
 }
+
+#[test]
+fn an_extract_failing_leaves_the_previous_extract_byte_identical() {
+    let f = fixture(Shape::Clean);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("extract");
+    let key = key_file(dir.path());
+    let o = extract_into(&f.wh, &out, &key);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let before = crate::generate::all_files(&out);
+    // k larger than the census: refused after the snapshot was read.
+    let o = povcensus(&[
+        "extract",
+        "--warehouse",
+        &f.wh,
+        "--out",
+        out.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+        "--k",
+        "100000000",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot be made k-anonymous"));
+    assert_eq!(crate::generate::all_files(&out), before, "OUT is untouched");
+    assert!(leftovers(&out).is_empty(), "{:?}", leftovers(&out));
+}
