@@ -182,12 +182,17 @@ impl Accumulator for SurveyVariance {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        // reason: the three list states are the ones `state_fields` declares.
-        let (strata, psus, zs) = (
-            states[0].as_list::<i32>(),
-            states[1].as_list::<i32>(),
-            states[2].as_list::<i32>(),
-        );
+        let list = |i: usize| {
+            states
+                .get(i)
+                .and_then(|a| a.as_list_opt::<i32>())
+                .ok_or_else(|| {
+                    DataFusionError::Internal(format!(
+                        "survey_variance: state {i} is not the list its state fields declare"
+                    ))
+                })
+        };
+        let (strata, psus, zs) = (list(0)?, list(1)?, list(2)?);
         for row in 0..strata.len() {
             if strata.is_null(row) {
                 continue;
