@@ -266,8 +266,10 @@ impl StagedDir {
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&parent).map_err(|e| werr(&parent, e))?;
+        let prefix = format!(".{name}.povcensus-");
+        remove_abandoned(&parent, &prefix);
         let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.povcensus-"))
+            .prefix(&format!("{prefix}{}-", std::process::id()))
             .tempdir_in(&parent)
             .map_err(|e| werr(&parent, e))?
             .keep();
@@ -310,6 +312,32 @@ impl StagedDir {
             std::fs::remove_dir_all(&old).map_err(|e| werr(&old, e))?;
         }
         Ok(())
+    }
+}
+
+/// Remove the staging folders `<prefix><pid>-…` of processes that no longer run (a run killed
+/// before it could clean up). Where the process table cannot be read (no `/proc`), nothing is
+/// removed.
+fn remove_abandoned(parent: &Path, prefix: &str) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !proc.join(pid.to_string()).exists() {
+            tracing::info!(path = %e.path().display(), "removing an abandoned staging folder");
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 

@@ -1010,3 +1010,25 @@ fn an_extract_failing_leaves_the_previous_extract_byte_identical() {
     assert_eq!(crate::generate::all_files(&out), before, "OUT is untouched");
     assert!(leftovers(&out).is_empty(), "{:?}", leftovers(&out));
 }
+
+#[test]
+fn a_staging_folder_of_a_killed_run_is_removed_by_the_next_run() {
+    let f = fixture(Shape::Clean);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // What a run killed by a signal leaves: its staging folder, named by its (dead) process.
+    let abandoned = dir.path().join(".out.povcensus-4000000000-x1y2z3");
+    std::fs::create_dir_all(&abandoned).unwrap();
+    std::fs::write(abandoned.join("indicators.csv"), "half").unwrap();
+    // A live process's folder is left alone (this test's own process).
+    let live = dir
+        .path()
+        .join(format!(".out.povcensus-{}-a1b2c3", std::process::id()));
+    std::fs::create_dir_all(&live).unwrap();
+    let o = run_into(&root().join("pipelines/census.toml"), &f.wh, &out);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!abandoned.exists(), "the abandoned folder is removed");
+    assert!(live.exists(), "a running process's folder is kept");
+    std::fs::remove_dir_all(&live).unwrap();
+    assert!(leftovers(&out).is_empty(), "{:?}", leftovers(&out));
+}
