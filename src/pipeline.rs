@@ -268,11 +268,21 @@ impl StagedDir {
         std::fs::create_dir_all(&parent).map_err(|e| werr(&parent, e))?;
         let prefix = format!(".{name}.povcensus-");
         remove_abandoned(&parent, &prefix);
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!("{prefix}{}-", std::process::id()))
-            .tempdir_in(&parent)
-            .map_err(|e| werr(&parent, e))?
-            .keep();
+        // A private name (process id, time, counter), created with the usual permissions (the
+        // umask's, as OUT would have had), not a 0700 temporary directory.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let tmp = loop {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = parent.join(format!("{prefix}{}-{nanos:09}-{n}", std::process::id()));
+            match std::fs::create_dir(&tmp) {
+                Ok(()) => break tmp,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(werr(&parent, e)),
+            }
+        };
         Ok(StagedDir {
             out: out.to_path_buf(),
             tmp,

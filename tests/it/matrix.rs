@@ -1032,3 +1032,21 @@ fn a_staging_folder_of_a_killed_run_is_removed_by_the_next_run() {
     std::fs::remove_dir_all(&live).unwrap();
     assert!(leftovers(&out).is_empty(), "{:?}", leftovers(&out));
 }
+
+#[test]
+fn outputs_have_the_permissions_of_a_folder_made_by_hand() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = fixture(Shape::Clean);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = run_into(&root().join("pipelines/census.toml"), &f.wh, &out);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let by_hand = dir.path().join("by-hand");
+    std::fs::create_dir(&by_hand).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode(&out),
+        mode(&by_hand),
+        "the staging folder's mode is not kept"
+    );
+}
