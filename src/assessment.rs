@@ -66,6 +66,7 @@ pub fn stratified_variance<'a>(
     let mut last_psu: Option<(i64, &str)> = None;
     for (s, p, z) in units {
         if last_psu == Some((s, p)) {
+            // reason: `last_psu` is set only after a PSU was pushed.
             *strata
                 .last_mut()
                 .and_then(|st| st.1.last_mut())
@@ -87,6 +88,7 @@ pub fn stratified_variance<'a>(
     for (_, totals) in &strata {
         let n = totals.len();
         if n == 1 {
+            // reason: n == 1.
             let d = totals[0] - grand_mean;
             v += d * d;
         } else {
@@ -146,6 +148,7 @@ impl SurveyVariance {
 
 impl Accumulator for SurveyVariance {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        // reason: the signature declares three arguments; DataFusion checks the arity.
         self.push(&values[0], &values[1], &values[2])
     }
 
@@ -179,11 +182,17 @@ impl Accumulator for SurveyVariance {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let (strata, psus, zs) = (
-            states[0].as_list::<i32>(),
-            states[1].as_list::<i32>(),
-            states[2].as_list::<i32>(),
-        );
+        let list = |i: usize| {
+            states
+                .get(i)
+                .and_then(|a| a.as_list_opt::<i32>())
+                .ok_or_else(|| {
+                    DataFusionError::Internal(format!(
+                        "survey_variance: state {i} is not the list its state fields declare"
+                    ))
+                })
+        };
+        let (strata, psus, zs) = (list(0)?, list(1)?, list(2)?);
         for row in 0..strata.len() {
             if strata.is_null(row) {
                 continue;
@@ -221,6 +230,7 @@ fn t_quantile_udf() -> ScalarUDF {
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(args)?;
+            // reason: the signature declares two arguments; DataFusion checks the arity.
             let (p, df) = (float64(&arrays[0])?, float64(&arrays[1])?);
             let out: Float64Array = p
                 .iter()

@@ -415,7 +415,7 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
                     args.warehouse
                 );
             }
-            let manifest = crate::pipeline::run(
+            let manifest = crate::pipeline::run_into(
                 &pipeline,
                 &wh,
                 snapshot.as_ref(),
@@ -487,12 +487,19 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
         }
         Command::Versions(args) => {
             let wh = crate::warehouse::Warehouse::open(&args.warehouse, false)?;
+            let ids = wh.snapshot_ids().await?;
+            if ids.is_empty() {
+                tracing::warn!(
+                    "the warehouse {} has no committed snapshot yet: ingest submissions first",
+                    args.warehouse
+                );
+            }
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
                 "snapshot  province  version  submission_id            read      loaded    rejected  committed_in"
             )?;
-            for id in wh.snapshot_ids().await? {
+            for id in ids {
                 let s = wh.snapshot(id).await?;
                 for (code, v) in &s.provinces {
                     let read: u64 = v.files.iter().map(|f| f.rows_read).sum();

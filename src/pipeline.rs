@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder, Int32Builder, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, Decimal256Builder, Int32Builder, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
@@ -114,11 +114,264 @@ pub enum PipelineError {
         step: String,
         source: datafusion::error::DataFusionError,
     },
+    /// A step failed while it ran: the step, its SQL file (or built-in), the engine's message and, for
+    /// arithmetic overflows, the loaded values that are large enough to cause it (table,
+    /// column, province).
+    #[error("{}", step_failure_text(.step, .file, .message, .suspects))]
+    StepFailed {
+        step: String,
+        file: String,
+        message: String,
+        suspects: Vec<String>,
+    },
+    #[error(
+        "{path} already exists and is not an output of this command (it has no {marker}); choose another --out or remove it"
+    )]
+    NotAnOutput { path: String, marker: &'static str },
     #[error("writing {path}: {source}")]
     Write {
         path: String,
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+fn step_failure_text(step: &str, file: &str, message: &str, suspects: &[String]) -> String {
+    let mut s = format!("step `{step}` ({file}) failed: {message}");
+    if !suspects.is_empty() {
+        s.push_str("\n  loaded values large enough to overflow the exact sums:\n    - ");
+        s.push_str(&suspects.join("\n    - "));
+    }
+    s
+}
+
+/// Loaded values at or beyond this magnitude are named when a step overflows: no census
+/// quantity (yuan, weights) comes near it.
+const SUSPECT_MAGNITUDE: f64 = 1e12;
+
+/// The error of a step that failed (`what`: its SQL file or built-in). For an arithmetic
+/// overflow (or a value too large for a decimal), the float columns of the
+/// warehouse tables are searched for the values that can cause it, per province.
+async fn step_failure(
+    ctx: &datafusion::prelude::SessionContext,
+    step: &Step,
+    what: &str,
+    e: datafusion::error::DataFusionError,
+) -> PipelineError {
+    let message = e.to_string();
+    let mut suspects = Vec::new();
+    let lower = message.to_ascii_lowercase();
+    let arithmetic = ["overflow", "too large", "decimal"]
+        .iter()
+        .any(|w| lower.contains(w));
+    if arithmetic {
+        for t in crate::schema::Table::ALL {
+            let schema = crate::schema::arrow_schema(t);
+            for f in schema.fields() {
+                if f.data_type() != &DataType::Float64 {
+                    continue;
+                }
+                let sql = format!(
+                    "SELECT province_code, MAX(ABS(\"{c}\")) AS m, \
+                     SUM(CASE WHEN isnan(\"{c}\") THEN 1 ELSE 0 END) AS nans \
+                     FROM \"{t}\" GROUP BY province_code ORDER BY province_code",
+                    c = f.name(),
+                    t = t.name()
+                );
+                let Ok(df) = ctx.sql(&sql).await else {
+                    continue;
+                };
+                let Ok(batches) = df.collect().await else {
+                    continue;
+                };
+                for b in &batches {
+                    let (Ok(p), Ok(m), Ok(n)) = (
+                        crate::query::utf8(b.column(0).as_ref()),
+                        crate::query::float64(b.column(1).as_ref()),
+                        crate::query::int64(b.column(2).as_ref()),
+                    ) else {
+                        continue;
+                    };
+                    for i in 0..b.num_rows() {
+                        let big = m.is_valid(i)
+                            && (!m.value(i).is_finite() || m.value(i) >= SUSPECT_MAGNITUDE);
+                        let nan = n.is_valid(i) && n.value(i) > 0;
+                        if big || nan {
+                            suspects.push(format!(
+                                "table {}, column {}, province {}: {}",
+                                t.name(),
+                                f.name(),
+                                p.value(i),
+                                if big {
+                                    format!("|value| up to {:e}", m.value(i))
+                                } else {
+                                    "NaN".to_string()
+                                }
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    PipelineError::StepFailed {
+        step: step.name.clone(),
+        file: what.to_string(),
+        message,
+        suspects,
+    }
+}
+
+/// An output directory written in a private sibling and moved into place whole: until
+/// [`StagedDir::commit`], `OUT` keeps its previous content (or stays absent); dropped without a
+/// commit (an error on the way), the sibling is removed.
+#[derive(Debug)]
+pub struct StagedDir {
+    out: PathBuf,
+    tmp: PathBuf,
+    committed: bool,
+}
+
+impl StagedDir {
+    /// Prepare `out`. An existing `out` must be an empty directory or a previous output of the
+    /// same command (it holds `marker`): anything else is refused before any work is done, so
+    /// that a mistyped `--out` never replaces unrelated files.
+    pub fn new(out: &Path, marker: &'static str) -> Result<StagedDir, PipelineError> {
+        let werr = |p: &Path, e: std::io::Error| PipelineError::Write {
+            path: p.display().to_string(),
+            source: e.into(),
+        };
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| PipelineError::Write {
+                path: out.display().to_string(),
+                source: "the output path has no directory name".into(),
+            })?;
+        if out.exists() {
+            let meta = std::fs::symlink_metadata(out).map_err(|e| werr(out, e))?;
+            let empty = meta.is_dir()
+                && std::fs::read_dir(out)
+                    .map_err(|e| werr(out, e))?
+                    .next()
+                    .is_none();
+            if !meta.is_dir() || (!empty && !out.join(marker).is_file()) {
+                return Err(PipelineError::NotAnOutput {
+                    path: out.display().to_string(),
+                    marker,
+                });
+            }
+        }
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| werr(&parent, e))?;
+        let prefix = format!(".{name}.povcensus-");
+        remove_abandoned(&parent, &prefix);
+        // A private name (process id, time, counter), created with the usual permissions (the
+        // umask's, as OUT would have had), not a 0700 temporary directory.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let tmp = loop {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = parent.join(format!("{prefix}{}-{nanos:09}-{n}", std::process::id()));
+            match std::fs::create_dir(&tmp) {
+                Ok(()) => break tmp,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(werr(&parent, e)),
+            }
+        };
+        Ok(StagedDir {
+            out: out.to_path_buf(),
+            tmp,
+            committed: false,
+        })
+    }
+
+    /// Where to write.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Move the finished output into place, replacing the previous one whole.
+    pub fn commit(mut self) -> Result<(), PipelineError> {
+        let werr = |p: &Path, e: std::io::Error| PipelineError::Write {
+            path: p.display().to_string(),
+            source: e.into(),
+        };
+        let old = if self.out.exists() {
+            let mut old = self.tmp.clone().into_os_string();
+            old.push(".old");
+            let old = PathBuf::from(old);
+            std::fs::rename(&self.out, &old).map_err(|e| werr(&self.out, e))?;
+            Some(old)
+        } else {
+            None
+        };
+        if let Err(e) = std::fs::rename(&self.tmp, &self.out) {
+            if let Some(old) = &old {
+                // Put the previous output back; if even that fails, the error below says where.
+                let _ = std::fs::rename(old, &self.out);
+            }
+            return Err(werr(&self.out, e));
+        }
+        self.committed = true;
+        if let Some(old) = old {
+            std::fs::remove_dir_all(&old).map_err(|e| werr(&old, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Remove the staging folders `<prefix><pid>-…` of processes that no longer run (a run killed
+/// before it could clean up). Where the process table cannot be read (no `/proc`), nothing is
+/// removed.
+fn remove_abandoned(parent: &Path, prefix: &str) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !proc.join(pid.to_string()).exists() {
+            tracing::info!(path = %e.path().display(), "removing an abandoned staging folder");
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+/// Run a pipeline into `out` as a whole: the outputs are written beside it and moved into
+/// place only when every step succeeded (see [`StagedDir`]).
+pub async fn run_into(
+    pipeline: &Pipeline,
+    warehouse: &Warehouse,
+    snapshot: Option<&Snapshot>,
+    out: &Path,
+    engine: &EngineConfig,
+) -> Result<RunManifest, PipelineError> {
+    let staged = StagedDir::new(out, "run_manifest.json")?;
+    let manifest = run(pipeline, warehouse, snapshot, staged.path(), engine).await?;
+    staged.commit()?;
+    Ok(manifest)
 }
 
 /// Whether a table name is provided to every pipeline: a warehouse table, `rejects`, or a
@@ -141,6 +394,7 @@ fn is_identifier(s: &str) -> bool {
 fn placeholders(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut rest = text;
+    // reason for the slicing below: the indices are those of ASCII characters just found.
     while let Some(i) = rest.find("${") {
         let after = &rest[i + 2..];
         match after.find('}') {
@@ -440,10 +694,11 @@ pub fn ref_provinces() -> Result<RecordBatch, arrow::error::ArrowError> {
     )
 }
 
-const SUM_PRECISION: u8 = 38;
+const SUM_PRECISION: u8 = 76;
 const SUM_SCALE: i8 = 6;
-/// Decimal type of unpivoted sums: exact for counts and for yuan with cents.
-pub const SUM_TYPE: DataType = DataType::Decimal128(SUM_PRECISION, SUM_SCALE);
+/// Decimal type of unpivoted sums: exact for counts and for yuan with cents, 76 digits (the
+/// county sums of incomes come in 38-digit decimals and are multiplied by weights later).
+pub const SUM_TYPE: DataType = DataType::Decimal256(SUM_PRECISION, SUM_SCALE);
 
 fn county_sums_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -458,19 +713,17 @@ fn county_sums_schema() -> SchemaRef {
 /// The `unpivot_indicators` built-in: rows of (county_code, indicator_id, indicator_order,
 /// numerator, denominator) from the `<id>__num` / `<id>__den` columns of the inputs, in
 /// column order.
-pub fn unpivot_indicators(inputs: &[(String, Vec<RecordBatch>)]) -> Result<RecordBatch, String> {
+pub fn unpivot_indicators(
+    inputs: &[(String, SchemaRef, Vec<RecordBatch>)],
+) -> Result<RecordBatch, String> {
     let mut county = StringBuilder::new();
     let mut id = StringBuilder::new();
     let mut order = Int32Builder::new();
-    let mut num = Decimal128Builder::new();
-    let mut den = Decimal128Builder::new();
+    let mut num = Decimal256Builder::new();
+    let mut den = Decimal256Builder::new();
     let mut next_order = 0i32;
     let mut seen: HashMap<String, String> = HashMap::new();
-    for (name, batches) in inputs {
-        let Some(first) = batches.first() else {
-            continue;
-        };
-        let schema = first.schema();
+    for (name, schema, batches) in inputs {
         let mut pairs = Vec::new();
         for (i, f) in schema.fields().iter().enumerate() {
             if let Some(ind) = f.name().strip_suffix("__num") {
@@ -505,15 +758,16 @@ pub fn unpivot_indicators(inputs: &[(String, Vec<RecordBatch>)]) -> Result<Recor
                 let n = to_sum(b.column(*ni))?;
                 let d = to_sum(b.column(*di))?;
                 let (n, d) = (
-                    n.as_primitive::<arrow::datatypes::Decimal128Type>(),
-                    d.as_primitive::<arrow::datatypes::Decimal128Type>(),
+                    n.as_primitive::<arrow::datatypes::Decimal256Type>(),
+                    d.as_primitive::<arrow::datatypes::Decimal256Type>(),
                 );
                 for r in 0..b.num_rows() {
                     county.append_value(counties.value(r));
                     id.append_value(ind);
                     order.append_value(*ord);
-                    num.append_value(if n.is_null(r) { 0 } else { n.value(r) });
-                    den.append_value(if d.is_null(r) { 0 } else { d.value(r) });
+                    let zero = arrow::datatypes::i256::ZERO;
+                    num.append_value(if n.is_null(r) { zero } else { n.value(r) });
+                    den.append_value(if d.is_null(r) { zero } else { d.value(r) });
                 }
             }
         }
@@ -564,6 +818,13 @@ pub struct RunManifest {
     pub outputs: Vec<OutputFile>,
 }
 
+/// The schema of a step's result: its batches' (which may differ from the plan's in details
+/// such as nullability), or the plan's when there is no batch, so that a result without rows
+/// keeps its columns.
+fn batches_schema(batches: &[RecordBatch], planned: SchemaRef) -> SchemaRef {
+    batches.first().map_or(planned, RecordBatch::schema)
+}
+
 /// Run a pipeline over a warehouse snapshot and write its outputs into `out`.
 pub async fn run(
     pipeline: &Pipeline,
@@ -597,20 +858,32 @@ pub async fn run(
         source: e.into(),
     })?;
 
-    let mut results: BTreeMap<String, Vec<RecordBatch>> = BTreeMap::new();
+    let mut results: BTreeMap<String, (SchemaRef, Vec<RecordBatch>)> = BTreeMap::new();
     let mut outputs = Vec::new();
     let mut queries = BTreeMap::new();
     for step in &pipeline.steps {
         let start = std::time::Instant::now();
-        let batches: Option<Vec<RecordBatch>> = match &step.kind {
+        let batches: Option<(SchemaRef, Vec<RecordBatch>)> = match &step.kind {
             StepKind::Sql { file, text } => {
                 queries.insert(file.clone(), hex::encode(Sha256::digest(text.as_bytes())));
-                let df = ctx
-                    .sql(&pipeline.sql_of(text))
-                    .await
-                    .map_err(step_err(&step.name))?;
+                let df = match ctx.sql(&pipeline.sql_of(text)).await {
+                    Ok(df) => df,
+                    Err(e) => {
+                        return Err(step_failure(&ctx, step, &format!("queries/{file}"), e).await);
+                    }
+                };
                 if step.materialize || step.output {
-                    Some(df.collect().await.map_err(step_err(&step.name))?)
+                    // The plan's schema, not the first batch's: a result without rows keeps
+                    // its columns (for later steps and for the output files).
+                    let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+                    match df.collect().await {
+                        Ok(b) => Some((batches_schema(&b, planned), b)),
+                        Err(e) => {
+                            return Err(
+                                step_failure(&ctx, step, &format!("queries/{file}"), e).await
+                            );
+                        }
+                    }
                 } else {
                     ctx.register_table(step.name.as_str(), df.into_view())
                         .map_err(step_err(&step.name))?;
@@ -622,35 +895,40 @@ pub async fn run(
                 for d in &step.depends_on {
                     let b = match results.get(d) {
                         Some(b) => b.clone(),
-                        None => ctx
-                            .table(d.as_str())
-                            .await
-                            .map_err(step_err(&step.name))?
-                            .collect()
-                            .await
-                            .map_err(step_err(&step.name))?,
+                        None => {
+                            let df = ctx.table(d.as_str()).await.map_err(step_err(&step.name))?;
+                            let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+                            let b = df.collect().await.map_err(step_err(&step.name))?;
+                            (batches_schema(&b, planned), b)
+                        }
                     };
-                    inputs.push((d.clone(), b));
+                    inputs.push((d.clone(), b.0, b.1));
                 }
-                let batch = unpivot_indicators(&inputs).map_err(|e| {
-                    step_err(&step.name)(datafusion::error::DataFusionError::Plan(e))
-                })?;
-                Some(vec![batch])
+                match unpivot_indicators(&inputs) {
+                    Ok(batch) => Some((batch.schema(), vec![batch])),
+                    Err(e) => {
+                        let e = datafusion::error::DataFusionError::Plan(e);
+                        return Err(
+                            step_failure(&ctx, step, "built-in unpivot_indicators", e).await
+                        );
+                    }
+                }
             }
         };
-        if let Some(batches) = batches {
-            let schema = batches
-                .first()
-                .map(RecordBatch::schema)
-                .unwrap_or_else(|| Arc::new(Schema::empty()));
-            let table =
-                MemTable::try_new(schema, vec![batches.clone()]).map_err(step_err(&step.name))?;
+        if let Some((schema, batches)) = batches {
+            let table = MemTable::try_new(Arc::clone(&schema), vec![batches.clone()])
+                .map_err(step_err(&step.name))?;
             ctx.register_table(step.name.as_str(), Arc::new(table))
                 .map_err(step_err(&step.name))?;
             if step.output {
-                outputs.extend(write_output(out, &step.name, &batches)?);
+                outputs.extend(write_output(
+                    out,
+                    &step.name,
+                    Arc::clone(&schema),
+                    &batches,
+                )?);
             }
-            results.insert(step.name.clone(), batches);
+            results.insert(step.name.clone(), (schema, batches));
         }
         tracing::info!(step = %step.name, seconds = format!("{:.2}", start.elapsed().as_secs_f64()), "step done");
     }
@@ -681,6 +959,7 @@ pub async fn run(
     let path = out.join("run_manifest.json");
     std::fs::write(
         &path,
+        // reason: strings, integers and maps of string keys always serialize.
         serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n",
     )
     .map_err(|e| PipelineError::Write {
@@ -694,12 +973,9 @@ pub async fn run(
 pub fn write_output(
     out: &Path,
     name: &str,
+    schema: SchemaRef,
     batches: &[RecordBatch],
 ) -> Result<Vec<OutputFile>, PipelineError> {
-    let schema = batches
-        .first()
-        .map(RecordBatch::schema)
-        .unwrap_or_else(|| Arc::new(Schema::empty()));
     let mut w = OutputWriter::create(out, name, schema)?;
     for b in batches {
         w.write(b)?;
@@ -715,7 +991,10 @@ pub struct OutputWriter {
     csv_path: PathBuf,
     parquet: parquet::arrow::ArrowWriter<std::fs::File>,
     csv: arrow::csv::Writer<std::io::BufWriter<std::fs::File>>,
+    schema: SchemaRef,
     rows: u64,
+    /// Whether a batch was written (the CSV header goes out with the first one).
+    started: bool,
 }
 
 fn write_error(
@@ -736,7 +1015,7 @@ impl OutputWriter {
         let f = std::fs::File::create(&parquet_path).map_err(|e| perr(e.into()))?;
         let parquet = parquet::arrow::ArrowWriter::try_new(
             f,
-            schema,
+            Arc::clone(&schema),
             Some(crate::warehouse::writer_properties()),
         )
         .map_err(|e| perr(e.into()))?;
@@ -751,7 +1030,9 @@ impl OutputWriter {
             csv_path,
             parquet,
             csv,
+            schema,
             rows: 0,
+            started: false,
         })
     }
 
@@ -759,15 +1040,24 @@ impl OutputWriter {
         self.parquet
             .write(b)
             .map_err(|e| write_error(&self.parquet_path)(e.into()))?;
+        let csv_batch = formula_safe_batch(b).map_err(|e| write_error(&self.csv_path)(e.into()))?;
         self.csv
-            .write(b)
+            .write(&csv_batch)
             .map_err(|e| write_error(&self.csv_path)(e.into()))?;
         self.rows += b.num_rows() as u64;
+        self.started = true;
         Ok(())
     }
 
     /// Close both files and return their names, rows and SHA-256 digests.
-    pub fn finish(self) -> Result<Vec<OutputFile>, PipelineError> {
+    pub fn finish(mut self) -> Result<Vec<OutputFile>, PipelineError> {
+        if !self.started {
+            // A table without rows still has its header line.
+            let empty = RecordBatch::new_empty(Arc::clone(&self.schema));
+            self.csv
+                .write(&empty)
+                .map_err(|e| write_error(&self.csv_path)(e.into()))?;
+        }
         self.parquet
             .close()
             .map_err(|e| write_error(&self.parquet_path)(e.into()))?;
@@ -790,6 +1080,56 @@ impl OutputWriter {
         }
         Ok(files)
     }
+}
+
+/// Whether a text cell would be taken for a formula by a spreadsheet (`=`, `+`, `-`, `@`, or a
+/// tab or carriage return before one).
+fn looks_like_formula(s: &str) -> bool {
+    s.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// Text for a CSV or XLSX cell: a text that a spreadsheet would run as a formula is prefixed
+/// with `'`, so it is shown as the text it is (formula injection). Numbers are not text and
+/// never pass through here.
+pub fn formula_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if looks_like_formula(s) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// The batch as it goes to a CSV file: text columns through [`formula_safe`], everything else
+/// as it is (a batch without such text is returned unchanged).
+pub fn formula_safe_batch(b: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(b.num_columns());
+    let mut changed = false;
+    for c in b.columns() {
+        let text = matches!(
+            c.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        );
+        if !text {
+            columns.push(Arc::clone(c));
+            continue;
+        }
+        let strings = arrow::compute::cast(c, &DataType::Utf8)?;
+        let strings = strings.as_string::<i32>();
+        if !strings.iter().flatten().any(looks_like_formula) {
+            columns.push(Arc::clone(c));
+            continue;
+        }
+        changed = true;
+        let safe: arrow::array::StringArray = strings.iter().map(|v| v.map(formula_safe)).collect();
+        columns.push(arrow::compute::cast(
+            &(Arc::new(safe) as ArrayRef),
+            c.data_type(),
+        )?);
+    }
+    if !changed {
+        return Ok(b.clone());
+    }
+    RecordBatch::try_new(b.schema(), columns)
 }
 
 /// The hex SHA-256 of a file, read in chunks.

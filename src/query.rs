@@ -225,9 +225,15 @@ pub async fn register_extract(
                 path.display()
             )));
         }
+        let Some(shown) = path.to_str() else {
+            return Err(DataFusionError::Plan(format!(
+                "{} is not a UTF-8 path",
+                path.display()
+            )));
+        };
         ctx.register_parquet(
             *table,
-            path.to_str().expect("UTF-8 path"),
+            shown,
             datafusion::prelude::ParquetReadOptions::default(),
         )
         .await?;

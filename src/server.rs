@@ -62,6 +62,13 @@ pub enum ServerError {
     },
     #[error("opening the extract: {0}")]
     Extract(#[from] datafusion::error::DataFusionError),
+    #[error(
+        "cannot listen on {addr}: {source} (is another server using the port? choose another with --port)"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("serving on {addr}: {source}")]
     Serve {
         addr: SocketAddr,
@@ -189,6 +196,7 @@ impl ResearchService {
     }
 
     fn log(&self, entry: LogEntry<'_>) {
+        // reason: strings and integers always serialize.
         let line = serde_json::to_string(&entry).expect("log entry serializes") + "\n";
         let mut sink = self.log.lock().unwrap_or_else(|e| e.into_inner());
         let _ = match &mut *sink {
@@ -566,15 +574,25 @@ impl FlightSqlService for ResearchService {
 /// Serve until the process is stopped.
 pub async fn serve(opts: &ServeOptions) -> Result<(), ServerError> {
     let service = ResearchService::new(opts).await?;
+    // Bind first: "listening" is said only once the port is ours, and a taken port is an
+    // error before anything else happens.
+    let bind = |source| ServerError::Bind {
+        addr: opts.addr,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .map_err(bind)?;
+    let addr = listener.local_addr().map_err(bind)?;
     tracing::info!(
-        addr = %opts.addr,
+        addr = %addr,
         researchers = service.tokens.len(),
         extract = %opts.extract.display(),
         "Flight SQL research endpoint listening"
     );
     tonic::transport::Server::builder()
         .add_service(FlightServiceServer::new(service))
-        .serve(opts.addr)
+        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
         .await
         .map_err(|source| ServerError::Serve {
             addr: opts.addr,

@@ -4,11 +4,12 @@
 --   miss_y / miss_x  Σ w·missed_persons              / Σ w·persons      over sample type 3
 --   appr_y / appr_x  Σ w·[approval in (1, 2)]         / Σ w              over all households
 -- Sums are exact decimals (weights to 12 places), so they do not depend on the order rows
--- are added in.
+-- are added in; 76 digits (DataFusion's 256-bit decimal), so a weight up to 1e60 cannot
+-- overflow them.
 WITH sample AS (
     SELECT county_code, stratum, village_code, sample_type, persons, wrongly_exited,
            missed_persons, approval,
-           CAST(weight AS DECIMAL(38, 12)) AS w
+           CAST(weight AS DECIMAL(76, 12)) AS w
     FROM assessment_households
 )
 SELECT county_code,

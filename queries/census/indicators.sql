@@ -5,15 +5,19 @@
 --   level national (area 00 全国), province (2-digit code), county (6-digit code)
 -- value = numerator / denominator × 100 for shares (percent), the plain ratio for the mean
 -- (income_per_capita_mean); unrounded. Rows whose denominator is 0 are omitted.
--- Weighted sums are taken in DECIMAL (exact) and converted to float64 at the end.
+-- Weighted sums are taken in DECIMAL (exact) and converted to float64 at the end: 76 digits
+-- (DataFusion's 256-bit decimal), so that no loaded weight or sum can overflow them (a weight
+-- of 1e15 times a county income of 1e19 needs 35 digits before the 12 decimals).
 WITH scopes (scope, scope_order) AS (
     VALUES ('npc', 1), ('sample', 2), ('all', 3)
 ),
 weighted AS (
     SELECT s.scope, s.scope_order, c.province_code, c.county_code, c.county_name,
            cs.indicator_id, cs.indicator_order,
-           CAST(CASE WHEN s.scope = 'npc' THEN 1 ELSE c.sampling_weight END AS DECIMAL(20, 6)) * cs.numerator AS numerator,
-           CAST(CASE WHEN s.scope = 'npc' THEN 1 ELSE c.sampling_weight END AS DECIMAL(20, 6)) * cs.denominator AS denominator
+           CAST(CASE WHEN s.scope = 'npc' THEN 1 ELSE c.sampling_weight END AS DECIMAL(76, 6))
+               * CAST(cs.numerator AS DECIMAL(76, 6)) AS numerator,
+           CAST(CASE WHEN s.scope = 'npc' THEN 1 ELSE c.sampling_weight END AS DECIMAL(76, 6))
+               * CAST(cs.denominator AS DECIMAL(76, 6)) AS denominator
     FROM county_sums AS cs
     JOIN counties AS c ON c.county_code = cs.county_code
     JOIN scopes AS s

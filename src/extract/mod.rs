@@ -97,6 +97,8 @@ pub enum ExtractError {
     Query(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]
     Write(#[from] PipelineError),
+    #[error("the extract query has no column `{0}` (queries/extract changed?)")]
+    MissingColumn(String),
     #[error("writing {path}: {source}")]
     WriteFile {
         path: String,
@@ -146,6 +148,7 @@ impl Key {
     pub fn from_bytes(bytes: &[u8]) -> Key {
         Key {
             len: bytes.len(),
+            // reason: HMAC accepts a key of any length.
             mac: <Hmac<Sha256> as KeyInit>::new_from_slice(bytes).expect("any key size"),
         }
     }
@@ -437,14 +440,15 @@ pub fn anonymize(
     person_values: Vec<u32>,
     k: usize,
 ) -> Result<Anonymized, ExtractError> {
-    if households.len() < k {
+    // An empty census is trivially k-anonymous: its tables are written empty.
+    if !households.is_empty() && households.len() < k {
         return Err(ExtractError::TooFew {
             table: "households",
             records: households.len(),
             k,
         });
     }
-    if person_values.len() < k {
+    if !person_values.is_empty() && person_values.len() < k {
         return Err(ExtractError::TooFew {
             table: "persons",
             records: person_values.len(),
@@ -587,6 +591,9 @@ fn bin(n: usize) -> &'static str {
 /// quasi-identifiers (8 bytes per person and per household) and an income histogram, which
 /// [`anonymize`] makes k-anonymous; the second reads the same rows in the same order again and
 /// writes each batch of both tables, Parquet and CSV, as it comes.
+///
+/// Everything is written into a private sibling of `OUT` and moved into place when complete:
+/// a failure leaves the previous extract (or none), never a half-written folder.
 pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
     if opts.k < 2 {
         return Err(ExtractError::BadK(opts.k));
@@ -596,6 +603,21 @@ pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
         .snapshot_as_of(opts.as_of)
         .await?
         .ok_or_else(|| ExtractError::NoSnapshot(opts.warehouse.clone()))?;
+    let staged = crate::pipeline::StagedDir::new(&opts.out, "risk_report.json")?;
+    let inner = ExtractOptions {
+        out: staged.path().to_path_buf(),
+        ..opts.clone()
+    };
+    let report = write_into(&inner, &wh, snapshot).await?;
+    staged.commit()?;
+    Ok(report)
+}
+
+async fn write_into(
+    opts: &ExtractOptions,
+    wh: &Warehouse,
+    snapshot: crate::warehouse::Snapshot,
+) -> Result<RiskReport, ExtractError> {
     let ctx = session(&opts.engine.clone().for_rows(snapshot.rows("persons")))?;
     wh.register(&ctx, Some(&snapshot))?;
     let sql = |text: &str, columns: &str, order: &str| {
@@ -623,11 +645,11 @@ pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
     while let Some(b) = persons.next().await {
         let b = b?;
         let (hid, sex, age, eth, dis) = (
-            utf8(&b, "_household"),
-            int64(&b, "sex"),
-            int64(&b, "_age"),
-            int64(&b, "_ethnicity"),
-            int64(&b, "disabled"),
+            utf8(&b, "_household")?,
+            int64(&b, "sex")?,
+            int64(&b, "_age")?,
+            int64(&b, "_ethnicity")?,
+            int64(&b, "disabled")?,
         );
         let code =
             |a: &Int64Array, i: usize| a.is_valid(i).then(|| a.value(i).clamp(0, 254) as u32);
@@ -723,7 +745,7 @@ pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
             .get(rows.clone())
             .ok_or(ExtractError::Inconsistent("households"))?;
         let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(pseudonyms(&opts.key, "household", &utf8(&b, "_household"))),
+            Arc::new(pseudonyms(&opts.key, "household", &utf8(&b, "_household")?)),
             Arc::new(StringArray::from_iter(
                 tuples
                     .iter()
@@ -733,10 +755,12 @@ pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
                 tuples.iter().map(|t| value(*t, SIZE).map(size_label)),
             )),
             Arc::new(Float64Array::from_iter(
-                float64(&b, "_income_per_capita").iter().map(round),
+                float64(&b, "_income_per_capita")?.iter().map(round),
             )),
         ];
-        cols.extend(HOUSEHOLD_COLUMNS.iter().map(|c| column(&b, c)));
+        for c in HOUSEHOLD_COLUMNS {
+            cols.push(column(&b, c)?);
+        }
         out.write(&RecordBatch::try_new(schema.clone(), cols).map_err(DataFusionError::from)?)?;
         j = rows.end;
         bar.inc(b.num_rows() as u64);
@@ -760,7 +784,7 @@ pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
             return Err(ExtractError::Inconsistent("persons"));
         }
         let tuples: Vec<u64> = rows.clone().map(|i| anon.person(i)).collect();
-        let health = int64(&b, "health_status");
+        let health = int64(&b, "health_status")?;
         for (r, t) in tuples.iter().enumerate() {
             let seen = health_by_class.entry(*t).or_default();
             if health.is_valid(r) {
@@ -773,8 +797,8 @@ pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
             StringArray::from_iter(tuples.iter().map(|t| value(*t, p).map(label)))
         };
         let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(pseudonyms(&opts.key, "person", &utf8(&b, "_person"))),
-            Arc::new(pseudonyms(&opts.key, "household", &utf8(&b, "_household"))),
+            Arc::new(pseudonyms(&opts.key, "person", &utf8(&b, "_person")?)),
+            Arc::new(pseudonyms(&opts.key, "household", &utf8(&b, "_household")?)),
             Arc::new(text(AREA, |a| a.to_string())),
             Arc::new(int(SEX)),
             Arc::new(text(AGE, age_band_label)),
@@ -782,9 +806,11 @@ pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
             Arc::new(text(SIZE, size_label)),
             Arc::new(int(DIS)),
         ];
-        cols.extend(PERSON_COLUMNS.iter().map(|c| column(&b, c)));
+        for c in PERSON_COLUMNS {
+            cols.push(column(&b, c)?);
+        }
         cols.push(Arc::new(Float64Array::from_iter(
-            float64(&b, "_income_per_capita").iter().map(round),
+            float64(&b, "_income_per_capita")?.iter().map(round),
         )));
         out.write(&RecordBatch::try_new(schema.clone(), cols).map_err(DataFusionError::from)?)?;
         i0 = rows.end;
@@ -850,6 +876,7 @@ pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
         income_top_code: top,
         income_top_coded_share: share(top_coded, nh),
     };
+    // reason: a struct of numbers, strings and maps of string keys always serializes.
     let json = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
     let jpath = opts.out.join("risk_report.json");
     std::fs::write(&jpath, json).map_err(|source| ExtractError::WriteFile {
@@ -909,10 +936,10 @@ impl HouseholdCursor {
                 return Ok(false);
             };
             let b = b?;
-            self.ids = utf8(&b, "_household");
-            self.county = utf8(&b, "_county");
-            self.size = int64(&b, "_size");
-            self.income = float64(&b, "_income_per_capita");
+            self.ids = utf8(&b, "_household")?;
+            self.county = utf8(&b, "_county")?;
+            self.size = int64(&b, "_size")?;
+            self.income = float64(&b, "_income_per_capita")?;
             self.row = 0;
         }
         let i = self.row;
@@ -1079,13 +1106,15 @@ async fn stream(
 /// `published_tables.xlsx` (one sheet per table, suppressed cells marked ×).
 async fn write_published(ctx: &SessionContext, opts: &ExtractOptions) -> Result<(), ExtractError> {
     use crate::report::xlsx::{X, sheet, workbook};
-    let batches = ctx.sql(PUBLISHED_SQL).await?.collect().await?;
-    let b = concat(&batches)?;
+    let df = ctx.sql(PUBLISHED_SQL).await?;
+    let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    let b = concat(&batches, planned)?;
     let (county, table, category, n) = (
-        utf8(&b, "county_code"),
-        utf8(&b, "table_name"),
-        utf8(&b, "category"),
-        int64(&b, "n"),
+        utf8(&b, "county_code")?,
+        utf8(&b, "table_name")?,
+        utf8(&b, "category")?,
+        int64(&b, "n")?,
     );
     let mut csv = String::from("\u{feff}area_code,level,table,category,count,status\n");
     let mut wb = workbook("公开发布县级汇总表", "");
@@ -1113,7 +1142,11 @@ async fn write_published(ctx: &SessionContext, opts: &ExtractOptions) -> Result<
                 X::Str(tables::level(area).to_string()),
             ];
             for c in &all {
-                let (count, status) = t.cells[&(area.clone(), c.clone())];
+                let (count, status) = t
+                    .cells
+                    .get(&(area.clone(), c.clone()))
+                    .copied()
+                    .unwrap_or((0, tables::Status::Ok));
                 let shown = if status == tables::Status::Ok {
                     count.to_string()
                 } else {
@@ -1229,32 +1262,31 @@ fn risk_html(r: &RiskReport) -> String {
     page("研究用数据集披露风险报告", &b, "")
 }
 
-fn concat(batches: &[RecordBatch]) -> Result<RecordBatch, ExtractError> {
-    let schema = batches
-        .first()
-        .map(RecordBatch::schema)
-        .unwrap_or_else(|| Arc::new(Schema::empty()));
+/// The batches as one; `planned` (the query's schema) when there is none, so that an empty
+/// result keeps its columns.
+fn concat(batches: &[RecordBatch], planned: SchemaRef) -> Result<RecordBatch, ExtractError> {
+    let schema = batches.first().map_or(planned, RecordBatch::schema);
     Ok(arrow::compute::concat_batches(&schema, batches)
         .map_err(datafusion::error::DataFusionError::from)?)
 }
 
-fn utf8(b: &RecordBatch, name: &str) -> StringArray {
-    crate::query::utf8(&column(b, name)).expect("castable to text")
+fn utf8(b: &RecordBatch, name: &str) -> Result<StringArray, ExtractError> {
+    Ok(crate::query::utf8(&column(b, name)?).map_err(DataFusionError::from)?)
 }
 
-fn int64(b: &RecordBatch, name: &str) -> Int64Array {
-    crate::query::int64(&column(b, name)).expect("castable to integer")
+fn int64(b: &RecordBatch, name: &str) -> Result<Int64Array, ExtractError> {
+    Ok(crate::query::int64(&column(b, name)?).map_err(DataFusionError::from)?)
 }
 
-fn float64(b: &RecordBatch, name: &str) -> Float64Array {
-    crate::query::float64(&column(b, name)).expect("castable to a float")
+fn float64(b: &RecordBatch, name: &str) -> Result<Float64Array, ExtractError> {
+    Ok(crate::query::float64(&column(b, name)?).map_err(DataFusionError::from)?)
 }
 
 /// A column of the query, passed through unchanged.
-fn column(b: &RecordBatch, name: &str) -> ArrayRef {
+fn column(b: &RecordBatch, name: &str) -> Result<ArrayRef, ExtractError> {
     b.column_by_name(name)
-        .expect("column selected by the SQL")
-        .clone()
+        .cloned()
+        .ok_or_else(|| ExtractError::MissingColumn(name.to_string()))
 }
 
 #[cfg(test)]

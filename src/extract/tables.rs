@@ -91,7 +91,8 @@ pub fn build(
         }
     }
     let counties: BTreeSet<String> = counts.keys().map(|(a, _)| a.clone()).collect();
-    let provinces: BTreeSet<String> = counties.iter().map(|c| c[..2].to_string()).collect();
+    let province_of = |c: &str| c.get(..2).unwrap_or(c).to_string();
+    let provinces: BTreeSet<String> = counties.iter().map(|c| province_of(c)).collect();
     let mut cells: BTreeMap<(String, String), (u64, Status)> = BTreeMap::new();
     let mut add = |area: &str, cat: &str, n: u64| {
         cells
@@ -105,7 +106,7 @@ pub fn build(
                 .get(&(county.clone(), cat.clone()))
                 .copied()
                 .unwrap_or(0);
-            for area in [county.as_str(), &county[..2], NATIONAL] {
+            for area in [county.as_str(), &province_of(county), NATIONAL] {
                 add(area, cat, n);
                 add(area, TOTAL, n);
             }
@@ -120,6 +121,15 @@ pub fn build(
                 .filter(|c| c.starts_with(p.as_str()))
                 .cloned(),
         );
+    }
+    // Every cell of the table exists, counted 0 where nothing was added (the national row of
+    // an empty census).
+    for a in &areas {
+        for c in cats.iter().map(String::as_str).chain([TOTAL]) {
+            cells
+                .entry((a.clone(), c.to_string()))
+                .or_insert((0, Status::Ok));
+        }
     }
     for (n, status) in cells.values_mut() {
         if *n > 0 && *n < threshold {
@@ -174,6 +184,8 @@ fn secondary(
 ) {
     loop {
         let mut changed = false;
+        // reason for `cells[k]` below: `build` made a cell for every area and category, and
+        // the lines are made of those.
         for line in lines {
             let suppressed = line.iter().filter(|k| cells[*k].1 != Status::Ok).count();
             if suppressed != 1 {
@@ -190,6 +202,7 @@ fn secondary(
                 })
                 .cloned();
             if let Some(k) = partner {
+                // reason: `partner` is a key just taken from `cells`.
                 cells.get_mut(&k).expect("cell").1 = Status::Secondary;
                 changed = true;
             }

@@ -83,7 +83,7 @@ pub fn write(inputs: &Inputs, path: &Path) -> Result<PathBuf, ReportError> {
         };
         b.push_str(&format!(
             "<h2>{}、{}<sup>[{}]</sup></h2>\n",
-            numerals[k],
+            numerals.get(k).copied().unwrap_or(""),
             esc(section.title),
             section.note
         ));
@@ -140,16 +140,19 @@ pub fn write(inputs: &Inputs, path: &Path) -> Result<PathBuf, ReportError> {
 
     // Village exits.
     let t = &inputs.village_exit;
-    let passes = t.col("passes");
-    let evaluated = t.rows.iter().filter(|r| r[passes].bool().is_some()).count();
+    let evaluated = t
+        .rows
+        .iter()
+        .filter(|r| t.get(r, "passes").bool().is_some())
+        .count();
     let passed = t
         .rows
         .iter()
-        .filter(|r| r[passes].bool() == Some(true))
+        .filter(|r| t.get(r, "passes").bool() == Some(true))
         .count();
     b.push_str(&format!(
         "<h2>{}、贫困村退出</h2>\n",
-        numerals[SECTIONS.len()]
+        numerals.get(SECTIONS.len()).copied().unwrap_or("")
     ));
     b.push_str(&format!(
         "<p>参与测算的行政村 {} 个，贫困发生率低于所在省份退出标准（中部地区2%、西部地区3%）的 {} 个，占 {}%。\

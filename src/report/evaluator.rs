@@ -17,6 +17,49 @@ const INDICATORS: &[(&str, &str)] = &[
     ("incidence", "综合贫困发生率"),
 ];
 
+/// Columns the evaluator documents read from `exit_assessment`.
+pub(crate) const ASSESSMENT_COLUMNS: &[&str] = &[
+    "county_code",
+    "county_name",
+    "province_code",
+    "threshold_pct",
+    "sampled_households",
+    "psus",
+    "strata",
+    "wrong_exit_pct",
+    "wrong_exit_se",
+    "missed_pct",
+    "approval_pct",
+    "incidence_pct",
+    "census_wrong_exit_pct",
+    "passes_wrong_exit",
+    "passes_missed",
+    "passes_approval",
+    "passes_incidence",
+    "exit_recommended",
+    "confidence",
+];
+/// Columns read from `exit_assessment_design`.
+pub(crate) const DESIGN_COLUMNS: &[&str] = &[
+    "county_code",
+    "stratum",
+    "stratum_name",
+    "psus",
+    "households",
+    "lonely",
+];
+/// Columns read from `exit_followup`.
+pub(crate) const FOLLOWUP_COLUMNS: &[&str] = &[
+    "county_code",
+    "village_code",
+    "stratum",
+    "sample_type",
+    "household_id",
+    "finding_name",
+    "persons",
+    "missed_persons",
+];
+
 fn threshold(row: &[Cell], t: &Table, ind: &str) -> (f64, &'static str) {
     match ind {
         "incidence" => (t.get(row, "threshold_pct").f64().unwrap_or(f64::NAN), "<"),
@@ -65,7 +108,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
         let mut cells = vec![
             Td::Html(format!(
                 "<a href=\"{}.html\">{} {}</a>",
-                esc(code),
+                esc(&super::file_stem(code)),
                 esc(code),
                 esc(name)
             )),
@@ -107,19 +150,23 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
             .count()
     ));
     b.push_str("<p>括号内为标准误（百分点）。错退率、漏评率须低于2%，群众认可度须不低于90%，综合贫困发生率须低于所在省份标准（中部2%、西部3%）；任一项不达标即不建议退出。“稳健通过”指四项指标的95%置信区间均在达标一侧。</p>\n");
-    b.push_str(&table(
-        &[
-            "县",
-            "省份",
-            "错退率%",
-            "漏评率%",
-            "群众认可度%",
-            "综合贫困发生率%",
-            "结论",
-            "置信程度",
-        ],
-        &rows,
-    ));
+    if rows.is_empty() {
+        b.push_str("<p>评估县：无（本快照中没有评估抽样调查数据）。</p>\n");
+    } else {
+        b.push_str(&table(
+            &[
+                "县",
+                "省份",
+                "错退率%",
+                "漏评率%",
+                "群众认可度%",
+                "综合贫困发生率%",
+                "结论",
+                "置信程度",
+            ],
+            &rows,
+        ));
+    }
     b.push_str("<p><a href=\"summary.xlsx\">下载汇总工作簿（含抽样设计和核实清单）</a> · <a href=\"../index.html\">返回索引</a></p>\n");
     let index = dir.join("index.html");
     write_file(
@@ -379,14 +426,15 @@ fn county_page(
     b.push_str(&table(FOLLOWUP_HEADERS, &html_rows(&followup)));
     b.push_str(&format!(
         "<p><a href=\"{}.xlsx\">下载本县工作簿</a> · <a href=\"index.html\">返回汇总</a></p>\n",
-        esc(code)
+        esc(&super::file_stem(code))
     ));
-    let html_path = dir.join(format!("{code}.html"));
+    let stem = super::file_stem(code);
+    let html_path = dir.join(format!("{stem}.html"));
     write_file(
         &html_path,
         page(&format!("{code} {name} 退出评估"), &b, &inputs.generated_at).as_bytes(),
     )?;
-    let xlsx_path = dir.join(format!("{code}.xlsx"));
+    let xlsx_path = dir.join(format!("{stem}.xlsx"));
     let e = err(&xlsx_path);
     let mut wb = workbook(&format!("{code} {name} 退出评估"), &inputs.generated_at);
     sheet(

@@ -3,11 +3,15 @@
 
 use std::fmt::Write as _;
 
-/// Escape text for HTML element content and attribute values.
+/// Escape text for HTML element content and attribute values. Control characters (which
+/// HTML cannot carry, not even as character references) are shown as `\u{001B}`.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:04X}}}", c as u32);
+            }
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -279,6 +283,14 @@ mod tests {
         assert_eq!(
             esc("<b>\"A&B\"</b> '"),
             "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt; &#39;"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(
+            esc("a\u{1b}[31mb\u{0}\n"),
+            "a\\u{001B}[31mb\\u{0000}\\u{000A}"
         );
     }
 }

@@ -23,11 +23,12 @@ pub mod xlsx;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 
-use crate::pipeline::{Pipeline, PipelineError};
+use crate::pipeline::{Pipeline, PipelineError, StagedDir};
 use crate::query::{EngineConfig, session};
 use crate::warehouse::{Snapshot, Warehouse, WarehouseError};
 
@@ -51,6 +52,16 @@ pub enum ReportError {
     },
     #[error("querying the rejects: {0}")]
     Query(#[from] datafusion::error::DataFusionError),
+    #[error("the table {table} has no column `{column}` (was it made by another pipeline?)")]
+    MissingColumn { table: String, column: String },
+    #[error("the table {table} has {found} columns in a batch, {expected} in its schema")]
+    Shape {
+        table: String,
+        expected: usize,
+        found: usize,
+    },
+    #[error("reading the values of {0}: {1}")]
+    Cells(String, arrow::error::ArrowError),
 }
 
 /// What `povcensus report` is asked to do.
@@ -118,32 +129,49 @@ impl Cell {
     }
 }
 
-/// A small table in memory: column names and rows of cells.
+/// A small table in memory: its name (for messages), column names and rows of cells. Every
+/// row has one cell per column.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
+    pub name: String,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Cell>>,
 }
 
+/// The cell of a column a table does not have.
+static NULL: Cell = Cell::Null;
+
 impl Table {
-    pub fn from_batches(batches: &[RecordBatch]) -> Table {
-        let mut t = Table::default();
-        let Some(first) = batches.first() else {
-            return t;
+    /// A table from record batches of `schema` (its columns even when there is no batch).
+    pub fn from_batches(
+        name: &str,
+        schema: &arrow::datatypes::Schema,
+        batches: &[RecordBatch],
+    ) -> Result<Table, ReportError> {
+        let mut t = Table {
+            name: name.to_string(),
+            columns: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            rows: Vec::new(),
         };
-        t.columns = first
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
         for b in batches {
-            let cols: Vec<Vec<Cell>> = b.columns().iter().map(cells).collect();
+            if b.num_columns() != t.columns.len() {
+                return Err(ReportError::Shape {
+                    table: name.to_string(),
+                    expected: t.columns.len(),
+                    found: b.num_columns(),
+                });
+            }
+            let cols: Vec<Vec<Cell>> = b
+                .columns()
+                .iter()
+                .map(|c| cells(c).map_err(|e| ReportError::Cells(name.to_string(), e)))
+                .collect::<Result<_, _>>()?;
             for r in 0..b.num_rows() {
+                // reason: `cells` returns one cell per row of its column.
                 t.rows.push(cols.iter().map(|c| c[r].clone()).collect());
             }
         }
-        t
+        Ok(t)
     }
 
     pub fn read_parquet(path: &Path) -> Result<Table, ReportError> {
@@ -152,32 +180,50 @@ impl Table {
             source: e,
         };
         let file = std::fs::File::open(path).map_err(|e| err(e.into()))?;
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| err(e.into()))?
-            .build()
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(|e| err(e.into()))?;
+        let schema = Arc::clone(builder.schema());
+        let reader = builder.build().map_err(|e| err(e.into()))?;
         let batches: Vec<RecordBatch> = reader
             .collect::<Result<_, _>>()
             .map_err(|e| err(e.into()))?;
-        Ok(Table::from_batches(&batches))
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Table::from_batches(&name, &schema, &batches)
     }
 
-    pub fn col(&self, name: &str) -> usize {
+    /// The position of a column; an error naming the table when it has no such column.
+    pub fn col(&self, name: &str) -> Result<usize, ReportError> {
         self.columns
             .iter()
             .position(|c| c == name)
-            .unwrap_or_else(|| panic!("the table has no column `{name}`"))
+            .ok_or_else(|| ReportError::MissingColumn {
+                table: self.name.clone(),
+                column: name.to_string(),
+            })
     }
 
+    /// Check that the table has these columns (before the documents index its rows).
+    pub fn require(&self, names: &[&str]) -> Result<(), ReportError> {
+        names.iter().try_for_each(|n| self.col(n).map(|_| ()))
+    }
+
+    /// A cell of a row by column name (NULL for a column the table does not have; the
+    /// documents check their columns with [`Table::require`] first).
     pub fn get<'a>(&self, row: &'a [Cell], name: &str) -> &'a Cell {
-        &row[self.col(name)]
+        self.col(name)
+            .ok()
+            .and_then(|i| row.get(i))
+            .unwrap_or(&NULL)
     }
 }
 
-fn cells(a: &arrow::array::ArrayRef) -> Vec<Cell> {
+fn cells(a: &arrow::array::ArrayRef) -> Result<Vec<Cell>, arrow::error::ArrowError> {
     let n = a.len();
-    let cast = |t: &DataType| arrow::compute::cast(a, t).expect("castable");
-    match a.data_type() {
+    let cast = |t: &DataType| arrow::compute::cast(a, t);
+    Ok(match a.data_type() {
         DataType::Int8
         | DataType::Int16
         | DataType::Int32
@@ -185,7 +231,7 @@ fn cells(a: &arrow::array::ArrayRef) -> Vec<Cell> {
         | DataType::UInt8
         | DataType::UInt16
         | DataType::UInt32 => {
-            let c = cast(&DataType::Int64);
+            let c = cast(&DataType::Int64)?;
             let c = c.as_primitive::<Int64Type>();
             (0..n)
                 .map(|i| {
@@ -203,7 +249,7 @@ fn cells(a: &arrow::array::ArrayRef) -> Vec<Cell> {
         | DataType::UInt64
         | DataType::Decimal128(_, _)
         | DataType::Decimal256(_, _) => {
-            let c = cast(&DataType::Float64);
+            let c = cast(&DataType::Float64)?;
             let c = c.as_primitive::<Float64Type>();
             (0..n)
                 .map(|i| {
@@ -228,7 +274,7 @@ fn cells(a: &arrow::array::ArrayRef) -> Vec<Cell> {
                 .collect()
         }
         _ => {
-            let c = cast(&DataType::Utf8);
+            let c = cast(&DataType::Utf8)?;
             let c = c.as_string::<i32>();
             (0..n)
                 .map(|i| {
@@ -240,7 +286,7 @@ fn cells(a: &arrow::array::ArrayRef) -> Vec<Cell> {
                 })
                 .collect()
         }
-    }
+    })
 }
 
 /// Everything the documents are made from.
@@ -269,20 +315,76 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     std::fs::write(path, bytes).map_err(err)
 }
 
+/// Columns the documents read from each input table.
+const INDICATOR_COLUMNS: &[&str] = &[
+    "scope",
+    "level",
+    "area_code",
+    "area_name",
+    "indicator_id",
+    "numerator",
+    "denominator",
+    "value",
+];
+const VILLAGE_EXIT_COLUMNS: &[&str] = &[
+    "village_code",
+    "county_code",
+    "poor_persons",
+    "population",
+    "incidence_pct",
+    "threshold_pct",
+    "passes",
+];
+const REJECT_COLUMNS: &[&str] = &[
+    "province_code",
+    "file",
+    "line",
+    "column",
+    "rule_id",
+    "severity",
+    "message",
+];
+
 /// Run the pipelines and write every document; returns the index page and the files written.
+/// Everything is written into a private sibling of `OUT` and moved into place when complete,
+/// so a failure leaves the previous reports (or none), never a half-written folder.
 pub async fn write(opts: &ReportOptions) -> Result<ReportSummary, ReportError> {
     let wh = Warehouse::open(&opts.warehouse, false)?;
     let snapshot = wh
         .snapshot_as_of(opts.as_of)
         .await?
         .ok_or_else(|| ReportError::NoSnapshot(opts.warehouse.clone()))?;
-    let data = opts.out.join("data");
+    let staged = StagedDir::new(&opts.out, "index.html")?;
+    let written = write_into(opts, &wh, snapshot, staged.path()).await?;
+    staged.commit()?;
+    // The files as they are named now that the folder is in place.
+    let moved = |p: PathBuf| match p.strip_prefix(staged_root(&written)) {
+        Ok(rel) => opts.out.join(rel),
+        Err(_) => p,
+    };
+    let index = moved(written.index.clone());
+    let files = written.files.iter().cloned().map(moved).collect();
+    Ok(ReportSummary { index, files })
+}
+
+/// The folder the documents were written into (the parent of the index page).
+fn staged_root(s: &ReportSummary) -> PathBuf {
+    s.index.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+async fn write_into(
+    opts: &ReportOptions,
+    wh: &Warehouse,
+    snapshot: Snapshot,
+    out: &Path,
+) -> Result<ReportSummary, ReportError> {
+    let data = out.join("data");
     for (name, dir) in [("census", "census"), ("exit_assessment", "assessment")] {
         let pipeline = Pipeline::load(&opts.pipelines.join(format!("{name}.toml")), &[])?;
         tracing::info!(pipeline = name, "running");
         crate::pipeline::run(
             &pipeline,
-            &wh,
+            wh,
             Some(&snapshot),
             &data.join(dir),
             &opts.engine,
@@ -291,14 +393,14 @@ pub async fn write(opts: &ReportOptions) -> Result<ReportSummary, ReportError> {
     }
     let ctx = session(&opts.engine)?;
     wh.register(&ctx, Some(&snapshot))?;
-    let rejects = ctx
+    let df = ctx
         .sql(
             "SELECT province_code, file, line, \"column\", rule_id, severity, message \
              FROM rejects ORDER BY province_code, file, line NULLS FIRST, rule_id, \"column\", message",
         )
-        .await?
-        .collect()
         .await?;
+    let rejects_schema = df.schema().as_arrow().clone();
+    let rejects = df.collect().await?;
     let read = |p: &str| Table::read_parquet(&data.join(p));
     let inputs = Inputs {
         warehouse: wh.location.display.clone(),
@@ -308,11 +410,16 @@ pub async fn write(opts: &ReportOptions) -> Result<ReportSummary, ReportError> {
         assessment: read("assessment/exit_assessment.parquet")?,
         design: read("assessment/exit_assessment_design.parquet")?,
         followup: read("assessment/exit_followup.parquet")?,
-        rejects: Table::from_batches(&rejects),
+        rejects: Table::from_batches("rejects", &rejects_schema, &rejects)?,
         snapshot,
     };
+    inputs.indicators.require(INDICATOR_COLUMNS)?;
+    inputs.village_exit.require(VILLAGE_EXIT_COLUMNS)?;
+    inputs.rejects.require(REJECT_COLUMNS)?;
+    inputs.assessment.require(evaluator::ASSESSMENT_COLUMNS)?;
+    inputs.design.require(evaluator::DESIGN_COLUMNS)?;
+    inputs.followup.require(evaluator::FOLLOWUP_COLUMNS)?;
 
-    let out = &opts.out;
     let mut files = Vec::new();
     files.push(bulletin::write(&inputs, &out.join("bulletin.html"))?);
     files.push(workbook::write(&inputs, &out.join("workbook.xlsx"))?);
@@ -373,6 +480,22 @@ fn index_page(
     html::page("国家脱贫攻坚普查 · 报告索引", &b, &inputs.generated_at)
 }
 
+/// A code as a file name: ASCII letters, digits, `-` and `_` kept, anything else (a path
+/// separator, a dot) replaced by `_`, so no value of a table can write outside its folder.
+pub(crate) fn file_stem(code: &str) -> String {
+    let s: String = code
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() { "_".to_string() } else { s }
+}
+
 /// Provinces by code, with names, from the reference data.
 pub(crate) fn province_name(code: &str) -> String {
     crate::reference::Reference::get()
@@ -388,29 +511,46 @@ pub(crate) type IndicatorKey = (String, String, String, String);
 
 /// Indicator values by key: (numerator, denominator, value).
 pub(crate) fn indicator_map(t: &Table) -> BTreeMap<IndicatorKey, (f64, f64, f64)> {
-    let (s, l, a, i) = (
-        t.col("scope"),
-        t.col("level"),
-        t.col("area_code"),
-        t.col("indicator_id"),
-    );
-    let (n, d, v) = (t.col("numerator"), t.col("denominator"), t.col("value"));
+    let num = |r: &[Cell], c: &str| t.get(r, c).f64().unwrap_or(f64::NAN);
     t.rows
         .iter()
         .map(|r| {
             (
                 (
-                    r[s].str().to_string(),
-                    r[l].str().to_string(),
-                    r[a].str().to_string(),
-                    r[i].str().to_string(),
+                    t.get(r, "scope").str().to_string(),
+                    t.get(r, "level").str().to_string(),
+                    t.get(r, "area_code").str().to_string(),
+                    t.get(r, "indicator_id").str().to_string(),
                 ),
-                (
-                    r[n].f64().unwrap_or(f64::NAN),
-                    r[d].f64().unwrap_or(f64::NAN),
-                    r[v].f64().unwrap_or(f64::NAN),
-                ),
+                (num(r, "numerator"), num(r, "denominator"), num(r, "value")),
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_become_file_names_that_stay_in_their_folder() {
+        assert_eq!(file_stem("450421"), "450421");
+        assert_eq!(file_stem("../../etc/passwd"), "______etc_passwd");
+        assert_eq!(file_stem(""), "_");
+    }
+
+    #[test]
+    fn a_missing_column_is_an_error_naming_the_table() {
+        let t = Table {
+            name: "exit_assessment".into(),
+            columns: vec!["county_code".into()],
+            rows: vec![vec![Cell::Str("450421".into())]],
+        };
+        let e = t.require(&["county_code", "confidence"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the table exit_assessment has no column `confidence` (was it made by another pipeline?)"
+        );
+        assert_eq!(t.get(&t.rows[0], "confidence"), &Cell::Null);
+    }
 }

@@ -17,6 +17,39 @@ const HTML_LIST_LIMIT: usize = 500;
 /// Examples shown per rule.
 const EXAMPLES: usize = 5;
 
+/// Shown in place of a code or ID number inside a finding's message.
+const KEY_MASK: &str = "〔编码已隐去〕";
+
+/// A finding's message without record keys: the ingest messages name the parent or kept
+/// record by its code (household, village, township, county: 6 to 16 digits) or quote a value
+/// that may be one, but a quality report locates records by file, line and column only. Every
+/// run of six or more digits (with an ID number's trailing X) is masked.
+pub(crate) fn without_record_keys(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 6 {
+            out.push_str(KEY_MASK);
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in message.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else if (c == 'X' || c == 'x') && digits.len() >= 6 {
+            // The check character of an ID number: masked with its digits.
+            flush(&mut digits, &mut out);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
 fn severity_name(s: &str) -> &str {
     match s {
         "error" => "错误（拒收）",
@@ -27,14 +60,16 @@ fn severity_name(s: &str) -> &str {
 
 pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
     let rj = &inputs.rejects;
+    // reason for the indexing below: `col` found each column, and every row has one cell per
+    // column.
     let (prov, file, line, column, rule, severity, message) = (
-        rj.col("province_code"),
-        rj.col("file"),
-        rj.col("line"),
-        rj.col("column"),
-        rj.col("rule_id"),
-        rj.col("severity"),
-        rj.col("message"),
+        rj.col("province_code")?,
+        rj.col("file")?,
+        rj.col("line")?,
+        rj.col("column")?,
+        rj.col("rule_id")?,
+        rj.col("severity")?,
+        rj.col("message")?,
     );
     let mut files = Vec::new();
     let mut links = Vec::new();
@@ -42,6 +77,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
         let findings: Vec<&Vec<super::Cell>> =
             rj.rows.iter().filter(|r| r[prov].str() == code).collect();
         let name = province_name(code);
+        let stem = super::file_stem(code);
         let read: u64 = p.files.iter().map(|f| f.rows_read).sum();
         let loaded: u64 = p.files.iter().map(|f| f.rows_loaded).sum();
         let rejected: u64 = p.files.iter().map(|f| f.rows_rejected).sum();
@@ -114,7 +150,9 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
                     None,
                     vec![
                         Td::Text(id.to_string()),
-                        Td::Text(severity_name(rs[0][severity].str()).to_string()),
+                        Td::Text(
+                            severity_name(rs.first().map_or("", |r| r[severity].str())).to_string(),
+                        ),
                         Td::Text(
                             Rule::from_id(id)
                                 .map_or("", |r| r.description())
@@ -127,7 +165,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
             })
             .collect();
         if rule_rows.is_empty() {
-            b.push_str("<p class=\"pass\">没有拒收或提示的记录。</p>\n");
+            b.push_str("<p class=\"pass\">无：没有拒收或提示的记录。</p>\n");
         } else {
             b.push_str(&table(
                 &["规则", "级别", "规则说明", "记录数", "示例（文件、行、列）"],
@@ -153,27 +191,29 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
                         Td::Text(r[column].str().to_string()),
                         Td::Text(r[rule].str().to_string()),
                         Td::Text(severity_name(r[severity].str()).to_string()),
-                        Td::Text(r[message].str().to_string()),
+                        Td::Text(without_record_keys(r[message].str())),
                     ],
                 )
             })
             .collect();
-        if !list_rows.is_empty() {
+        if list_rows.is_empty() {
+            b.push_str("<p>无</p>\n");
+        } else {
             b.push_str(&table(
                 &["文件", "行", "列", "规则", "级别", "说明"],
                 &list_rows,
             ));
         }
         b.push_str(&format!(
-            "<p><a href=\"{code}.xlsx\">下载本省质量工作簿</a> · <a href=\"../index.html\">返回索引</a></p>\n"
+            "<p><a href=\"{stem}.xlsx\">下载本省质量工作簿</a> · <a href=\"../index.html\">返回索引</a></p>\n"
         ));
-        let html_path = dir.join(format!("{code}.html"));
+        let html_path = dir.join(format!("{stem}.html"));
         write_file(
             &html_path,
             page(&format!("{name} 数据质量报告"), &b, &inputs.generated_at).as_bytes(),
         )?;
 
-        let xlsx_path = dir.join(format!("{code}.xlsx"));
+        let xlsx_path = dir.join(format!("{stem}.xlsx"));
         let e = err(&xlsx_path);
         let mut wb = workbook(&format!("{name} 数据质量报告"), &inputs.generated_at);
         let frows: Vec<Vec<X>> = p
@@ -203,7 +243,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
             .map(|(id, rs)| {
                 vec![
                     X::Str(id.to_string()),
-                    X::Str(severity_name(rs[0][severity].str()).to_string()),
+                    X::Str(severity_name(rs.first().map_or("", |r| r[severity].str())).to_string()),
                     X::Str(
                         Rule::from_id(id)
                             .map_or("", |r| r.description())
@@ -229,7 +269,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
                     X::Str(r[column].str().to_string()),
                     X::Str(r[rule].str().to_string()),
                     X::Str(severity_name(r[severity].str()).to_string()),
-                    X::Str(r[message].str().to_string()),
+                    X::Str(without_record_keys(r[message].str())),
                 ]
             })
             .collect();
@@ -243,7 +283,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
         save(&mut wb, &xlsx_path)?;
 
         links.push((
-            format!("quality/{code}.html"),
+            format!("quality/{stem}.html"),
             format!(
                 "{code} {name}：拒收 {rejected} 行，提示 {flagged} 行{}",
                 if p.resubmission_required {
@@ -257,4 +297,23 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
         files.push(xlsx_path);
     }
     Ok(Written { files, links })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_keys_are_masked_in_messages() {
+        let m = "the household 5201020010010001 of this person is missing from households.csv";
+        assert_eq!(
+            without_record_keys(m),
+            format!("the household {KEY_MASK} of this person is missing from households.csv")
+        );
+        assert_eq!(
+            without_record_keys("id `52010219900101991X` and line 12345 in 52"),
+            format!("id `{KEY_MASK}` and line 12345 in 52")
+        );
+        assert_eq!(without_record_keys("value `abc`"), "value `abc`");
+    }
 }

@@ -33,15 +33,16 @@ pub fn write(inputs: &Inputs, path: &Path) -> Result<PathBuf, ReportError> {
     let e = err(path);
     let mut wb = workbook("国家脱贫攻坚普查统计工作簿", &inputs.generated_at);
     let t = &inputs.indicators;
-    let c = |n: &str| t.col(n);
+    // reason for the indexing below: `col` found each column, and every row has one cell per
+    // column.
     let (scope, level, code, name, id) = (
-        c("scope"),
-        c("level"),
-        c("area_code"),
-        c("area_name"),
-        c("indicator_id"),
+        t.col("scope")?,
+        t.col("level")?,
+        t.col("area_code")?,
+        t.col("area_name")?,
+        t.col("indicator_id")?,
     );
-    let (num, den, val) = (c("numerator"), c("denominator"), c("value"));
+    let (num, den, val) = (t.col("numerator")?, t.col("denominator")?, t.col("value")?);
     for (lvl, sheet_name) in [
         ("national", "全国指标"),
         ("province", "分省指标"),
@@ -75,7 +76,7 @@ pub fn write(inputs: &Inputs, path: &Path) -> Result<PathBuf, ReportError> {
         .rows
         .iter()
         .map(|r| {
-            let g = |n: &str| &r[v.col(n)];
+            let g = |n: &str| v.get(r, n);
             vec![
                 X::Str(g("village_code").str().into()),
                 X::Str(g("county_code").str().into()),

@@ -53,6 +53,7 @@ pub fn workbook(title: &str, generated_at: &str) -> Workbook {
     )
     .ok()
     .and_then(|t| ExcelDateTime::from_timestamp(t.and_utc().timestamp()).ok())
+    // reason: a constant, valid date.
     .unwrap_or_else(|| ExcelDateTime::from_ymd(2021, 2, 25).expect("valid date"));
     let props = DocProperties::new()
         .set_title(title)
@@ -94,7 +95,7 @@ fn fill(ws: &mut Worksheet, headers: &[&str], rows: &[Vec<X>]) -> Result<(), Xls
             match x {
                 X::Empty => {}
                 X::Str(s) => {
-                    ws.write_string(r, col, s)?;
+                    ws.write_string(r, col, crate::pipeline::formula_safe(s))?;
                 }
                 X::Num(v, fmt) => {
                     let f = formats

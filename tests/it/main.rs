@@ -6,6 +6,7 @@ mod environment;
 mod extract;
 mod generate;
 mod ingest;
+mod matrix;
 mod oracle;
 mod pipeline;
 mod process;

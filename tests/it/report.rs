@@ -406,3 +406,47 @@ fn reports_render_in_headless_chromium_without_console_errors() {
         assert!(colours > 8, "{page} has {colours} colours");
     }
 }
+
+/// The longest run of ASCII digits in a text.
+fn longest_digit_run(text: &str) -> (usize, String) {
+    let mut best = (0, String::new());
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            if run.len() > best.0 {
+                best = (run.len(), run.clone());
+            }
+            run.clear();
+        }
+    }
+    best
+}
+
+#[test]
+fn quality_reports_locate_records_without_record_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingest_sample(dir.path());
+    // The ingest messages of province 62 do name codes (parents of orphans, kept duplicates).
+    let messages = sql(
+        &wh,
+        "SELECT message FROM rejects WHERE province_code = '62'",
+        &[],
+        &[],
+    );
+    assert!(
+        longest_digit_run(&messages).0 >= 12,
+        "the rejects carry codes in their messages"
+    );
+    let out = dir.path().join("reports");
+    report(&wh, &out);
+    // Codes of villages and households have 12 and 16 digits, ID numbers 18; lines, counts
+    // and county codes are shorter.
+    let html = std::fs::read_to_string(out.join("quality/62.html")).unwrap();
+    let (n, run) = longest_digit_run(&html);
+    assert!(n < 9, "quality/62.html shows a code: {run}");
+    let x = dump_xlsx(&out, &[PathBuf::from("quality/62.xlsx")]);
+    let (n, run) = longest_digit_run(&x.to_string());
+    assert!(n < 9, "quality/62.xlsx shows a code: {run}");
+}

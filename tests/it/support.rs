@@ -336,3 +336,66 @@ pub fn browser() -> PathBuf {
         })
         .clone()
 }
+
+/// Copy a directory tree (files and sub-directories) to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// Rewrite the data rows of a UTF-8 submission file in a province directory with `edit`
+/// (header → rows → rows), then record its new row count and SHA-256 in `manifest.json`, so
+/// the file arrives intact and only its values are what the test wants.
+pub fn edit_submission_file(
+    province: &Path,
+    file: &str,
+    edit: impl FnOnce(&[String], Vec<Vec<String>>) -> Vec<Vec<String>>,
+) {
+    let path = province.join(file);
+    let mut r = csv::Reader::from_path(&path).unwrap();
+    let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let rows: Vec<Vec<String>> = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(String::from).collect())
+        .collect();
+    let rows = edit(&headers, rows);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&headers).unwrap();
+    for row in &rows {
+        w.write_record(row).unwrap();
+    }
+    let bytes = w.into_inner().unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    set_manifest_entry(province, file, Some((rows.len(), &bytes)));
+}
+
+/// Set (or with `None` remove) a file's entry in a province's `manifest.json`.
+pub fn set_manifest_entry(province: &Path, file: &str, entry: Option<(usize, &[u8])>) {
+    use sha2::Digest;
+    let mp = province.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mp).unwrap()).unwrap();
+    let files = m["files"].as_object_mut().unwrap();
+    match entry {
+        Some((rows, bytes)) => {
+            files.insert(
+                file.to_string(),
+                serde_json::json!({
+                    "rows": rows,
+                    "sha256": hex::encode(sha2::Sha256::digest(bytes)),
+                }),
+            );
+        }
+        None => {
+            files.remove(file);
+        }
+    }
+    std::fs::write(&mp, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+}
