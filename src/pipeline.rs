@@ -268,8 +268,8 @@ impl StagedDir {
         std::fs::create_dir_all(&parent).map_err(|e| werr(&parent, e))?;
         let prefix = format!(".{name}.povcensus-");
         remove_abandoned(&parent, &prefix);
-        // A private name (process id, time, counter), created with the usual permissions (the
-        // umask's, as OUT would have had), not a 0700 temporary directory.
+        // A private name (process id, time, counter), created with the process umask's
+        // permissions, as OUT would have had (owner-only: `main` sets umask 077).
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let tmp = loop {
             let nanos = std::time::SystemTime::now()

@@ -1050,19 +1050,19 @@ fn a_staging_folder_of_a_killed_run_is_removed_by_the_next_run() {
 }
 
 #[test]
-fn outputs_have_the_permissions_of_a_folder_made_by_hand() {
-    use std::os::unix::fs::PermissionsExt;
+fn outputs_are_owner_only_folders_and_files() {
     let f = fixture(Shape::Clean);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let o = run_into(&root().join("pipelines/census.toml"), &f.wh, &out);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let by_hand = dir.path().join("by-hand");
-    std::fs::create_dir(&by_hand).unwrap();
-    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(
-        mode(&out),
-        mode(&by_hand),
-        "the staging folder's mode is not kept"
-    );
+    let mode = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!(mode(&out), 0o700, "OUT itself");
+    for e in std::fs::read_dir(&out).unwrap() {
+        let p = e.unwrap().path();
+        assert_eq!(mode(&p) & 0o077, 0, "{} is open to others", p.display());
+    }
 }
