@@ -448,7 +448,7 @@ fn stage_file(
             file: file.to_string(),
             encoding: Some(check.encoding.label().to_string()),
             rows_read: check.rows_read,
-            rows_loaded: check.rows_read - rows_rejected,
+            rows_loaded: check.rows_read.saturating_sub(rows_rejected),
             rows_rejected,
             rows_flagged: 0,
             file_rejected,
@@ -836,7 +836,9 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
                 let rejected_lines = mine
                     .iter()
                     .filter(|f| f.table == t && f.rule.severity() == Severity::Error)
-                    .count() as u64;
+                    .map(|f| f.line)
+                    .collect::<HashSet<u64>>()
+                    .len() as u64;
                 let flagged_lines: HashSet<u64> = mine
                     .iter()
                     .filter(|f| f.table == t && f.rule.severity() == Severity::Warning)
@@ -856,9 +858,10 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
                 if let Some(sf) = staged {
                     let mut c = sf.count.clone();
                     c.rows_rejected += rejected_lines;
-                    c.rows_loaded = c.rows_read - c.rows_rejected;
                     c.rows_flagged = flagged_lines.len() as u64;
-                    if c.rows_loaded != written {
+                    let loaded = c.rows_read.checked_sub(c.rows_rejected);
+                    c.rows_loaded = loaded.unwrap_or(0);
+                    if loaded != Some(written) {
                         return Err(IngestError::Conservation {
                             province: code.clone(),
                             file: c.file.clone(),
@@ -1129,8 +1132,19 @@ async fn write_table(
     let rejected = rejected_lines.clone();
     let batches = reader.map(move |b| {
         let b = b.map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-        let lines = b.column(n).as_primitive::<arrow::datatypes::Int64Type>();
-        let projected = RecordBatch::try_new(Arc::clone(&out_schema), b.columns()[..n].to_vec())?;
+        let (Some(columns), Some(lines)) = (b.columns().get(..n), b.columns().get(n)) else {
+            return Err(datafusion::error::DataFusionError::Internal(
+                "a staged file without its _line column".into(),
+            ));
+        };
+        let lines = lines
+            .as_primitive_opt::<arrow::datatypes::Int64Type>()
+            .ok_or_else(|| {
+                datafusion::error::DataFusionError::Internal(
+                    "a staged _line column that is not Int64".into(),
+                )
+            })?;
+        let projected = RecordBatch::try_new(Arc::clone(&out_schema), columns.to_vec())?;
         if rejected.is_empty() {
             return Ok(projected);
         }

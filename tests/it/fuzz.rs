@@ -6,6 +6,11 @@
 //! located (a file, and a line when it concerns a row); no message quotes a name or an ID
 //! number of the submission.
 //!
+//! Acceptable errors: none. A run error (exit 2) is for failures of the run itself: the
+//! store or the staging directory failing, the same directory or province given twice, a bad
+//! `--reject-threshold`. The mutations produce none of these (each case is its own province
+//! directory of a local root), so every `Err` is a failure of the test.
+//!
 //! `POVCENSUS_FUZZ_CASES=N` (default 500) and `POVCENSUS_FUZZ_SEED=S` (default 13) for long
 //! runs; a failure prints the seed and the case so it can be reproduced.
 
@@ -269,6 +274,13 @@ fn mutate_manifest(rng: &mut Rng, files: &mut Files) -> String {
             return "append to a broken manifest".into();
         }
     };
+    if !m.is_object() {
+        *bytes = b"[]".to_vec();
+        return "manifest replaced by an array".into();
+    }
+    if !m["files"].is_object() {
+        m["files"] = serde_json::json!({});
+    }
     let desc = match rng.below(10) {
         0 => {
             let at = rng.below(bytes.len());
