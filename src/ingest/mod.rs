@@ -122,8 +122,8 @@ pub enum IngestError {
 
 /// One province submission found on the command line.
 struct Submission {
-    /// The province it is for: the manifest's `province_code` when the manifest names a
-    /// 2-digit code, else the directory's name (whatever the directory is called, one
+    /// The province it is for: the manifest's `province_code` when it names one of the
+    /// census provinces, else the directory's name (whatever the directory is called, one
     /// province is one submission).
     province: String,
     /// The name of its directory (a 2-digit code when found under a root directory).
@@ -193,7 +193,7 @@ async fn resolve(locations: Vec<Location>) -> Result<Vec<Submission>, IngestErro
             .as_deref()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
             .and_then(|v| v.get("province_code")?.as_str().map(str::to_string))
-            .filter(|p| is_code(p));
+            .filter(|p| is_code(p) && crate::reference::Reference::get().province(p).is_some());
         let province = named.unwrap_or_else(|| {
             if is_code(&dir_name) {
                 dir_name.clone()
