@@ -508,7 +508,9 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
                     writeln!(
                         out,
                         "{id:>8}  {code:>8}  {:>7}  {:<22} {read:>9} {loaded:>11} {rejected:>11}  {:>12}",
-                        v.version, v.submission_id, v.committed_in
+                        v.version,
+                        crate::validation::escape_text(&v.submission_id, 200),
+                        v.committed_in
                     )?;
                 }
             }

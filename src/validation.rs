@@ -116,6 +116,47 @@ fn quote(value: &str) -> String {
     out
 }
 
+/// Text from a submission (a manifest's submission_id, a path) for a terminal or a document:
+/// control characters (line breaks, terminal escape codes) escaped as `\n`, `\u{1b}`, …, and
+/// at most `max` characters.
+pub fn escape_text(value: &str, max: usize) -> String {
+    let mut out = String::with_capacity(value.len().min(4 * max));
+    for (i, c) in value.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Full-width forms (U+FF01–U+FF5E) and the ideographic space: full-width digits look like
+/// digits but are not.
+fn is_full_width(c: char) -> bool {
+    matches!(c, '\u{ff01}'..='\u{ff5e}' | '\u{3000}')
+}
+
+/// A value described without quoting it (it may be a name or an ID number in the wrong
+/// column): its length and kind of characters.
+pub fn describe(value: &str) -> String {
+    let n = value.chars().count();
+    let plural = if n == 1 { "" } else { "s" };
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        format!("(a value of {n} digit{plural}, withheld)")
+    } else if value.chars().any(is_full_width) {
+        format!("(a value of {n} character{plural}, some of them full-width, withheld)")
+    } else {
+        format!("(a value of {n} character{plural}, withheld)")
+    }
+}
+
 /// "(中文 name)", the column reference every row message ends with.
 fn col_ref(c: &Column) -> String {
     format!("({} {})", c.label_zh, c.name)
@@ -170,12 +211,34 @@ impl HeaderMap {
                     "the header row of {} is empty; expected the column names of the format \
                      (English or Chinese), e.g. `{}`",
                     table.file_name(),
-                    schema_cols[0].name
+                    schema_cols.first().map_or("", |c| c.name)
                 ),
             ));
             return (map, findings);
         }
 
+        // A header row that names few of the table's columns is probably a data row (the
+        // header is missing): its cells are then values, never quoted.
+        let resolved = (0..header.len())
+            .filter(|&i| table.resolve_header(cell(i)).is_some())
+            .count();
+        // A header row with many more cells than the table has columns has data merged into
+        // it (a line end missing or not recognised): its unknown cells are values too.
+        let looks_like_header =
+            resolved * 2 >= schema_cols.len() && header.len() <= schema_cols.len() + 5;
+        if resolved == 0 {
+            findings.push(Finding::new(
+                Rule::FileHeader,
+                None,
+                format!(
+                    "the first line of {} names none of its columns: the header row is missing, \
+                     or the file holds another table; expected the column names of the format \
+                     (English or Chinese), e.g. `{}`",
+                    table.file_name(),
+                    schema_cols.first().map_or("", |c| c.name)
+                ),
+            ));
+        }
         for i in 0..header.len() {
             let text = cell(i);
             if text.is_empty() {
@@ -200,7 +263,14 @@ impl HeaderMap {
                             "header cell {} of {}, {}, is not a column of the format; it is ignored",
                             i + 1,
                             table.file_name(),
-                            quote(text)
+                            if looks_like_header
+                                && text.bytes().filter(u8::is_ascii_digit).count() < 6
+                                && !text.chars().any(char::is_control)
+                            {
+                                quote(text)
+                            } else {
+                                describe(text)
+                            }
                         ),
                     ));
                     map.unknown.push((i, text.to_string()));
@@ -317,6 +387,8 @@ struct ColPlan {
     village_serial: bool,
     /// Personal data: never quoted.
     sensitive: bool,
+    /// The plausibility bound on the value's magnitude and the rule that enforces it.
+    bound: Option<(f64, Rule)>,
 }
 
 /// Schema indices of the columns the table's cross-column rules read.
@@ -334,6 +406,8 @@ enum RowRules {
         exit_year: usize,
         housing_route: usize,
         housing_grade: usize,
+        size: usize,
+        incomes: [usize; 4],
     },
     Persons {
         sex: usize,
@@ -365,6 +439,80 @@ const PROVINCE_CODED: &[(Table, &str)] = &[
     (Table::AssessmentHouseholds, "household_id"),
 ];
 
+/// Plausibility bounds on magnitudes (absolute values) beyond the format's types and ranges:
+/// values past them are keying or unit errors, and would overflow the exact sums of the
+/// reports. The reasons are in the rules' descriptions.
+const PLAUSIBLE: &[(Table, &str, f64, Rule)] = &[
+    (
+        Table::Counties,
+        "sampling_weight",
+        3_000.0,
+        Rule::ValueWeight,
+    ),
+    (
+        Table::Counties,
+        "rural_population",
+        5_000_000.0,
+        Rule::ValueCount,
+    ),
+    (Table::Villages, "population", 100_000.0, Rule::ValueCount),
+    (
+        Table::Villages,
+        "collective_income",
+        100_000.0,
+        Rule::ValueMoney,
+    ),
+    (
+        Table::Households,
+        "income_wage",
+        MAX_INCOME,
+        Rule::ValueMoney,
+    ),
+    (
+        Table::Households,
+        "income_business",
+        MAX_INCOME,
+        Rule::ValueMoney,
+    ),
+    (
+        Table::Households,
+        "income_property",
+        MAX_INCOME,
+        Rule::ValueMoney,
+    ),
+    (
+        Table::Households,
+        "income_transfer",
+        MAX_INCOME,
+        Rule::ValueMoney,
+    ),
+    (
+        Table::AssessmentHouseholds,
+        "weight",
+        1_000_000.0,
+        Rule::ValueWeight,
+    ),
+    (
+        Table::AssessmentHouseholds,
+        "persons",
+        20.0,
+        Rule::ValueCount,
+    ),
+    // Above persons it is already `assessment.missed_persons`; this bounds it when persons
+    // is itself invalid.
+    (
+        Table::AssessmentHouseholds,
+        "missed_persons",
+        1_000.0,
+        Rule::ValueCount,
+    ),
+];
+
+/// Largest plausible household income component (yuan, 2020, absolute value).
+const MAX_INCOME: f64 = 10_000_000.0;
+/// Largest plausible per-capita net income (yuan, absolute value): about 100 times the mean.
+const MAX_PER_CAPITA: f64 = 1_000_000.0;
+
 /// Village codes whose serial (digits 10–12) is checked.
 const VILLAGE_CODED: &[(Table, &str)] = &[
     (Table::Villages, "village_code"),
@@ -372,11 +520,15 @@ const VILLAGE_CODED: &[(Table, &str)] = &[
 ];
 
 fn schema_date(s: &'static str) -> NaiveDate {
+    // reason: only called on the schema's own date constants, which a unit test parses
+    // (`rule_tables_match_the_schema` builds every table's validator); never on input.
     parse_date(s).unwrap_or_else(|| panic!("schema date `{s}` is not YYYY-MM-DD"))
 }
 
 /// Schema index of a column the row rules need (a missing one is a bug in the schema).
 fn idx(table: Table, name: &str) -> usize {
+    // reason: called with literal column names of the schema only; a unit test builds every
+    // table's validator, so a misspelt name fails the tests, never an input.
     table
         .column_index(name)
         .unwrap_or_else(|| panic!("schema table {table} has no column {name}"))
@@ -460,6 +612,8 @@ impl RowValidator {
     ///
     /// Panics if `header` was built for another table.
     pub fn new(table: Table, province_code: &str, header: HeaderMap) -> Self {
+        // reason: both are properties of the caller's code and of the static schema (the
+        // widest table has 41 columns), not of any input.
         assert_eq!(header.table, table, "header map of another table");
         let cols = table.columns();
         assert!(cols.len() <= 64, "row state holds at most 64 columns");
@@ -496,6 +650,10 @@ impl RowValidator {
                     province: is(PROVINCE_CODED),
                     village_serial: is(VILLAGE_CODED),
                     sensitive: SENSITIVE.contains(&col.name),
+                    bound: PLAUSIBLE
+                        .iter()
+                        .find(|(t, c, _, _)| *t == table && *c == col.name)
+                        .map(|&(_, _, max, rule)| (max, rule)),
                 }
             })
             .collect();
@@ -513,6 +671,13 @@ impl RowValidator {
                 exit_year: idx(t, "exit_year"),
                 housing_route: idx(t, "housing_route"),
                 housing_grade: idx(t, "housing_grade"),
+                size: idx(t, "household_size"),
+                incomes: [
+                    idx(t, "income_wage"),
+                    idx(t, "income_business"),
+                    idx(t, "income_property"),
+                    idx(t, "income_transfer"),
+                ],
             },
             Table::Persons => RowRules::Persons {
                 sex: idx(t, "sex"),
@@ -595,7 +760,9 @@ impl RowValidator {
         // Households: whether the status-dependent items are required (status 1), not
         // required (2, 3) or undecidable (status empty or invalid: its own finding suffices).
         let enumerated = match self.status_col.and_then(|c| self.plans[c].field) {
-            Some(f) => parse_int(fields[f].trim_ascii(), false) == IntParse::Ok(1),
+            Some(f) => {
+                parse_int(fields.get(f).map_or("", |s| s.trim_ascii()), false) == IntParse::Ok(1)
+            }
             None => false,
         };
 
@@ -650,7 +817,7 @@ impl RowValidator {
             st.bad |= bit;
             return Value::Null;
         };
-        let raw: &'a str = fields[f].trim_ascii();
+        let raw: &'a str = fields.get(f).map_or("", |s| s.trim_ascii());
         let col = plan.col;
         if raw.is_empty() {
             let required = match plan.req {
@@ -717,6 +884,30 @@ impl RowValidator {
                 }
             }
         };
+        let result = result.and_then(|v| match (plan.bound, &v) {
+            (Some((max, rule)), Value::Float(_) | Value::Int(_)) => {
+                let x = match v {
+                    Value::Int(i) => i as f64,
+                    Value::Float(f) => f,
+                    _ => 0.0,
+                };
+                if x.abs() > max {
+                    Err(Finding::new(
+                        rule,
+                        Some(col.name),
+                        format!(
+                            "value {} is beyond the plausible bound for this column: at most \
+                             {max} in absolute value (a keying or unit error?) {}",
+                            shown(plan, raw),
+                            col_ref(col)
+                        ),
+                    ))
+                } else {
+                    Ok(v)
+                }
+            }
+            _ => Ok(v),
+        });
         match result {
             Ok(v) => v,
             Err(finding) => {
@@ -748,6 +939,8 @@ impl RowValidator {
                     raw.chars().count(),
                     if raw.bytes().all(|b| b.is_ascii_digit()) {
                         ""
+                    } else if raw.chars().any(is_full_width) {
+                        ", some of them full-width; digits must be half-width 0-9"
                     } else {
                         ", not all digits 0-9"
                     },
@@ -769,27 +962,30 @@ impl RowValidator {
                 ),
             ));
         }
-        if plan.village_serial && n == 12 {
-            let serial = &raw[9..12];
-            if !("001"..="599").contains(&serial) {
-                ok = false;
-                findings.push(Finding::new(
-                    Rule::CodeStructure,
-                    Some(col.name),
-                    format!(
-                        "village code {} has the village serial {serial} (digits 10-12); \
-                         expected 001-599 {}",
-                        shown(plan, raw),
-                        col_ref(col)
-                    ),
-                ));
-            }
+        if plan.village_serial
+            && let Some(serial) = raw.get(9..12)
+            && !("001"..="599").contains(&serial)
+        {
+            ok = false;
+            findings.push(Finding::new(
+                Rule::CodeStructure,
+                Some(col.name),
+                format!(
+                    "village code {} has the village serial {serial} (digits 10-12); \
+                     expected 001-599 {}",
+                    shown(plan, raw),
+                    col_ref(col)
+                ),
+            ));
         }
-        if ok {
-            Ok(Value::Str(Cow::Borrowed(raw)))
-        } else {
+        match findings.pop() {
             // Already reported; the caller only needs to mark the column bad.
-            Err(findings.pop().expect("a structure finding was pushed"))
+            Some(f) if !ok => Err(f),
+            Some(f) => {
+                findings.push(f);
+                Ok(Value::Str(Cow::Borrowed(raw)))
+            }
+            None => Ok(Value::Str(Cow::Borrowed(raw))),
         }
     }
 
@@ -852,7 +1048,35 @@ impl RowValidator {
                 exit_year,
                 housing_route,
                 housing_grade,
+                size,
+                incomes,
             } => {
+                let parts: Option<Vec<(usize, f64)>> = incomes
+                    .iter()
+                    .map(|&i| st.float(values, i).map(|x| (i, x)))
+                    .collect();
+                if let (Some(parts), Some(n)) = (parts, st.int(values, size))
+                    && n > 0
+                {
+                    let per_capita = parts.iter().map(|(_, x)| x).sum::<f64>() / n as f64;
+                    let largest = parts
+                        .iter()
+                        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+                        .map_or(incomes[0], |(i, _)| *i);
+                    if per_capita.abs() > MAX_PER_CAPITA {
+                        findings.push(Finding::new(
+                            Rule::ValueMoney,
+                            Some(name(largest)),
+                            format!(
+                                "the per-capita net income (the four income components over \
+                                 household_size {n}) is {per_capita:.0} yuan, beyond the \
+                                 plausible bound of {MAX_PER_CAPITA} yuan in absolute value \
+                                 (a keying or unit error?) {}",
+                                r(largest)
+                            ),
+                        ));
+                    }
+                }
                 if let Some(g) = str_at(st, values, housing_grade)
                     && matches!(g, "C" | "D")
                     && st.int(values, housing_route) == Some(1)
@@ -1094,12 +1318,39 @@ impl RowValidator {
 // ---------------------------------------------------------------------------------------------
 // Field checks
 
-/// A value for a message: quoted, or withheld for personal-data columns.
+/// A value for a message: quoted only when it is short and of the column's own shape (digits
+/// of the code's length, a short number, a date), so that a name or an ID number that landed
+/// in the wrong column (swapped or missing headers) is never quoted; otherwise described.
+/// Personal-data columns are never quoted.
 fn shown(plan: &ColPlan, raw: &str) -> String {
-    if plan.sensitive {
-        "(withheld: personal data)".to_string()
-    } else {
+    if !plan.sensitive && fits_shape(plan.check, raw) {
         quote(raw)
+    } else {
+        describe(raw)
+    }
+}
+
+/// Whether `raw` is short and of the shape of the column's values.
+fn fits_shape(check: Check, raw: &str) -> bool {
+    let numeric = |s: &str, max: usize| {
+        !s.is_empty()
+            && s.len() <= max
+            && s.bytes().any(|b| b.is_ascii_digit())
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.'))
+    };
+    match check {
+        Check::Digits(n) => raw.len() == n && raw.bytes().all(|b| b.is_ascii_digit()),
+        Check::Code(_) => numeric(raw, 6),
+        Check::Int(..) => numeric(raw, 12),
+        Check::Number { .. } => {
+            raw.len() <= 15
+                && raw.bytes().filter(u8::is_ascii_digit).count() <= 12
+                && (is_decimal(raw) || numeric(raw, 15))
+        }
+        Check::Date(..) => raw.len() == 10 && raw.bytes().all(|b| b.is_ascii_digit() || b == b'-'),
+        Check::Grade => raw.len() <= 2 && raw.bytes().all(|b| b.is_ascii_alphanumeric()),
+        Check::Text | Check::Id => false,
     }
 }
 
@@ -1373,15 +1624,31 @@ fn id_format_reason(id: &str) -> String {
     let n = id.chars().count();
     let expected = "expected 18 characters (17 digits and a check digit or X), or 20 for a \
                     disability card";
+    if id.chars().any(is_full_width) {
+        return format!(
+            "the ID number has {n} characters, some of them full-width (such as full-width \
+             digits); {expected}, all half-width (ASCII)"
+        );
+    }
+    if !id.is_ascii() {
+        return format!(
+            "the ID number has {n} characters, some of them not digits or X; {expected}"
+        );
+    }
     if b.len() != 18 && b.len() != 20 {
         return format!("the ID number has {n} characters; {expected}");
     }
-    if !b[..17].iter().all(u8::is_ascii_digit) || !(b[17].is_ascii_digit() || b[17] == b'X') {
+    let (Some(head), Some(&check)) = (b.get(..17), b.get(17)) else {
+        return format!("the ID number has {n} characters; {expected}");
+    };
+    if !head.iter().all(u8::is_ascii_digit) || !(check.is_ascii_digit() || check == b'X') {
         return format!(
             "the ID number has characters other than digits (and a final X); {expected}"
         );
     }
-    if b.len() == 20 && !((b'1'..=b'7').contains(&b[18]) && (b'1'..=b'4').contains(&b[19])) {
+    if let (Some(&cat), Some(&grade)) = (b.get(18), b.get(19))
+        && !((b'1'..=b'7').contains(&cat) && (b'1'..=b'4').contains(&grade))
+    {
         return "the disability-card number's last two characters are not a disability \
                 category 1-7 and grade 1-4"
             .to_string();
@@ -2550,7 +2817,7 @@ mod tests {
     }
 
     #[test]
-    fn messages_quote_values_truncated() {
+    fn long_values_are_described_not_quoted() {
         let long = "9".repeat(100);
         let f = only(
             Table::Villages,
@@ -2558,12 +2825,183 @@ mod tests {
             Rule::ValueRange,
             "population",
         );
+        assert!(f.message.contains("100 digits"), "{}", f.message);
+        assert!(!f.message.contains(&"9".repeat(13)), "{}", f.message);
+        // Header cells are quoted truncated.
+        let mut header: Vec<String> = Table::Villages
+            .columns()
+            .iter()
+            .map(|c| c.name.to_string())
+            .collect();
+        header.push("z".repeat(100));
+        let refs: Vec<&str> = header.iter().map(String::as_str).collect();
+        let (_, f) = HeaderMap::new(Table::Villages, &refs);
         assert!(
-            f.message.contains(&format!("`{}…`", "9".repeat(40))),
+            f[0].message.contains(&format!("`{}…`", "z".repeat(40))),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn implausible_money_is_rejected() {
+        let f = only(
+            Table::Households,
+            &[("income_wage", "1e19")],
+            Rule::ValueMoney,
+            "income_wage",
+        );
+        assert!(f.message.contains("`1e19`"), "{}", f.message);
+        only(
+            Table::Households,
+            &[("income_business", "-20000000")],
+            Rule::ValueMoney,
+            "income_business",
+        );
+        only(
+            Table::Villages,
+            &[("collective_income", "250000")],
+            Rule::ValueMoney,
+            "collective_income",
+        );
+        assert!(
+            findings(
+                Table::Households,
+                &[("income_wage", "9000000"), ("household_size", "20")]
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn implausible_per_capita_income_is_rejected() {
+        // Each component is plausible; together, over household_size 1, they are not.
+        let f = only(
+            Table::Households,
+            &[
+                ("household_size", "1"),
+                ("income_wage", "9000000"),
+                ("income_transfer", "8000000"),
+            ],
+            Rule::ValueMoney,
+            "income_wage",
+        );
+        assert!(f.message.contains("per-capita"), "{}", f.message);
+    }
+
+    #[test]
+    fn implausible_weights_are_rejected() {
+        only(
+            Table::Counties,
+            &[
+                ("county_type", "3"),
+                ("exit_year", ""),
+                ("sampling_weight", "1e15"),
+            ],
+            Rule::ValueWeight,
+            "sampling_weight",
+        );
+        assert!(
+            findings(
+                Table::Counties,
+                &[
+                    ("county_type", "3"),
+                    ("exit_year", ""),
+                    ("sampling_weight", "96.34")
+                ]
+            )
+            .is_empty()
+        );
+        only(
+            Table::AssessmentHouseholds,
+            &[("weight", "1e300")],
+            Rule::ValueWeight,
+            "weight",
+        );
+    }
+
+    #[test]
+    fn implausible_counts_are_rejected() {
+        only(
+            Table::Villages,
+            &[("population", "9000000000000000000")],
+            Rule::ValueCount,
+            "population",
+        );
+        only(
+            Table::Counties,
+            &[("rural_population", "60000000")],
+            Rule::ValueCount,
+            "rural_population",
+        );
+    }
+
+    #[test]
+    fn full_width_digits_in_an_id_are_described_as_such() {
+        let full: String = adult_id()
+            .chars()
+            .map(|c| char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap_or(c))
+            .collect();
+        let f = only(
+            Table::Persons,
+            &[("person_id", &full)],
+            Rule::IdFormat,
+            "person_id",
+        );
+        assert!(f.message.contains("full-width"), "{}", f.message);
+        assert!(
+            !f.message.contains("has 18 characters; expected 18"),
             "{}",
             f.message
         );
-        assert!(!f.message.contains(&"9".repeat(41)));
+        let f = only(
+            Table::Persons,
+            &[("household_id", "５２０１０２００１００１０００１")],
+            Rule::ValueFormat,
+            "household_id",
+        );
+        assert!(f.message.contains("full-width"), "{}", f.message);
+    }
+
+    #[test]
+    fn values_of_another_shape_are_described_not_quoted() {
+        // A name in the ethnicity column (swapped headers).
+        let f = only(
+            Table::Persons,
+            &[("ethnicity", "张伟")],
+            Rule::ValueFormat,
+            "ethnicity",
+        );
+        assert!(!f.message.contains("张伟"), "{}", f.message);
+        assert!(f.message.contains("2 characters"), "{}", f.message);
+        // An ID number in the household_id column.
+        let id = adult_id();
+        let f = findings(Table::Persons, &[("household_id", &id)]);
+        assert!(!f.is_empty());
+        for f in f {
+            assert!(!f.message.contains(&id[..10]), "{}", f.message);
+        }
+        // A short code of the column's shape is quoted.
+        let f = only(Table::Persons, &[("sex", "7")], Rule::ValueCode, "sex");
+        assert!(f.message.contains("`7`"), "{}", f.message);
+    }
+
+    #[test]
+    fn a_data_row_as_header_quotes_no_cell() {
+        let (_, fields) = record(Table::Persons, &[("name", "张伟")]);
+        let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let (_, f) = HeaderMap::new(Table::Persons, &refs);
+        assert!(f.iter().any(|f| f.rule == Rule::FileHeader));
+        for f in &f {
+            assert!(!f.message.contains("张伟"), "{}", f.message);
+            assert!(!f.message.contains(&adult_id()[..10]), "{}", f.message);
+        }
+    }
+
+    #[test]
+    fn escape_text_escapes_control_characters() {
+        assert_eq!(escape_text("a\n\u{1b}[31m", 40), "a\\n\\u{1b}[31m");
+        assert_eq!(escape_text("abcdef", 3), "abc…");
     }
 
     #[test]

@@ -107,24 +107,39 @@ pub enum IngestError {
     },
     #[error("staging directory: {0}")]
     StagingDir(std::io::Error),
+    #[error(
+        "the same submission directory is given twice ({first} and {second}); give each submission once"
+    )]
+    SameSubmission { first: String, second: String },
+    #[error("--reject-threshold must be a share from 0 to 1 (e.g. 0.05), not {0}")]
+    Threshold(f64),
+    /// A state the run's own bookkeeping rules out (a bug, reported instead of a panic).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
     #[error("a worker failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
 
 /// One province submission found on the command line.
 struct Submission {
+    /// The province it is for: the manifest's `province_code` when it names one of the
+    /// census provinces, else the directory's name (whatever the directory is called, one
+    /// province is one submission).
     province: String,
+    /// The name of its directory (a 2-digit code when found under a root directory).
+    dir_name: String,
     location: Location,
+    /// Where it really is (a canonical local path, or the store URL and prefix): the same
+    /// directory given twice is refused.
+    identity: String,
+    /// The bytes of manifest.json (None when absent).
+    manifest: Option<bytes::Bytes>,
 }
 
-async fn discover(arg: &str) -> Result<Vec<Submission>, IngestError> {
+async fn discover(arg: &str) -> Result<Vec<Location>, IngestError> {
     let loc = Location::parse(arg, false)?;
     if loc.exists("manifest.json").await? {
-        let name = loc.prefix.filename().unwrap_or_default().to_string();
-        return Ok(vec![Submission {
-            province: name,
-            location: loc,
-        }]);
+        return Ok(vec![loc]);
     }
     let mut out = Vec::new();
     for d in loc.list_dirs("").await? {
@@ -132,10 +147,7 @@ async fn discover(arg: &str) -> Result<Vec<Submission>, IngestError> {
             let mut sub = loc.clone();
             sub.prefix = loc.path(&d);
             sub.display = format!("{}/{d}", arg.trim_end_matches('/'));
-            out.push(Submission {
-                province: d,
-                location: sub,
-            });
+            out.push(sub);
         }
     }
     if out.is_empty() {
@@ -144,16 +156,83 @@ async fn discover(arg: &str) -> Result<Vec<Submission>, IngestError> {
     Ok(out)
 }
 
+/// The canonical local directory of a location on the local file system.
+fn local_dir(loc: &Location) -> Option<PathBuf> {
+    (loc.store_url.scheme() == "file").then(|| {
+        let p = PathBuf::from(format!("/{}", loc.prefix));
+        std::fs::canonicalize(&p).unwrap_or(p)
+    })
+}
+
+/// Read the manifests of the located submissions and name each by its province; refuse the
+/// same directory twice and two submissions of one province, before any file is read.
+async fn resolve(locations: Vec<Location>) -> Result<Vec<Submission>, IngestError> {
+    let mut out: Vec<Submission> = Vec::new();
+    for location in locations {
+        let identity = match local_dir(&location) {
+            Some(p) => p.display().to_string(),
+            None => location.url_of(&location.prefix),
+        };
+        if let Some(prev) = out.iter().find(|p| p.identity == identity) {
+            return Err(IngestError::SameSubmission {
+                first: prev.location.display.clone(),
+                second: location.display.clone(),
+            });
+        }
+        let manifest = match location.get_bytes("manifest.json").await {
+            Ok(b) => Some(b),
+            Err(WarehouseError::Store {
+                source: object_store::Error::NotFound { .. },
+                ..
+            }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let dir_name = location.prefix.filename().unwrap_or_default().to_string();
+        let is_code = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+        let named = manifest
+            .as_deref()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .and_then(|v| v.get("province_code")?.as_str().map(str::to_string))
+            .filter(|p| is_code(p) && crate::reference::Reference::get().province(p).is_some());
+        let province = named.unwrap_or_else(|| {
+            if is_code(&dir_name) {
+                dir_name.clone()
+            } else {
+                location.display.clone()
+            }
+        });
+        if let Some(prev) = out.iter().find(|p| p.province == province) {
+            return Err(IngestError::DuplicateProvince {
+                province,
+                first: prev.location.display.clone(),
+                second: location.display.clone(),
+            });
+        }
+        out.push(Submission {
+            province,
+            dir_name,
+            location,
+            identity,
+            manifest,
+        });
+    }
+    Ok(out)
+}
+
 /// Parse and check a manifest; the error text explains what is wrong.
 fn check_manifest(bytes: &[u8], dir_name: &str) -> Result<(Manifest, Option<Encoding>), String> {
-    let m: Manifest =
-        serde_json::from_slice(bytes).map_err(|e| format!("manifest.json is not valid: {e}"))?;
+    let m: Manifest = serde_json::from_slice(bytes).map_err(|e| {
+        format!(
+            "manifest.json is not valid: {}",
+            crate::validation::escape_text(&e.to_string(), 300)
+        )
+    })?;
     let mut problems = Vec::new();
     let is_code = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
     if !is_code(&m.province_code) {
         problems.push(format!(
             "province_code `{}` is not a 2-digit code",
-            m.province_code
+            crate::validation::escape_text(&m.province_code, 40)
         ));
     } else if crate::reference::Reference::get()
         .province(&m.province_code)
@@ -183,14 +262,18 @@ fn check_manifest(bytes: &[u8], dir_name: &str) -> Result<(Manifest, Option<Enco
         Some("utf-8" | "utf8") => Some(Encoding::Utf8),
         Some("gb18030" | "gbk" | "gb2312") => Some(Encoding::Gb18030),
         Some(other) => {
-            problems.push(format!("encoding `{other}` is not utf-8 or gb18030"));
+            problems.push(format!(
+                "encoding `{}` is not utf-8 or gb18030",
+                crate::validation::escape_text(other, 40)
+            ));
             None
         }
     };
     for name in m.files.keys() {
         if Table::from_file_name(name).is_none() {
             problems.push(format!(
-                "manifest lists `{name}`, which is not a file of the submission format"
+                "manifest lists `{}`, which is not a file of the submission format",
+                crate::validation::escape_text(name, 100)
             ));
         }
     }
@@ -215,18 +298,18 @@ struct StagedFile {
 /// Stream one file through the reader and row rules into staging. Runs on a blocking thread.
 #[allow(clippy::too_many_arguments)]
 fn stage_file(
-    input: Option<Box<dyn Read + Send>>,
+    input: Input,
     table: Table,
     province: &str,
     submission_id: &str,
     declared: Option<Encoding>,
     expected: Option<crate::generator::ManifestFile>,
-    staging: &Path,
+    stem: &Path,
     display: &str,
 ) -> Result<StagedFile, IngestError> {
     let file = table.file_name();
-    let data_path = staging.join(format!("{province}.{}.parquet", table.name()));
-    let rejects_path = staging.join(format!("{province}.{}.rejects.parquet", table.name()));
+    let data_path = stem.with_extension(format!("{}.parquet", table.name()));
+    let rejects_path = stem.with_extension(format!("{}.rejects.parquet", table.name()));
     let staging_err = |p: &Path| {
         let p = p.display().to_string();
         move |source| IngestError::Staging { path: p, source }
@@ -234,20 +317,39 @@ fn stage_file(
     let mut rejects = RejectsWriter::create(rejects_path.clone(), submission_id, province, file)
         .map_err(staging_err(&rejects_path))?;
     let mut rule_counts: BTreeMap<String, u64> = BTreeMap::new();
+    let outside = matches!(input, Input::Outside);
+    let input = match input {
+        Input::Present(r) => Some(r),
+        Input::Missing | Input::Outside => None,
+    };
     let Some(input) = input else {
-        // A required file that is absent: nothing of it loads (its children are orphans).
-        let message = format!("{file} is missing from the submission");
+        // A required file that is absent, or a link leaving the submission that is not read:
+        // nothing of it loads (its children are orphans).
+        let (rule, message) = if outside {
+            (
+                Rule::FileOutside,
+                format!(
+                    "{file} does not resolve to a file inside the submission directory (a link \
+                     leaving it, a link loop, or not a regular file); it is not read"
+                ),
+            )
+        } else {
+            (
+                Rule::FileMissing,
+                format!("{file} is missing from the submission"),
+            )
+        };
         rejects
             .push(RejectRow {
                 line: None,
                 record_key: None,
-                rule: Rule::FileMissing,
+                rule,
                 column: None,
                 message: message.clone(),
             })
             .map_err(staging_err(&rejects_path))?;
         rejects.finish().map_err(staging_err(&rejects_path))?;
-        rule_counts.insert(Rule::FileMissing.id().to_string(), 1);
+        rule_counts.insert(rule.id().to_string(), 1);
         return Ok(StagedFile {
             table,
             data: None,
@@ -277,7 +379,7 @@ fn stage_file(
         }
         let rejected = ev.rejected();
         if rejected {
-            rejected_rows += 1;
+            rejected_rows += ev.rows;
         } else if let Err(e) = writer.append(ev.line, ev.values) {
             failure = Some(e);
         }
@@ -346,7 +448,7 @@ fn stage_file(
             file: file.to_string(),
             encoding: Some(check.encoding.label().to_string()),
             rows_read: check.rows_read,
-            rows_loaded: check.rows_read - rows_rejected,
+            rows_loaded: check.rows_read.saturating_sub(rows_rejected),
             rows_rejected,
             rows_flagged: 0,
             file_rejected,
@@ -357,16 +459,40 @@ fn stage_file(
     })
 }
 
-/// A reader over an object of a store, for a blocking thread.
-async fn open_reader(loc: &Location, rel: &str) -> Result<Box<dyn Read + Send>, IngestError> {
+/// A file of a submission, as staging sees it.
+enum Input {
+    /// A reader over its bytes, for a blocking thread.
+    Present(Box<dyn Read + Send>),
+    /// Absent.
+    Missing,
+    /// A link that resolves outside the submission directory: not read.
+    Outside,
+}
+
+/// Open a file of a submission. A local file that resolves (through links) outside the
+/// submission directory is not opened.
+async fn open_reader(loc: &Location, rel: &str) -> Result<Input, IngestError> {
     let path = loc.path(rel);
-    if loc.store_url.scheme() == "file" {
+    if let Some(dir) = local_dir(loc) {
         let fs_path = PathBuf::from(format!("/{path}"));
-        let f = std::fs::File::open(&fs_path).map_err(|source| IngestError::Read {
+        let read_err = |source| IngestError::Read {
             path: fs_path.display().to_string(),
             source,
-        })?;
-        return Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)));
+        };
+        let real = match std::fs::canonicalize(&fs_path) {
+            Ok(p) => p,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Input::Missing),
+            // A link loop and the like: it does not resolve to a file of the submission.
+            Err(_) => return Ok(Input::Outside),
+        };
+        if !real.starts_with(&dir) || !real.is_file() {
+            return Ok(Input::Outside);
+        }
+        let f = std::fs::File::open(&real).map_err(read_err)?;
+        return Ok(Input::Present(Box::new(std::io::BufReader::with_capacity(
+            1 << 20,
+            f,
+        ))));
     }
     let get = loc.store.get(&path).await.map_err(|e| {
         IngestError::Warehouse(WarehouseError::Store {
@@ -376,7 +502,9 @@ async fn open_reader(loc: &Location, rel: &str) -> Result<Box<dyn Read + Send>, 
     })?;
     let stream = get.into_stream().map(|r| r.map_err(std::io::Error::other));
     let reader = tokio_util::io::StreamReader::new(stream);
-    Ok(Box::new(tokio_util::io::SyncIoBridge::new(reader)))
+    Ok(Input::Present(Box::new(tokio_util::io::SyncIoBridge::new(
+        reader,
+    ))))
 }
 
 /// A province of this run after staging.
@@ -388,25 +516,31 @@ struct ProvinceRun {
     content_sha256: String,
 }
 
+/// The manifest of a province that passed the manifest checks.
+fn manifest_of(run: &ProvinceRun) -> Result<&Manifest, IngestError> {
+    run.manifest.as_ref().ok_or(IngestError::Internal(
+        "a changed province without a valid manifest",
+    ))
+}
+
 /// Ingest the submissions into the warehouse.
 pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
+    if !(0.0..=1.0).contains(&opts.reject_threshold) {
+        return Err(IngestError::Threshold(opts.reject_threshold));
+    }
     let warehouse = Warehouse::open(&opts.warehouse, true)?;
+    // Reports of committed snapshots that a failure after their commit left unwritten.
+    if let Err(e) = repair_reports(&warehouse, opts).await {
+        tracing::warn!("the reports of earlier snapshots could not be rebuilt: {e}");
+    }
     let latest = warehouse.latest().await?;
 
-    // Find the submissions; one per province.
-    let mut submissions: Vec<Submission> = Vec::new();
+    // Find the submissions and name each by its manifest's province; one per province.
+    let mut locations = Vec::new();
     for arg in &opts.submissions {
-        for s in discover(arg).await? {
-            if let Some(prev) = submissions.iter().find(|p| p.province == s.province) {
-                return Err(IngestError::DuplicateProvince {
-                    province: s.province.clone(),
-                    first: prev.location.display.clone(),
-                    second: s.location.display.clone(),
-                });
-            }
-            submissions.push(s);
-        }
+        locations.extend(discover(arg).await?);
     }
+    let mut submissions = resolve(locations).await?;
     submissions.sort_by(|a, b| a.province.cmp(&b.province));
 
     // Private (0700), removed on drop and by `scratch::remove_all` on an interrupt.
@@ -434,19 +568,12 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
     );
     let mut runs: Vec<ProvinceRun> = Vec::new();
     let mut jobs = Vec::new();
-    for (si, s) in submissions.iter().enumerate() {
-        let manifest_bytes = match s.location.get_bytes("manifest.json").await {
-            Ok(b) => Some(b),
-            Err(WarehouseError::Store {
-                source: object_store::Error::NotFound { .. },
-                ..
-            }) => None,
-            Err(e) => return Err(e.into()),
-        };
+    for (si, s) in submissions.into_iter().enumerate() {
         let mut hasher = Sha256::new();
-        let (manifest, declared, problems) = match manifest_bytes
+        let (manifest, declared, problems) = match s
+            .manifest
             .as_deref()
-            .map(|b| (b, check_manifest(b, &s.province)))
+            .map(|b| (b, check_manifest(b, &s.dir_name)))
         {
             None => (
                 None,
@@ -475,25 +602,35 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
             .map(|m| m.province_code.clone())
             .unwrap_or_else(|| s.province.clone());
         for t in Table::ALL {
-            let present = s.location.exists(t.file_name()).await?;
+            let present = match local_dir(&s.location) {
+                // A link counts as present even when it does not resolve (it is a finding).
+                Some(_) => {
+                    std::fs::symlink_metadata(format!("/{}", s.location.path(t.file_name())))
+                        .is_ok()
+                }
+                None => s.location.exists(t.file_name()).await?,
+            };
             // Absent optional files are skipped; an absent required file is a finding.
             if !(present || manifest.is_some() && t.required()) {
                 continue;
             }
             let input = if present {
-                Some(open_reader(&s.location, t.file_name()).await?)
+                open_reader(&s.location, t.file_name()).await?
             } else {
-                None
+                Input::Missing
             };
-            let input = input.map(|r| -> Box<dyn Read + Send> {
-                Box::new(CountingReader {
+            let input = match input {
+                Input::Present(r) => Input::Present(Box::new(CountingReader {
                     inner: r,
                     bar: bar.clone(),
-                })
-            });
+                })),
+                other => other,
+            };
             let expected = manifest
                 .as_ref()
                 .and_then(|m| m.files.get(t.file_name()).cloned());
+            // Staging files are named by the submission's index: two inputs never share one.
+            let stem = format!("s{si:04}");
             let (province, submission_id, staging, display) = (
                 province.clone(),
                 submission_id.clone(),
@@ -515,7 +652,7 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
                         &submission_id,
                         declared,
                         expected,
-                        &staging,
+                        &staging.join(stem),
                         &display,
                     )
                 })
@@ -524,23 +661,24 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
             });
         }
         runs.push(ProvinceRun {
-            submission: Submission {
-                province: s.province.clone(),
-                location: s.location.clone(),
-            },
+            submission: s,
             manifest,
             problems,
             files: Vec::new(),
-            content_sha256: String::new(),
+            // The hasher continues with the files' hashes below.
+            content_sha256: hex::encode(hasher.finalize()),
         });
-        // The hasher continues with the files' hashes below.
-        runs.last_mut().expect("just pushed").content_sha256 = hex::encode(hasher.finalize());
     }
     let parallel = opts.engine.threads.max(1);
     let mut staged = futures::stream::iter(jobs).buffer_unordered(parallel);
     while let Some((si, result)) = staged.next().await {
         let file = result??;
-        runs[si].files.push(file);
+        runs.get_mut(si)
+            .ok_or(IngestError::Internal(
+                "a staged file of an unknown submission",
+            ))?
+            .files
+            .push(file);
     }
     drop(staged);
     bar.finish_and_clear();
@@ -572,15 +710,8 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
         .collect();
     let changed_codes: BTreeSet<String> = changed
         .iter()
-        .map(|&i| {
-            runs[i]
-                .manifest
-                .as_ref()
-                .expect("valid")
-                .province_code
-                .clone()
-        })
-        .collect();
+        .map(|&i| manifest_of(&runs[i]).map(|m| m.province_code.clone()))
+        .collect::<Result<_, _>>()?;
 
     let mut reports: Vec<ProvinceReport> = Vec::new();
     let mut new_versions: BTreeMap<String, ProvinceVersion> = BTreeMap::new();
@@ -631,19 +762,14 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
         register_staged_rejects(&ctx, &runs, &changed, &findings)?;
 
         // Each changed province's new version directory.
-        let version_dir = |i: usize| -> (String, u32, String) {
+        let version_dir = |i: usize| -> Result<(String, u32, String), IngestError> {
             let run = &runs[i];
-            let code = run
-                .manifest
-                .as_ref()
-                .expect("valid manifest")
-                .province_code
-                .clone();
+            let code = manifest_of(run)?.province_code.clone();
             let version = current
                 .and_then(|c| c.get(&code))
                 .map_or(1, |v| v.version + 1);
-            let dir = format!("v={version}-{}", &run.content_sha256[..12]);
-            (code, version, dir)
+            let hash = run.content_sha256.get(..12).unwrap_or(&run.content_sha256);
+            Ok((code, version, format!("v={version}-{hash}")))
         };
         // Write every table of every changed province: CPU-bound (zstd), so as tasks, at most
         // `threads` at a time (each holds a row group in memory).
@@ -653,7 +779,7 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
             tokio::task::JoinHandle<Result<u64, IngestError>>,
         > = BTreeMap::new();
         for &i in &changed {
-            let (code, _, dir) = version_dir(i);
+            let (code, _, dir) = version_dir(i)?;
             for t in Table::ALL {
                 let rel = format!("data/{}/province={code}/{dir}/part-0.parquet", t.name());
                 let staged = runs[i]
@@ -672,10 +798,8 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
                 writes.insert(
                     (code.clone(), t),
                     tokio::spawn(async move {
-                        let _permit = permits
-                            .acquire_owned()
-                            .await
-                            .expect("the semaphore is never closed");
+                        // The semaphore is never closed; without a permit the write still runs.
+                        let _permit = permits.acquire_owned().await.ok();
                         write_table(&wh, &rel, t, staged.as_deref(), &rejected_lines).await
                     }),
                 );
@@ -684,8 +808,8 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
 
         for &i in &changed {
             let run = &runs[i];
-            let manifest = run.manifest.as_ref().expect("valid manifest");
-            let (code, version, dir) = version_dir(i);
+            let manifest = manifest_of(run)?;
+            let (code, version, dir) = version_dir(i)?;
             let mine: Vec<&CrossFinding> = findings.iter().filter(|f| f.province == code).collect();
             let mut tables = BTreeMap::new();
             let mut files = Vec::new();
@@ -704,7 +828,9 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
                 let rejected_lines = mine
                     .iter()
                     .filter(|f| f.table == t && f.rule.severity() == Severity::Error)
-                    .count() as u64;
+                    .map(|f| f.line)
+                    .collect::<HashSet<u64>>()
+                    .len() as u64;
                 let flagged_lines: HashSet<u64> = mine
                     .iter()
                     .filter(|f| f.table == t && f.rule.severity() == Severity::Warning)
@@ -712,7 +838,7 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
                     .collect();
                 let written = writes
                     .remove(&(code.clone(), t))
-                    .expect("a write per table")
+                    .ok_or(IngestError::Internal("a province's table was not written"))?
                     .await??;
                 tables.insert(
                     t.name().to_string(),
@@ -724,9 +850,10 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
                 if let Some(sf) = staged {
                     let mut c = sf.count.clone();
                     c.rows_rejected += rejected_lines;
-                    c.rows_loaded = c.rows_read - c.rows_rejected;
                     c.rows_flagged = flagged_lines.len() as u64;
-                    if c.rows_loaded != written {
+                    let loaded = c.rows_read.checked_sub(c.rows_rejected);
+                    c.rows_loaded = loaded.unwrap_or(0);
+                    if loaded != Some(written) {
                         return Err(IngestError::Conservation {
                             province: code.clone(),
                             file: c.file.clone(),
@@ -858,23 +985,73 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
         opts.reject_threshold,
         reports,
     );
-    if let Some(id) = committed {
-        warehouse
-            .location
-            .put_bytes(
-                &format!("_reports/ingest-{id:010}.json"),
-                report.to_json().into_bytes(),
-            )
-            .await?;
-        warehouse
-            .location
-            .put_bytes(
-                &format!("_reports/ingest-{id:010}.txt"),
-                report.to_text().into_bytes(),
-            )
-            .await?;
+    if let Some(id) = committed
+        && let Err(e) = write_report(&warehouse, id, &report).await
+    {
+        // The snapshot is committed: the outcome is the committed data's. The next ingest
+        // into this warehouse writes the missing report (see `repair_reports`).
+        tracing::warn!(
+            snapshot = id,
+            "snapshot {id} is committed but its report could not be stored ({e}); the next ingest writes it"
+        );
     }
     Ok(report)
+}
+
+fn report_rel(id: u64, ext: &str) -> String {
+    format!("_reports/ingest-{id:010}.{ext}")
+}
+
+/// Store the report of snapshot `id` in `_reports/`, the text form last (its presence marks a
+/// complete pair).
+async fn write_report(
+    warehouse: &Warehouse,
+    id: u64,
+    report: &IngestReport,
+) -> Result<(), WarehouseError> {
+    warehouse
+        .location
+        .put_bytes(&report_rel(id, "json"), report.to_json().into_bytes())
+        .await?;
+    warehouse
+        .location
+        .put_bytes(&report_rel(id, "txt"), report.to_text().into_bytes())
+        .await
+}
+
+/// Write the reports of committed snapshots that have none (a failure or a crash between the
+/// commit and the report): rebuilt from the snapshot's catalog entry, which records every
+/// province version it committed with its files, counts and rules.
+async fn repair_reports(warehouse: &Warehouse, opts: &IngestOptions) -> Result<(), IngestError> {
+    for id in warehouse.snapshot_ids().await? {
+        if warehouse.location.exists(&report_rel(id, "txt")).await? {
+            continue;
+        }
+        let snapshot = warehouse.snapshot(id).await?;
+        let provinces: Vec<ProvinceReport> = snapshot
+            .provinces
+            .iter()
+            .filter(|(_, v)| v.committed_in == id)
+            .map(|(code, v)| {
+                province_report(
+                    code,
+                    "(rebuilt from the snapshot: the original report could not be stored)",
+                    v,
+                    Status::Loaded,
+                    Vec::new(),
+                )
+            })
+            .collect();
+        let report = IngestReport::new(
+            opts.warehouse.clone(),
+            Some(id),
+            opts.reject_threshold,
+            provinces,
+        );
+        write_report(warehouse, id, &report).await?;
+        tracing::info!(snapshot = id, "wrote the missing report of snapshot {id}");
+    }
+    Ok(())
 }
 
 fn province_report(
@@ -947,8 +1124,19 @@ async fn write_table(
     let rejected = rejected_lines.clone();
     let batches = reader.map(move |b| {
         let b = b.map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-        let lines = b.column(n).as_primitive::<arrow::datatypes::Int64Type>();
-        let projected = RecordBatch::try_new(Arc::clone(&out_schema), b.columns()[..n].to_vec())?;
+        let (Some(columns), Some(lines)) = (b.columns().get(..n), b.columns().get(n)) else {
+            return Err(datafusion::error::DataFusionError::Internal(
+                "a staged file without its _line column".into(),
+            ));
+        };
+        let lines = lines
+            .as_primitive_opt::<arrow::datatypes::Int64Type>()
+            .ok_or_else(|| {
+                datafusion::error::DataFusionError::Internal(
+                    "a staged _line column that is not Int64".into(),
+                )
+            })?;
+        let projected = RecordBatch::try_new(Arc::clone(&out_schema), columns.to_vec())?;
         if rejected.is_empty() {
             return Ok(projected);
         }
@@ -974,7 +1162,7 @@ fn register_staged_rejects(
     let mut batches = Vec::new();
     for &i in changed {
         let run = &runs[i];
-        let m = run.manifest.as_ref().expect("valid manifest");
+        let m = manifest_of(run)?;
         for f in &run.files {
             let file = std::fs::File::open(&f.rejects).map_err(|source| IngestError::Read {
                 path: f.rejects.display().to_string(),

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::validation::escape_text;
 use crate::warehouse::FileCount;
 
 /// What happened to one province's submission.
@@ -99,13 +100,18 @@ impl IngestReport {
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("report serializes") + "\n"
+        // Plain structs of strings, numbers and maps with string keys: serializing cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }
 
     /// The readable summary.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "povcensus ingest into {}", self.warehouse);
+        let _ = writeln!(
+            s,
+            "povcensus ingest into {}",
+            escape_text(&self.warehouse, 400)
+        );
         match self.snapshot {
             Some(id) => {
                 let _ = writeln!(s, "committed snapshot {id}");
@@ -125,9 +131,9 @@ impl IngestReport {
             let _ = writeln!(
                 s,
                 "province {} ({}) submission {}: {}",
-                p.province_code,
-                p.source,
-                p.submission_id.as_deref().unwrap_or("?"),
+                escape_text(&p.province_code, 40),
+                escape_text(&p.source, 400),
+                escape_text(p.submission_id.as_deref().unwrap_or("?"), 200),
                 status
             );
             let _ = writeln!(
@@ -162,7 +168,7 @@ impl IngestReport {
                 }
             );
             for problem in &p.problems {
-                let _ = writeln!(s, "  ! {problem}");
+                let _ = writeln!(s, "  ! {}", escape_text(problem, 2000));
             }
             if !p.rules.is_empty() {
                 let rules: Vec<String> = p.rules.iter().map(|(r, n)| format!("{r} {n}")).collect();

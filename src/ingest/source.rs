@@ -51,6 +51,8 @@ pub struct DecodingReader<R> {
     hasher: Sha256,
     raw_total: u64,
     newlines: u64,
+    /// Carriage returns not followed by a line feed (line ends of a CR-only file).
+    lone_crs: u64,
     last_byte: Option<u8>,
     eof: bool,
     done: bool,
@@ -78,6 +80,7 @@ impl<R: Read> DecodingReader<R> {
             hasher: Sha256::new(),
             raw_total: 0,
             newlines: 0,
+            lone_crs: 0,
             last_byte: None,
             eof: false,
             done: false,
@@ -93,6 +96,13 @@ impl<R: Read> DecodingReader<R> {
         self.hasher.update(bytes);
         self.raw_total += bytes.len() as u64;
         self.newlines += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        let mut prev = self.last_byte;
+        for &b in bytes {
+            if prev == Some(b'\r') && b != b'\n' {
+                self.lone_crs += 1;
+            }
+            prev = Some(b);
+        }
         if let Some(&b) = bytes.last() {
             self.last_byte = Some(b);
         }
@@ -123,6 +133,16 @@ impl<R: Read> DecodingReader<R> {
         self.newlines + u64::from(self.last_byte.is_some_and(|b| b != b'\n'))
     }
 
+    /// Number of lines of the raw bytes read so far, taking a carriage return alone as a line
+    /// end too (for a CR-only file).
+    pub fn cr_lines(&self) -> u64 {
+        let trailing_cr = u64::from(self.last_byte == Some(b'\r'));
+        self.newlines
+            + self.lone_crs
+            + trailing_cr
+            + u64::from(self.last_byte.is_some_and(|b| b != b'\n' && b != b'\r'))
+    }
+
     pub fn decode_error(&self) -> Option<DecodeError> {
         self.failed
     }
@@ -140,11 +160,9 @@ impl<R: Read> DecodingReader<R> {
                 if n == 0 {
                     self.eof = true;
                 } else {
-                    let chunk = &self.raw[..n];
-                    self.hasher.update(chunk);
-                    self.raw_total += n as u64;
-                    self.newlines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-                    self.last_byte = Some(chunk[n - 1]);
+                    let chunk = std::mem::take(&mut self.raw);
+                    self.account(&chunk[..n]);
+                    self.raw = chunk;
                 }
                 self.raw_start = 0;
                 self.raw_end = n;
@@ -200,6 +218,10 @@ pub fn detect_encoding(prefix: &[u8]) -> Encoding {
 pub struct RowEvent<'r, 'a> {
     /// Physical line on which the record starts (header = line 1).
     pub line: u64,
+    /// Rows the record counts for: 1, or for a malformed record that runs over several
+    /// physical lines (an unclosed quote swallowing the lines after it), every line it
+    /// consumed, so that swallowed lines count as rejected rows.
+    pub rows: u64,
     pub fields: &'r [&'a str],
     /// Typed values in schema column order (`Null` for empty or invalid).
     pub values: &'r [Value<'a>],
@@ -260,11 +282,27 @@ pub fn read_table<R: Read>(
     }
     prefix.truncate(filled);
     let encoding = declared.unwrap_or_else(|| detect_encoding(&prefix));
+    // Lines ending in a carriage return alone (old Mac OS): the CSV reader would see one
+    // record. Such a file is rejected with a clear finding rather than misread.
+    let cr_only = !prefix.contains(&b'\n') && prefix.contains(&b'\r');
     let mut decoding = DecodingReader::new(input, encoding, prefix);
     let mut findings = Vec::new();
     let mut rows: u64 = 0;
     let mut other_province_checked = false;
-    {
+    let mut header_seen = false;
+    if cr_only {
+        decoding.drain()?;
+        rows = decoding.cr_lines().saturating_sub(1);
+        findings.push(Finding::new(
+            Rule::FileLineEndings,
+            None,
+            format!(
+                "the lines of the file end with a carriage return (CR) alone, as on old Mac OS; \
+                 no record can be read: save it with LF or CRLF line endings ({} lines)",
+                decoding.cr_lines()
+            ),
+        ));
+    } else {
         // Records end at `\n` only: with the default CRLF handling the reader would take a
         // record's starting line before consuming the `\n` of the previous `\r\n`, one line
         // early. A trailing `\r` stays in the last field, and values are trimmed anyway.
@@ -292,7 +330,10 @@ pub fn read_table<R: Read>(
                 continue; // a blank line (the reader itself skips only truly empty ones)
             }
             let line = record.position().map_or(0, |p| p.line());
+            // The line after the record: how many physical lines the record consumed.
+            let next_line = csv.position().line();
             let Some(v) = validator.as_ref() else {
+                header_seen = true;
                 let header: Vec<&str> = record.iter().collect();
                 let (map, header_findings) = HeaderMap::new(table, &header);
                 let reject = HeaderMap::rejects_file(&header_findings);
@@ -307,11 +348,30 @@ pub fn read_table<R: Read>(
                 validator = Some(RowValidator::new(table, province, map));
                 continue;
             };
-            rows += 1;
             let mut fields = recycle(std::mem::take(&mut fields_buf));
             fields.extend(record.iter());
             let mut values = recycle_values(std::mem::take(&mut values_buf));
-            let row_findings = v.check(&fields, &mut values);
+            let mut row_findings = v.check(&fields, &mut values);
+            let span = next_line.saturating_sub(line).max(1);
+            let mut weight = 1;
+            if span > 1
+                && let Some(f) = row_findings
+                    .iter_mut()
+                    .find(|f| f.rule == Rule::CsvMalformed)
+            {
+                // An unclosed quote swallows the lines after it into one record: report it
+                // where it opened, and count every line it consumed as a rejected row.
+                weight = span;
+                f.message = format!(
+                    "the record starting on this line runs over {span} physical lines (to line \
+                     {}), most likely because a quote (\") opened here is never closed; its {} \
+                     lines count as rejected rows; {}",
+                    line + span - 1,
+                    span,
+                    f.message
+                );
+            }
+            rows += weight;
             if !other_province_checked {
                 other_province_checked = true;
                 if let Some(p) = record_province(table, v, &fields).filter(|p| *p != province) {
@@ -324,6 +384,7 @@ pub fn read_table<R: Read>(
             }
             on_row(RowEvent {
                 line,
+                rows: weight,
                 fields: &fields,
                 values: &values,
                 findings: row_findings,
@@ -350,6 +411,15 @@ pub fn read_table<R: Read>(
             ),
         ));
         rows = decoding.physical_lines().saturating_sub(1);
+    } else if !cr_only && !header_seen {
+        findings.push(Finding::new(
+            Rule::FileHeader,
+            None,
+            format!(
+                "{} is empty: it has no header row (and no records)",
+                table.file_name()
+            ),
+        ));
     }
     let sha256 = decoding.sha256_hex();
     if let Some(m) = expected {
@@ -385,11 +455,13 @@ pub fn read_table<R: Read>(
 /// library collects in place when the layouts agree).
 fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
     v.clear();
+    // The vector is empty: the closure never runs.
     v.into_iter().map(|_| unreachable!()).collect()
 }
 
 fn recycle_values<'b>(mut v: Vec<Value<'_>>) -> Vec<Value<'b>> {
     v.clear();
+    // The vector is empty: the closure never runs.
     v.into_iter().map(|_| unreachable!()).collect()
 }
 

@@ -47,6 +47,7 @@ enum ColumnBuilder {
 }
 
 fn epoch() -> NaiveDate {
+    // reason: a constant, valid calendar date.
     NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")
 }
 

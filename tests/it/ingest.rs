@@ -26,7 +26,7 @@ pub fn povcensus_env(args: &[&str], env: &[(String, String)]) -> Output {
     c.output().unwrap()
 }
 
-fn text(o: &Output) -> String {
+pub fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -34,12 +34,12 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn fixture() -> PathBuf {
+pub fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ingest/52")
 }
 
 /// Copy the hand-made fixture so a test may change it.
-fn fixture_copy(dir: &Path) -> PathBuf {
+pub fn fixture_copy(dir: &Path) -> PathBuf {
     let to = dir.join("52");
     std::fs::create_dir_all(&to).unwrap();
     for e in std::fs::read_dir(fixture()).unwrap() {
@@ -76,7 +76,7 @@ pub fn sql(wh: &str, query: &str, extra: &[&str], env: &[(String, String)]) -> S
     String::from_utf8(o.stdout).unwrap()
 }
 
-fn ingest_json(args: &[&str], env: &[(String, String)]) -> (Option<i32>, IngestReport) {
+pub fn ingest_json(args: &[&str], env: &[(String, String)]) -> (Option<i32>, IngestReport) {
     let mut all = vec!["ingest", "--json"];
     all.extend_from_slice(args);
     let o = povcensus_env(&all, env);
@@ -85,7 +85,7 @@ fn ingest_json(args: &[&str], env: &[(String, String)]) -> (Option<i32>, IngestR
     (o.status.code(), report)
 }
 
-fn reject_set(
+pub fn reject_set(
     wh: &str,
     env: &[(String, String)],
 ) -> BTreeSet<(String, String, Option<u64>, String)> {
