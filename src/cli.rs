@@ -338,7 +338,7 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
             let summary =
                 tokio::task::spawn_blocking(move || crate::generator::generate(&opts)).await??;
             eprintln!(
-                "wrote {} province submissions ({} rows, {:.1} MB) to {}",
+                "wrote the submissions of {} province(s) ({} rows, {:.1} MB) to {}",
                 summary.provinces.len(),
                 summary.rows,
                 summary.bytes as f64 / 1e6,

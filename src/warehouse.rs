@@ -141,6 +141,7 @@ impl Location {
         let prefix = ObjectPath::from_absolute_path(&abs).map_err(|e| bad(e.to_string()))?;
         Ok(Location {
             store: Arc::new(store),
+            // Cannot fail: a constant, valid URL.
             store_url: Url::parse("file:///").expect("static URL"),
             prefix,
             display: location.to_string(),
@@ -291,6 +292,7 @@ pub fn rejects_schema() -> SchemaRef {
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
+            // Cannot fail: 3 is within zstd's levels 1-22.
             ZstdLevel::try_new(3).expect("valid zstd level"),
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -373,6 +375,7 @@ impl Warehouse {
     pub async fn commit(&self, snapshot: &Snapshot) -> Result<(), WarehouseError> {
         let rel = Self::snapshot_rel(snapshot.id);
         let p = self.location.path(&rel);
+        // Cannot fail: strings, integers and string-keyed maps serialize.
         let json = serde_json::to_vec_pretty(snapshot).expect("snapshot serializes");
         let opts = PutOptions {
             mode: PutMode::Create,

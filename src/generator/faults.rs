@@ -155,12 +155,12 @@ fn with_province(code: &str, other: &str) -> String {
     format!("{other}{}", &code[2..])
 }
 
-const COUNTY_KINDS: usize = 9;
+const COUNTY_KINDS: usize = 10;
 const TOWNSHIP_KINDS: usize = 7;
-const VILLAGE_KINDS: usize = 9;
-const HOUSEHOLD_KINDS: usize = 12;
+const VILLAGE_KINDS: usize = 10;
+const HOUSEHOLD_KINDS: usize = 13;
 const PERSON_KINDS: usize = 16;
-const ASSESSMENT_KINDS: usize = 9;
+const ASSESSMENT_KINDS: usize = 10;
 
 /// Plant the row-level faults of one county.
 pub fn plant_rows(ctx: &Ctx<'_>, cp: &CountyPlan, s: &Samples, sink: &mut FaultSink<'_>) {
@@ -371,6 +371,18 @@ fn county_fault(
                 "county code of another province",
             )
         }
+        8 => {
+            set(t, &mut f, "county_type", "3");
+            set(t, &mut f, "exit_year", "");
+            set(t, &mut f, "sampling_weight", "1000000000000000");
+            planted(
+                f,
+                Rule::ValueWeight,
+                Some("sampling_weight"),
+                key,
+                "sampling weight 1e15",
+            )
+        }
         _ => malformed(f, idx(t, "county_name"), key),
     }
 }
@@ -558,6 +570,16 @@ fn village_fault(
                 "village of a township not in townships.csv",
             )
         }
+        8 => {
+            set(t, &mut f, "population", "200000");
+            planted(
+                f,
+                Rule::ValueCount,
+                Some("population"),
+                key,
+                "village population 200,000",
+            )
+        }
         _ => malformed(f, idx(t, "village_name"), key),
     }
 }
@@ -691,6 +713,16 @@ fn household_fault(
                 Some("household_id"),
                 Some(code),
                 "household of a village not in villages.csv",
+            )
+        }
+        11 => {
+            set(t, &mut f, "income_wage", "10000000000000000000");
+            planted(
+                f,
+                Rule::ValueMoney,
+                Some("income_wage"),
+                key,
+                "wage income 1e19 yuan",
             )
         }
         _ => malformed(f, idx(t, "household_id"), key),
@@ -1061,6 +1093,12 @@ fn assessment_fault(
                 Some(hid),
                 "sampled household not in households.csv",
             )
+        }
+        8 => {
+            let mut f = split(template(0)?);
+            set(t, &mut f, "weight", "1e300");
+            let k = key_of(&f);
+            planted(f, Rule::ValueWeight, Some("weight"), k, "weight 1e300")
         }
         _ => {
             let f = split(template(0)?);

@@ -402,7 +402,7 @@ fn resubmission_versions_idempotence_and_time_travel() {
     let (c1, r1) = ingest_json(&[s, "--warehouse", wh], &[]);
     assert_eq!(r1.snapshot, Some(1));
     let listing = || -> Vec<String> {
-        let mut files: Vec<String> = walk(Path::new(wh))
+        let mut files: Vec<String> = crate::support::files_below(Path::new(wh))
             .into_iter()
             .map(|p| p.display().to_string())
             .collect();
@@ -470,22 +470,6 @@ fn resubmission_versions_idempotence_and_time_travel() {
     let o = povcensus(&["sql", "--warehouse", wh, "--as-of", "9", "-c", "SELECT 1"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("no snapshot 9"), "{}", text(&o));
-}
-
-fn walk(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p)
-            } else {
-                out.push(p)
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -769,7 +753,7 @@ fn upload(s3: &crate::support::S3Server, bucket: &str, dir: &Path, prefix: &str)
         .enable_all()
         .build()
         .unwrap();
-    for p in walk(dir) {
+    for p in crate::support::files_below(dir) {
         let rel = p
             .strip_prefix(dir)
             .unwrap()

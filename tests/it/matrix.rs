@@ -7,7 +7,7 @@
 //! `sql -c`, `versions` and `serve` (one Flight SQL session from Python). The outputs must be
 //! whole (index.html present, no temporary folder left), and empty tables keep their columns.
 
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -551,14 +551,7 @@ fn check_serve(shape: Shape) {
         .spawn()
         .unwrap();
     let _server = Server(child);
-    let start = Instant::now();
-    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the server did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    crate::support::wait_until_listening(port);
     let o = Command::new(python())
         .arg(root().join("tests/python/flight_client.py"))
         .arg(format!("grpc://127.0.0.1:{port}"))

@@ -9,25 +9,7 @@ use std::time::{Duration, Instant};
 use povcensus::generator::{self, GenerateOptions};
 
 use crate::ingest::{ingest_sample, povcensus};
-
-/// Every file and directory below `root`.
-fn walk(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p.clone());
-            }
-            out.push(p);
-        }
-    }
-    out
-}
+use crate::support::{entries_below as walk, files_below};
 
 fn mode(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt as _;
@@ -58,7 +40,7 @@ fn interrupt_ingest(signal: &str) -> (Option<i32>, tempfile::TempDir) {
         .unwrap();
     let start = Instant::now();
     let staged = loop {
-        let files: Vec<PathBuf> = walk(&staging).into_iter().filter(|p| p.is_file()).collect();
+        let files = files_below(&staging);
         if !files.is_empty() {
             break files;
         }

@@ -3,9 +3,7 @@
 //! SET, oversized results and a wrong token are refused; the query log has every statement with
 //! its researcher.
 
-use std::net::{Ipv4Addr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::extract::extract;
 use crate::ingest::{ingest_sample, sql};
@@ -57,14 +55,7 @@ fn researchers_query_the_extract_over_flight_sql_and_nothing_else() {
         .spawn()
         .unwrap();
     let _server = Server(child);
-    let start = Instant::now();
-    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the server did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    crate::support::wait_until_listening(port);
 
     let o = Command::new(python())
         .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/flight_client.py"))

@@ -399,3 +399,43 @@ pub fn set_manifest_entry(province: &Path, file: &str, entry: Option<(usize, &[u
     }
     std::fs::write(&mp, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
 }
+
+/// Every file and directory below `root`, depth first; a missing `root`, or a directory that
+/// goes away meanwhile, gives what is there.
+pub fn entries_below(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Every file below `root`.
+pub fn files_below(root: &Path) -> Vec<PathBuf> {
+    entries_below(root)
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect()
+}
+
+/// Waits (at most 30 s) until something accepts connections on `127.0.0.1:port`.
+pub fn wait_until_listening(port: u16) {
+    let start = Instant::now();
+    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "nothing listens on port {port} after 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
