@@ -624,7 +624,8 @@ matrix! {
 // ---------------------------------------------------------------------------------------------
 // The reported defects, one test each, and whole outputs.
 
-fn report_into(wh: &str, out: &Path, pipelines: &Path) -> Output {
+/// `povcensus report` with a fixed generation time, so that reruns give the same bytes.
+pub fn report_into(wh: &str, out: &Path, pipelines: &Path) -> Output {
     povcensus(&[
         "report",
         "--warehouse",

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::generate::all_files;
-use crate::ingest::{ingest_sample, povcensus, sql};
+use crate::ingest::{ingest_sample, sql};
 use crate::support::{browser, python};
 
 fn root() -> PathBuf {
@@ -15,18 +15,7 @@ fn root() -> PathBuf {
 }
 
 fn report(wh: &str, out: &Path) -> PathBuf {
-    let pipelines = root().join("pipelines");
-    let o = povcensus(&[
-        "report",
-        "--warehouse",
-        wh,
-        "--out",
-        out.to_str().unwrap(),
-        "--pipelines",
-        pipelines.to_str().unwrap(),
-        "--generated-at",
-        "2021-02-25 10:00",
-    ]);
+    let o = crate::matrix::report_into(wh, out, &root().join("pipelines"));
     assert!(
         o.status.success(),
         "report: {}",
