@@ -6,6 +6,7 @@ mod environment;
 mod extract;
 mod fuzz;
 mod generate;
+mod identity;
 mod ingest;
 mod ingest_integrity;
 mod matrix;
