@@ -22,9 +22,9 @@ use std::time::Instant;
 mod common;
 use common::{BenchArgs, arg_value, peak_rss_mib, reset_peak_rss, venv_python};
 
+use povcensus::engine::EngineConfig;
 use povcensus::generator::{GenerateOptions, generate};
 use povcensus::ingest::{IngestOptions, ingest};
-use povcensus::query::EngineConfig;
 
 const DUCKDB_SCRIPT: &str = r#"
 import duckdb, os, sys, time
@@ -84,7 +84,7 @@ fn main() {
         memory_limit: memory,
         spill_dir: None,
         threads,
-        joins: povcensus::query::JoinStrategy::Auto,
+        joins: povcensus::engine::JoinStrategy::Auto,
     };
     opts.staging = Some(tmp.path().join("staging"));
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -122,7 +122,10 @@ fn main() {
     };
     // The same tables, files and SQL for DuckDB.
     let mut tables = serde_json::Map::new();
-    for t in povcensus::schema::Table::ALL.iter().map(|t| t.name()) {
+    for t in povcensus::contract::schema::Table::ALL
+        .iter()
+        .map(|t| t.name())
+    {
         let files: Vec<String> = snapshot
             .provinces
             .values()
@@ -135,7 +138,7 @@ fn main() {
     let mut csv = String::from(
         "province_code,province_name,region,exit_threshold_pct,national_poverty_counties\n",
     );
-    for p in &povcensus::reference::Reference::get().provinces {
+    for p in &povcensus::contract::reference::Reference::get().provinces {
         csv.push_str(&format!(
             "{},{},{},{},{}\n",
             p.code,

@@ -27,7 +27,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
-use crate::query::{float64, int64, utf8};
+use crate::engine::{float64, int64, utf8};
 use datafusion::scalar::ScalarValue;
 use statrs::distribution::{Continuous, ContinuousCDF, StudentsT};
 

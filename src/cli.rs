@@ -176,7 +176,7 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 #[derive(Debug, Args)]
 pub struct EngineArgs {
     /// Memory for query execution; operators spill to disk beyond it (e.g. 4GiB, 512MiB).
-    #[arg(long, default_value = "2GiB", value_parser = crate::query::parse_size)]
+    #[arg(long, default_value = "2GiB", value_parser = crate::engine::parse_size)]
     pub memory_limit: usize,
     /// Worker threads (default: all cores).
     #[arg(long)]
@@ -184,12 +184,12 @@ pub struct EngineArgs {
     /// Join strategy: hash joins (fast, in memory), spill (sort-merge joins that spill to
     /// disk), or auto (spill when the inputs would not fit in half the memory limit).
     #[arg(long, value_enum, default_value = "auto")]
-    pub joins: crate::query::JoinStrategy,
+    pub joins: crate::engine::JoinStrategy,
 }
 
 impl EngineArgs {
-    pub fn config(&self, spill_dir: Option<PathBuf>) -> crate::query::EngineConfig {
-        let mut c = crate::query::EngineConfig {
+    pub fn config(&self, spill_dir: Option<PathBuf>) -> crate::engine::EngineConfig {
+        let mut c = crate::engine::EngineConfig {
             memory_limit: self.memory_limit,
             spill_dir,
             joins: self.joins,
@@ -242,7 +242,7 @@ pub struct SqlArgs {
     pub command: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
-    pub format: crate::query::OutputFormat,
+    pub format: crate::console::OutputFormat,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -368,9 +368,11 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
             Ok(report.exit_code())
         }
         Command::Sql(args) => {
-            let ctx = crate::query::session(&args.engine.config(None))?;
+            let ctx = crate::engine::session(&args.engine.config(None))?;
+            // The survey functions of the exit assessment, for statisticians at the prompt.
+            crate::assessment::register(&ctx);
             if let Some(dir) = &args.extract {
-                crate::query::register_extract(&ctx, dir).await?;
+                crate::extract::register(&ctx, dir).await?;
             } else if let Some(warehouse) = &args.warehouse {
                 let wh = crate::warehouse::Warehouse::open(warehouse, false)?;
                 let snapshot = wh.snapshot_as_of(args.as_of).await?;
@@ -392,16 +394,16 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
             };
             match script {
                 Some(script) => {
-                    for stmt in crate::query::split_statements(&script) {
-                        let batches = crate::query::run_sql(&ctx, &stmt).await?;
-                        crate::query::write_batches(
+                    for stmt in crate::console::split_statements(&script) {
+                        let batches = crate::engine::run_sql(&ctx, &stmt).await?;
+                        crate::console::write_batches(
                             &mut std::io::stdout().lock(),
                             &batches,
                             args.format,
                         )?;
                     }
                 }
-                None => crate::query::repl(&ctx, args.format).await?,
+                None => crate::console::repl(&ctx, args.format).await?,
             }
             Ok(0)
         }
@@ -509,7 +511,7 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
                         out,
                         "{id:>8}  {code:>8}  {:>7}  {:<22} {read:>9} {loaded:>11} {rejected:>11}  {:>12}",
                         v.version,
-                        crate::validation::escape_text(&v.submission_id, 200),
+                        crate::ingest::validation::escape_text(&v.submission_id, 200),
                         v.committed_in
                     )?;
                 }

@@ -1,6 +1,18 @@
 //! povcensus: batch analytics for the 2020–2021 national poverty-alleviation census.
 //!
-//! Data flow (one module per stage):
+//! Floors, each importing only from those below it (a test checks it):
+//!
+//! ```text
+//! face       cli (arguments, one dispatch per command) · main.rs (logging, signals, errors)
+//! stages     generator · ingest · warehouse · pipeline · assessment · report · extract ·
+//!            server · console
+//! engine     engine (DataFusion sessions, memory pool, spill, column casts, Parquet
+//!            properties, progress bars, private scratch dirs) · render (HTML, XLSX) ·
+//!            output (whole output folders, Parquet + CSV tables, formula-safe text)
+//! contract   contract: schema, rules, manifest, id_number, reference
+//! ```
+//!
+//! Data flow:
 //!
 //! ```text
 //! generator ──► province submissions (CSV + manifest.json, UTF-8 or GB18030)
@@ -14,9 +26,7 @@
 //!                  ▼
 //! warehouse ───► versioned province partitions + snapshot catalog (local disk or S3)
 //!                  │
-//!                  ▼
-//! query ───────► DataFusion sessions (bounded memory, spilling), `povcensus sql`
-//!                  │
+//!                  ├──► console: `povcensus sql` over the warehouse (read-only)
 //!                  ▼
 //! pipeline ────► pipelines/*.toml + queries/*.sql ─► OUT/<table>.parquet, .csv, run_manifest.json
 //!                  │        (assessment: survey_variance / t_quantile SQL functions)
@@ -27,26 +37,18 @@
 //!                risk_report.html/.json; `povcensus sql --extract` over them
 //! server ──────► Arrow Flight SQL over an extract (`povcensus serve`): tokens, read-only, logged
 //! ```
-//!
-//! `schema` holds the submission contract as data, `rules` the stable rule catalogue,
-//! `id_number` the GB 11643 ID arithmetic, `progress` the progress bars, `scratch` the private
-//! staging and spill directories (removed on every exit, an interrupt included), `reference` the division codes and names the
-//! product ships with, and `cli` the command-line arguments.
 
 pub mod assessment;
 pub mod cli;
+pub mod console;
+pub mod contract;
+pub mod engine;
 pub mod extract;
 pub mod generator;
-pub mod id_number;
 pub mod ingest;
+pub mod output;
 pub mod pipeline;
-pub mod progress;
-pub mod query;
-pub mod reference;
+pub mod render;
 pub mod report;
-pub mod rules;
-pub mod schema;
-pub mod scratch;
 pub mod server;
-pub mod validation;
 pub mod warehouse;

@@ -54,7 +54,7 @@ fn main() -> ExitCode {
     // The command's future is dropped by now (its work cancelled); workers still writing get a
     // moment, then every scratch directory goes, whatever state they left it in.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
-    let left = povcensus::scratch::remove_all();
+    let left = povcensus::engine::scratch::remove_all();
     for path in &left {
         eprintln!(
             "warning: could not remove the scratch directory {}: remove it by hand",

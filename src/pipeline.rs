@@ -8,8 +8,8 @@
 //! step for what SQL cannot say plainly; the one built-in, `unpivot_indicators`, turns the
 //! `<indicator>__num` / `<indicator>__den` columns of county sums into rows.
 
+use crate::output::{OutputFile, StagedDir, write_output};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,8 +20,8 @@ use datafusion::datasource::MemTable;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::query::{EngineConfig, session};
-use crate::reference::Reference;
+use crate::contract::reference::Reference;
+use crate::engine::{EngineConfig, session};
 use crate::warehouse::{Snapshot, Warehouse, WarehouseError};
 
 /// A pipeline file as written.
@@ -124,10 +124,8 @@ pub enum PipelineError {
         message: String,
         suspects: Vec<String>,
     },
-    #[error(
-        "{path} already exists and is not an output of this command (it has no {marker}); choose another --out or remove it"
-    )]
-    NotAnOutput { path: String, marker: &'static str },
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
     #[error("writing {path}: {source}")]
     Write {
         path: String,
@@ -164,8 +162,8 @@ async fn step_failure(
         .iter()
         .any(|w| lower.contains(w));
     if arithmetic {
-        for t in crate::schema::Table::ALL {
-            let schema = crate::schema::arrow_schema(t);
+        for t in crate::contract::schema::Table::ALL {
+            let schema = crate::contract::schema::arrow_schema(t);
             for f in schema.fields() {
                 if f.data_type() != &DataType::Float64 {
                     continue;
@@ -185,9 +183,9 @@ async fn step_failure(
                 };
                 for b in &batches {
                     let (Ok(p), Ok(m), Ok(n)) = (
-                        crate::query::utf8(b.column(0).as_ref()),
-                        crate::query::float64(b.column(1).as_ref()),
-                        crate::query::int64(b.column(2).as_ref()),
+                        crate::engine::utf8(b.column(0).as_ref()),
+                        crate::engine::float64(b.column(1).as_ref()),
+                        crate::engine::int64(b.column(2).as_ref()),
                     ) else {
                         continue;
                     };
@@ -221,144 +219,6 @@ async fn step_failure(
     }
 }
 
-/// An output directory written in a private sibling and moved into place whole: until
-/// [`StagedDir::commit`], `OUT` keeps its previous content (or stays absent); dropped without a
-/// commit (an error on the way), the sibling is removed.
-#[derive(Debug)]
-pub struct StagedDir {
-    out: PathBuf,
-    tmp: PathBuf,
-    committed: bool,
-}
-
-impl StagedDir {
-    /// Prepare `out`. An existing `out` must be an empty directory or a previous output of the
-    /// same command (it holds `marker`): anything else is refused before any work is done, so
-    /// that a mistyped `--out` never replaces unrelated files.
-    pub fn new(out: &Path, marker: &'static str) -> Result<StagedDir, PipelineError> {
-        let werr = |p: &Path, e: std::io::Error| PipelineError::Write {
-            path: p.display().to_string(),
-            source: e.into(),
-        };
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| PipelineError::Write {
-                path: out.display().to_string(),
-                source: "the output path has no directory name".into(),
-            })?;
-        if out.exists() {
-            let meta = std::fs::symlink_metadata(out).map_err(|e| werr(out, e))?;
-            let empty = meta.is_dir()
-                && std::fs::read_dir(out)
-                    .map_err(|e| werr(out, e))?
-                    .next()
-                    .is_none();
-            if !meta.is_dir() || (!empty && !out.join(marker).is_file()) {
-                return Err(PipelineError::NotAnOutput {
-                    path: out.display().to_string(),
-                    marker,
-                });
-            }
-        }
-        let parent = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&parent).map_err(|e| werr(&parent, e))?;
-        let prefix = format!(".{name}.povcensus-");
-        remove_abandoned(&parent, &prefix);
-        // A private name (process id, time, counter), created with the process umask's
-        // permissions, as OUT would have had (owner-only: `main` sets umask 077).
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let tmp = loop {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos());
-            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let tmp = parent.join(format!("{prefix}{}-{nanos:09}-{n}", std::process::id()));
-            match std::fs::create_dir(&tmp) {
-                Ok(()) => break tmp,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(werr(&parent, e)),
-            }
-        };
-        Ok(StagedDir {
-            out: out.to_path_buf(),
-            tmp,
-            committed: false,
-        })
-    }
-
-    /// Where to write.
-    pub fn path(&self) -> &Path {
-        &self.tmp
-    }
-
-    /// Move the finished output into place, replacing the previous one whole.
-    pub fn commit(mut self) -> Result<(), PipelineError> {
-        let werr = |p: &Path, e: std::io::Error| PipelineError::Write {
-            path: p.display().to_string(),
-            source: e.into(),
-        };
-        let old = if self.out.exists() {
-            let mut old = self.tmp.clone().into_os_string();
-            old.push(".old");
-            let old = PathBuf::from(old);
-            std::fs::rename(&self.out, &old).map_err(|e| werr(&self.out, e))?;
-            Some(old)
-        } else {
-            None
-        };
-        if let Err(e) = std::fs::rename(&self.tmp, &self.out) {
-            if let Some(old) = &old {
-                // Put the previous output back; if even that fails, the error below says where.
-                let _ = std::fs::rename(old, &self.out);
-            }
-            return Err(werr(&self.out, e));
-        }
-        self.committed = true;
-        if let Some(old) = old {
-            std::fs::remove_dir_all(&old).map_err(|e| werr(&old, e))?;
-        }
-        Ok(())
-    }
-}
-
-/// Remove the staging folders `<prefix><pid>-…` of processes that no longer run (a run killed
-/// before it could clean up). Where the process table cannot be read (no `/proc`), nothing is
-/// removed.
-fn remove_abandoned(parent: &Path, prefix: &str) {
-    let proc = Path::new("/proc");
-    if !proc.join("self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if !proc.join(pid.to_string()).exists() {
-            tracing::info!(path = %e.path().display(), "removing an abandoned staging folder");
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
-}
-
-impl Drop for StagedDir {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_dir_all(&self.tmp);
-        }
-    }
-}
-
 /// Run a pipeline into `out` as a whole: the outputs are written beside it and moved into
 /// place only when every step succeeded (see [`StagedDir`]).
 pub async fn run_into(
@@ -377,7 +237,9 @@ pub async fn run_into(
 /// Whether a table name is provided to every pipeline: a warehouse table, `rejects`, or a
 /// reference table.
 fn provided(name: &str) -> bool {
-    crate::schema::Table::ALL.iter().any(|t| t.name() == name)
+    crate::contract::schema::Table::ALL
+        .iter()
+        .any(|t| t.name() == name)
         || name == "rejects"
         || name == "ref_provinces"
 }
@@ -794,14 +656,6 @@ pub fn unpivot_indicators(
     .map_err(|e| e.to_string())
 }
 
-/// One output file in the run manifest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutputFile {
-    pub file: String,
-    pub rows: u64,
-    pub sha256: String,
-}
-
 /// What a run read and wrote (`OUT/run_manifest.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunManifest {
@@ -839,6 +693,8 @@ pub async fn run(
         step: "session".into(),
         source,
     })?;
+    // The estimators' SQL functions (survey_variance, t_quantile) for the assessment steps.
+    crate::assessment::register(&ctx);
     warehouse.register(&ctx, snapshot)?;
     let step_err = |step: &str| {
         let step = step.to_string();
@@ -967,184 +823,6 @@ pub async fn run(
         source: e.into(),
     })?;
     Ok(manifest)
-}
-
-/// Write one output table as `<name>.parquet` and `<name>.csv` (UTF-8 with BOM).
-pub fn write_output(
-    out: &Path,
-    name: &str,
-    schema: SchemaRef,
-    batches: &[RecordBatch],
-) -> Result<Vec<OutputFile>, PipelineError> {
-    let mut w = OutputWriter::create(out, name, schema)?;
-    for b in batches {
-        w.write(b)?;
-    }
-    w.finish()
-}
-
-/// An output table written batch by batch, so a table of any size streams to disk:
-/// `<name>.parquet` with the warehouse's writer properties and `<name>.csv` (UTF-8 with BOM, a
-/// header line before the first batch). `finish` closes both and hashes them.
-pub struct OutputWriter {
-    parquet_path: PathBuf,
-    csv_path: PathBuf,
-    parquet: parquet::arrow::ArrowWriter<std::fs::File>,
-    csv: arrow::csv::Writer<std::io::BufWriter<std::fs::File>>,
-    schema: SchemaRef,
-    rows: u64,
-    /// Whether a batch was written (the CSV header goes out with the first one).
-    started: bool,
-}
-
-fn write_error(
-    p: &Path,
-) -> impl Fn(Box<dyn std::error::Error + Send + Sync>) -> PipelineError + use<> {
-    let p = p.display().to_string();
-    move |e| PipelineError::Write {
-        path: p.clone(),
-        source: e,
-    }
-}
-
-impl OutputWriter {
-    pub fn create(out: &Path, name: &str, schema: SchemaRef) -> Result<Self, PipelineError> {
-        let parquet_path = out.join(format!("{name}.parquet"));
-        let csv_path = out.join(format!("{name}.csv"));
-        let perr = write_error(&parquet_path);
-        let f = std::fs::File::create(&parquet_path).map_err(|e| perr(e.into()))?;
-        let parquet = parquet::arrow::ArrowWriter::try_new(
-            f,
-            Arc::clone(&schema),
-            Some(crate::warehouse::writer_properties()),
-        )
-        .map_err(|e| perr(e.into()))?;
-        let cerr = write_error(&csv_path);
-        let mut f =
-            std::io::BufWriter::new(std::fs::File::create(&csv_path).map_err(|e| cerr(e.into()))?);
-        f.write_all("\u{feff}".as_bytes())
-            .map_err(|e| cerr(e.into()))?;
-        let csv = arrow::csv::WriterBuilder::new().with_header(true).build(f);
-        Ok(OutputWriter {
-            parquet_path,
-            csv_path,
-            parquet,
-            csv,
-            schema,
-            rows: 0,
-            started: false,
-        })
-    }
-
-    pub fn write(&mut self, b: &RecordBatch) -> Result<(), PipelineError> {
-        self.parquet
-            .write(b)
-            .map_err(|e| write_error(&self.parquet_path)(e.into()))?;
-        let csv_batch = formula_safe_batch(b).map_err(|e| write_error(&self.csv_path)(e.into()))?;
-        self.csv
-            .write(&csv_batch)
-            .map_err(|e| write_error(&self.csv_path)(e.into()))?;
-        self.rows += b.num_rows() as u64;
-        self.started = true;
-        Ok(())
-    }
-
-    /// Close both files and return their names, rows and SHA-256 digests.
-    pub fn finish(mut self) -> Result<Vec<OutputFile>, PipelineError> {
-        if !self.started {
-            // A table without rows still has its header line.
-            let empty = RecordBatch::new_empty(Arc::clone(&self.schema));
-            self.csv
-                .write(&empty)
-                .map_err(|e| write_error(&self.csv_path)(e.into()))?;
-        }
-        self.parquet
-            .close()
-            .map_err(|e| write_error(&self.parquet_path)(e.into()))?;
-        self.csv
-            .into_inner()
-            .into_inner()
-            .map_err(|e| write_error(&self.csv_path)(e.into_error().into()))?
-            .sync_all()
-            .map_err(|e| write_error(&self.csv_path)(e.into()))?;
-        let mut files = Vec::new();
-        for p in [&self.parquet_path, &self.csv_path] {
-            files.push(OutputFile {
-                file: p
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                rows: self.rows,
-                sha256: sha256_file(p).map_err(|e| write_error(p)(e.into()))?,
-            });
-        }
-        Ok(files)
-    }
-}
-
-/// Whether a text cell would be taken for a formula by a spreadsheet (`=`, `+`, `-`, `@`, or a
-/// tab or carriage return before one).
-fn looks_like_formula(s: &str) -> bool {
-    s.starts_with(['=', '+', '-', '@', '\t', '\r'])
-}
-
-/// Text for a CSV or XLSX cell: a text that a spreadsheet would run as a formula is prefixed
-/// with `'`, so it is shown as the text it is (formula injection). Numbers are not text and
-/// never pass through here.
-pub fn formula_safe(s: &str) -> std::borrow::Cow<'_, str> {
-    if looks_like_formula(s) {
-        std::borrow::Cow::Owned(format!("'{s}"))
-    } else {
-        std::borrow::Cow::Borrowed(s)
-    }
-}
-
-/// The batch as it goes to a CSV file: text columns through [`formula_safe`], everything else
-/// as it is (a batch without such text is returned unchanged).
-pub fn formula_safe_batch(b: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(b.num_columns());
-    let mut changed = false;
-    for c in b.columns() {
-        let text = matches!(
-            c.data_type(),
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-        );
-        if !text {
-            columns.push(Arc::clone(c));
-            continue;
-        }
-        let strings = arrow::compute::cast(c, &DataType::Utf8)?;
-        let strings = strings.as_string::<i32>();
-        if !strings.iter().flatten().any(looks_like_formula) {
-            columns.push(Arc::clone(c));
-            continue;
-        }
-        changed = true;
-        let safe: arrow::array::StringArray = strings.iter().map(|v| v.map(formula_safe)).collect();
-        columns.push(arrow::compute::cast(
-            &(Arc::new(safe) as ArrayRef),
-            c.data_type(),
-        )?);
-    }
-    if !changed {
-        return Ok(b.clone());
-    }
-    RecordBatch::try_new(b.schema(), columns)
-}
-
-/// The hex SHA-256 of a file, read in chunks.
-fn sha256_file(p: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(p)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
 }
 
 #[cfg(test)]

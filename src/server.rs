@@ -41,7 +41,7 @@ use serde::Serialize;
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::query::{EngineConfig, read_only, register_extract, session};
+use crate::engine::{EngineConfig, read_only, session};
 
 const CATALOG: &str = "datafusion";
 const SCHEMA: &str = "public";
@@ -164,7 +164,7 @@ impl ResearchService {
     pub async fn new(opts: &ServeOptions) -> Result<ResearchService, ServerError> {
         let tokens = read_tokens(&opts.tokens)?;
         let ctx = session(&opts.engine)?;
-        register_extract(&ctx, &opts.extract).await?;
+        crate::extract::register(&ctx, &opts.extract).await?;
         let log = match &opts.query_log {
             Some(p) => LogSink::File(
                 std::fs::OpenOptions::new()

@@ -31,15 +31,10 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use parquet::arrow::AsyncArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::schema::{Table, arrow_schema};
-
-/// Rows per Parquet row group in the warehouse.
-pub const ROW_GROUP_ROWS: usize = 256 * 1024;
+use crate::contract::schema::{Table, arrow_schema};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
@@ -288,19 +283,6 @@ pub fn rejects_schema() -> SchemaRef {
     ]))
 }
 
-/// Writer properties of every warehouse file: zstd(3), explicit row groups, page statistics.
-pub fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            // Cannot fail: 3 is within zstd's levels 1-22.
-            ZstdLevel::try_new(3).expect("valid zstd level"),
-        ))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_created_by("povcensus".to_string())
-        .build()
-}
-
 /// The warehouse.
 #[derive(Clone, Debug)]
 pub struct Warehouse {
@@ -417,7 +399,8 @@ impl Warehouse {
         let object =
             object_store::buffered::BufWriter::new(Arc::clone(&self.location.store), p.clone());
         let mut writer =
-            AsyncArrowWriter::try_new(object, schema, Some(writer_properties())).map_err(perr)?;
+            AsyncArrowWriter::try_new(object, schema, Some(crate::engine::writer_properties()))
+                .map_err(perr)?;
         let mut rows = 0u64;
         while let Some(batch) = batches.next().await {
             let batch = batch.map_err(|e| WarehouseError::Parquet {

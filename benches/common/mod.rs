@@ -62,7 +62,7 @@ impl BenchArgs {
             .and_then(|s| s.parse().ok())
             .unwrap_or(2);
         let memory = arg_value(&args, "--memory-limit").map_or(default_memory, |s| {
-            povcensus::query::parse_size(&s).expect("memory size")
+            povcensus::engine::parse_size(&s).expect("memory size")
         });
         let with_duckdb = !args.iter().any(|a| a == "--no-duckdb");
         BenchArgs {
@@ -85,12 +85,12 @@ pub fn runtime(threads: usize) -> tokio::runtime::Runtime {
 }
 
 /// The engine settings of a benchmark: the pool, the threads, spills under `spill_dir`.
-pub fn engine(memory: usize, threads: usize, spill_dir: &Path) -> povcensus::query::EngineConfig {
-    povcensus::query::EngineConfig {
+pub fn engine(memory: usize, threads: usize, spill_dir: &Path) -> povcensus::engine::EngineConfig {
+    povcensus::engine::EngineConfig {
         memory_limit: memory,
         spill_dir: Some(spill_dir.to_path_buf()),
         threads,
-        joins: povcensus::query::JoinStrategy::Auto,
+        joins: povcensus::engine::JoinStrategy::Auto,
     }
 }
 
@@ -101,7 +101,7 @@ pub fn ensure_warehouse(
     wh_dir: &Path,
     tmp: &Path,
     scale: f64,
-    engine: &povcensus::query::EngineConfig,
+    engine: &povcensus::engine::EngineConfig,
 ) {
     if wh_dir.join("_catalog").exists() {
         return;

@@ -45,8 +45,8 @@ use sha2::Sha256;
 
 pub mod tables;
 
-use crate::pipeline::{OutputWriter, PipelineError};
-use crate::query::{EngineConfig, session};
+use crate::engine::{EngineConfig, session};
+use crate::output::{OutputError, OutputWriter};
 use crate::warehouse::{Warehouse, WarehouseError};
 
 /// The SQL of the extract (embedded, so the binary works from any directory).
@@ -96,7 +96,7 @@ pub enum ExtractError {
     #[error("extract query: {0}")]
     Query(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]
-    Write(#[from] PipelineError),
+    Write(#[from] OutputError),
     #[error("the extract query has no column `{0}` (queries/extract changed?)")]
     MissingColumn(String),
     #[error("writing {path}: {source}")]
@@ -603,7 +603,7 @@ pub async fn write(opts: &ExtractOptions) -> Result<RiskReport, ExtractError> {
         .snapshot_as_of(opts.as_of)
         .await?
         .ok_or_else(|| ExtractError::NoSnapshot(opts.warehouse.clone()))?;
-    let staged = crate::pipeline::StagedDir::new(&opts.out, "risk_report.json")?;
+    let staged = crate::output::StagedDir::new(&opts.out, "risk_report.json")?;
     let inner = ExtractOptions {
         out: staged.path().to_path_buf(),
         ..opts.clone()
@@ -726,7 +726,7 @@ async fn write_into(
         path: opts.out.display().to_string(),
         source,
     })?;
-    let bar = crate::progress::bar(
+    let bar = crate::engine::progress::bar(
         opts.progress,
         (n + nh) as u64,
         "{spinner} writing the extract [{bar:30}] {pos}/{len} records, {eta} left",
@@ -1105,7 +1105,7 @@ async fn stream(
 /// The published county tables: `published_county_counts.csv` (long) and
 /// `published_tables.xlsx` (one sheet per table, suppressed cells marked ×).
 async fn write_published(ctx: &SessionContext, opts: &ExtractOptions) -> Result<(), ExtractError> {
-    use crate::report::xlsx::{X, sheet, workbook};
+    use crate::render::xlsx::{X, sheet, workbook};
     let df = ctx.sql(PUBLISHED_SQL).await?;
     let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
@@ -1195,7 +1195,7 @@ fn int64_value(a: &Int64Array, i: usize) -> u64 {
 }
 
 fn risk_html(r: &RiskReport) -> String {
-    use crate::report::html::{Td, esc, page, table};
+    use crate::render::html::{Td, esc, page, table};
     let mut b = String::from("<h1>研究用数据集披露风险报告</h1>\n");
     b.push_str(&format!(
         "<p class=\"sub\">快照 {} · k = {} · 人员 {} 条 · 住户 {} 条</p>\n",
@@ -1271,15 +1271,15 @@ fn concat(batches: &[RecordBatch], planned: SchemaRef) -> Result<RecordBatch, Ex
 }
 
 fn utf8(b: &RecordBatch, name: &str) -> Result<StringArray, ExtractError> {
-    Ok(crate::query::utf8(&column(b, name)?).map_err(DataFusionError::from)?)
+    Ok(crate::engine::utf8(&column(b, name)?).map_err(DataFusionError::from)?)
 }
 
 fn int64(b: &RecordBatch, name: &str) -> Result<Int64Array, ExtractError> {
-    Ok(crate::query::int64(&column(b, name)?).map_err(DataFusionError::from)?)
+    Ok(crate::engine::int64(&column(b, name)?).map_err(DataFusionError::from)?)
 }
 
 fn float64(b: &RecordBatch, name: &str) -> Result<Float64Array, ExtractError> {
-    Ok(crate::query::float64(&column(b, name)?).map_err(DataFusionError::from)?)
+    Ok(crate::engine::float64(&column(b, name)?).map_err(DataFusionError::from)?)
 }
 
 /// A column of the query, passed through unchanged.
@@ -1287,6 +1287,34 @@ fn column(b: &RecordBatch, name: &str) -> Result<ArrayRef, ExtractError> {
     b.column_by_name(name)
         .cloned()
         .ok_or_else(|| ExtractError::MissingColumn(name.to_string()))
+}
+
+/// The tables of a research extract directory: `research_persons`, `research_households`.
+/// Nothing else is registered, so nothing else can be queried.
+pub async fn register(ctx: &SessionContext, dir: &std::path::Path) -> Result<(), DataFusionError> {
+    for table in TABLES {
+        let path = dir.join(format!("{table}.parquet"));
+        if !path.is_file() {
+            return Err(DataFusionError::Plan(format!(
+                "{} is not a research extract: {} is missing",
+                dir.display(),
+                path.display()
+            )));
+        }
+        let Some(shown) = path.to_str() else {
+            return Err(DataFusionError::Plan(format!(
+                "{} is not a UTF-8 path",
+                path.display()
+            )));
+        };
+        ctx.register_parquet(
+            *table,
+            shown,
+            datafusion::prelude::ParquetReadOptions::default(),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -21,8 +21,8 @@ use super::model::{
 };
 use super::names;
 use super::plan::{CountyPlan, CountyType, MAX_HOUSEHOLD_SERIAL, ProvincePlan, hash64, unit};
-use crate::id_number;
-use crate::schema::Table;
+use crate::contract::id_number;
+use crate::contract::schema::Table;
 
 /// The poverty line for 2020, yuan per person per year.
 pub const POVERTY_LINE: f64 = 4_000.0;
@@ -166,7 +166,7 @@ impl<'a> Ctx<'a> {
 pub struct LocalFault {
     pub table: Table,
     pub row: usize,
-    pub rule: crate::rules::Rule,
+    pub rule: crate::contract::rules::Rule,
     pub column: Option<&'static str>,
     pub record_key: Option<String>,
     pub note: String,

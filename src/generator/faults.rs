@@ -23,8 +23,8 @@ use super::county::{
     push_csv_field,
 };
 use super::plan::{CountyPlan, hash64};
-use crate::rules::Rule;
-use crate::schema::Table;
+use crate::contract::rules::Rule;
+use crate::contract::schema::Table;
 
 /// Warnings planted on real household rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -741,7 +741,7 @@ fn clone_person(s: &Samples, sink: &mut FaultSink<'_>) -> (Vec<String>, Identity
     for seq in (900..1000u16).filter(|q| (q % 2 == 1) == (sex == 1)) {
         if sink.used_ids.insert((birth, seq)) {
             ident = Some(Identity {
-                id: crate::id_number::build(sink.address, birth, seq),
+                id: crate::contract::id_number::build(sink.address, birth, seq),
                 sex,
                 birth,
             });

@@ -26,31 +26,13 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::reference::Reference;
-use crate::rules::{Rule, Severity};
-use crate::schema::Table;
+use crate::contract::reference::Reference;
+use crate::contract::rules::{Rule, Severity};
+use crate::contract::schema::Table;
 use county::{CountyOutput, Ctx, generate_county};
 use plan::{Plan, ProvincePlan};
 
-/// Text encoding of the written files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-pub enum Encoding {
-    #[serde(rename = "utf-8")]
-    #[value(name = "utf8", alias = "utf-8")]
-    Utf8,
-    #[serde(rename = "gb18030")]
-    #[value(name = "gb18030")]
-    Gb18030,
-}
-
-impl Encoding {
-    pub fn label(self) -> &'static str {
-        match self {
-            Encoding::Utf8 => "utf-8",
-            Encoding::Gb18030 => "gb18030",
-        }
-    }
-}
+pub use crate::contract::manifest::{Encoding, Manifest, ManifestFile};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -155,27 +137,6 @@ pub struct TruthEntry {
     pub note: String,
 }
 
-/// The manifest of a province submission (submission-format.md §2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Manifest {
-    pub province_code: String,
-    pub submission_id: String,
-    pub batch: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<String>,
-    pub files: std::collections::BTreeMap<String, ManifestFile>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ManifestFile {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rows: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-}
-
 /// What was written for one province.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProvinceSummary {
@@ -235,7 +196,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     plan.retain(opts.provinces.as_deref());
     fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
     let total: usize = plan.provinces.iter().map(|p| p.counties.len()).sum();
-    let bar = crate::progress::bar(
+    let bar = crate::engine::progress::bar(
         opts.progress,
         total as u64,
         "{spinner} generating {msg} [{bar:30}] {pos}/{len} counties, {elapsed}",

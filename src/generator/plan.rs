@@ -10,7 +10,7 @@
 //! census: 832 + 7 counties of types 1–2 and 100 sampled counties of type 3.
 
 use super::model::{CountyModel, counties_exiting_2020};
-use crate::reference::{Division, Province, Reference};
+use crate::contract::reference::{Division, Province, Reference};
 
 /// Registered households per national poverty county at national size (14.822 M / 839).
 pub const NPC_HOUSEHOLDS_PER_COUNTY: f64 = 14_822_000.0 / 839.0;

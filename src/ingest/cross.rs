@@ -28,8 +28,8 @@ use datafusion::logical_expr::{
 use datafusion::prelude::SessionContext;
 
 use super::stage::staged_schema;
-use crate::rules::Rule;
-use crate::schema::{Table, arrow_schema};
+use crate::contract::rules::Rule;
+use crate::contract::schema::{Table, arrow_schema};
 use crate::warehouse::{DataFile, Warehouse};
 
 const ORPHAN_TOWNSHIPS: &str = include_str!("../../queries/ingest/orphan_townships.sql");
@@ -133,8 +133,8 @@ impl ScalarUDFImpl for RejectedLines {
                 self.name
             )));
         };
-        let province = crate::query::utf8(province)?;
-        let line = crate::query::int64(line)?;
+        let province = crate::engine::utf8(province)?;
+        let line = crate::engine::int64(line)?;
         let out: BooleanArray = (0..province.len())
             .map(|i| {
                 Some(
@@ -161,7 +161,7 @@ async fn register_loaded(
     let mut lines: HashMap<String, HashSet<i64>> = HashMap::new();
     for f in rejected
         .iter()
-        .filter(|f| f.table == t && f.rule.severity() == crate::rules::Severity::Error)
+        .filter(|f| f.table == t && f.rule.severity() == crate::contract::rules::Severity::Error)
     {
         lines
             .entry(f.province.clone())
@@ -224,7 +224,7 @@ async fn findings(
         let column = col("column_name")?;
         let message = col("message")?;
         let rule_col = b.column_by_name("rule_id");
-        let lines = crate::query::int64(line)?;
+        let lines = crate::engine::int64(line)?;
         for i in 0..b.num_rows() {
             let rule = match (fixed_rule, rule_col) {
                 (Some(r), _) => r,

@@ -13,6 +13,7 @@ pub mod cross;
 pub mod report;
 pub mod source;
 pub mod stage;
+pub mod validation;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Read;
@@ -26,10 +27,10 @@ use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use sha2::{Digest, Sha256};
 
-use crate::generator::{Encoding, Manifest};
-use crate::query::{EngineConfig, session};
-use crate::rules::{Rule, Severity};
-use crate::schema::{Table, arrow_schema};
+use crate::contract::manifest::{Encoding, Manifest};
+use crate::contract::rules::{Rule, Severity};
+use crate::contract::schema::{Table, arrow_schema};
+use crate::engine::{EngineConfig, session};
 use crate::warehouse::{
     DataFile, FileCount, Location, ProvinceVersion, Snapshot, Warehouse, WarehouseError,
 };
@@ -193,7 +194,12 @@ async fn resolve(locations: Vec<Location>) -> Result<Vec<Submission>, IngestErro
             .as_deref()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
             .and_then(|v| v.get("province_code")?.as_str().map(str::to_string))
-            .filter(|p| is_code(p) && crate::reference::Reference::get().province(p).is_some());
+            .filter(|p| {
+                is_code(p)
+                    && crate::contract::reference::Reference::get()
+                        .province(p)
+                        .is_some()
+            });
         let province = named.unwrap_or_else(|| {
             if is_code(&dir_name) {
                 dir_name.clone()
@@ -224,7 +230,7 @@ fn check_manifest(bytes: &[u8], dir_name: &str) -> Result<(Manifest, Option<Enco
     let m: Manifest = serde_json::from_slice(bytes).map_err(|e| {
         format!(
             "manifest.json is not valid: {}",
-            crate::validation::escape_text(&e.to_string(), 300)
+            crate::ingest::validation::escape_text(&e.to_string(), 300)
         )
     })?;
     let mut problems = Vec::new();
@@ -232,9 +238,9 @@ fn check_manifest(bytes: &[u8], dir_name: &str) -> Result<(Manifest, Option<Enco
     if !is_code(&m.province_code) {
         problems.push(format!(
             "province_code `{}` is not a 2-digit code",
-            crate::validation::escape_text(&m.province_code, 40)
+            crate::ingest::validation::escape_text(&m.province_code, 40)
         ));
-    } else if crate::reference::Reference::get()
+    } else if crate::contract::reference::Reference::get()
         .province(&m.province_code)
         .is_none()
     {
@@ -264,7 +270,7 @@ fn check_manifest(bytes: &[u8], dir_name: &str) -> Result<(Manifest, Option<Enco
         Some(other) => {
             problems.push(format!(
                 "encoding `{}` is not utf-8 or gb18030",
-                crate::validation::escape_text(other, 40)
+                crate::ingest::validation::escape_text(other, 40)
             ));
             None
         }
@@ -273,7 +279,7 @@ fn check_manifest(bytes: &[u8], dir_name: &str) -> Result<(Manifest, Option<Enco
         if Table::from_file_name(name).is_none() {
             problems.push(format!(
                 "manifest lists `{}`, which is not a file of the submission format",
-                crate::validation::escape_text(name, 100)
+                crate::ingest::validation::escape_text(name, 100)
             ));
         }
     }
@@ -303,7 +309,7 @@ fn stage_file(
     province: &str,
     submission_id: &str,
     declared: Option<Encoding>,
-    expected: Option<crate::generator::ManifestFile>,
+    expected: Option<crate::contract::manifest::ManifestFile>,
     stem: &Path,
     display: &str,
 ) -> Result<StagedFile, IngestError> {
@@ -545,7 +551,7 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
 
     // Private (0700), removed on drop and by `scratch::remove_all` on an interrupt.
     let staging_root =
-        crate::scratch::ScratchDir::new(opts.staging.as_deref(), "povcensus-ingest-")
+        crate::engine::scratch::ScratchDir::new(opts.staging.as_deref(), "povcensus-ingest-")
             .map_err(IngestError::StagingDir)?;
     let staging = staging_root.path().to_path_buf();
 
@@ -561,7 +567,7 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
         }
         total
     };
-    let bar = crate::progress::bar(
+    let bar = crate::engine::progress::bar(
         opts.progress,
         total_bytes,
         "{spinner} reading and validating [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, {eta} left",

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::validation::escape_text;
+use crate::ingest::validation::escape_text;
 use crate::warehouse::FileCount;
 
 /// What happened to one province's submission.

@@ -12,10 +12,10 @@ use std::io::{self, Read};
 use encoding_rs::{Decoder, DecoderResult};
 use sha2::{Digest, Sha256};
 
-use crate::generator::{Encoding, ManifestFile};
-use crate::rules::Rule;
-use crate::schema::Table;
-use crate::validation::{Finding, HeaderMap, RowValidator, Value};
+use crate::contract::manifest::{Encoding, ManifestFile};
+use crate::contract::rules::Rule;
+use crate::contract::schema::Table;
+use crate::ingest::validation::{Finding, HeaderMap, RowValidator, Value};
 
 /// Bytes inspected to detect the encoding of a file whose manifest does not declare it.
 const SNIFF: usize = 64 * 1024;
@@ -239,7 +239,7 @@ impl RowEvent<'_, '_> {
     pub fn rejected(&self) -> bool {
         self.findings
             .iter()
-            .any(|f| f.severity() == crate::rules::Severity::Error)
+            .any(|f| f.severity() == crate::contract::rules::Severity::Error)
     }
 }
 

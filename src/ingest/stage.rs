@@ -17,9 +17,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use crate::rules::{Rule, Severity};
-use crate::schema::{Table, arrow_schema, data_type};
-use crate::validation::{Finding, Value};
+use crate::contract::rules::{Rule, Severity};
+use crate::contract::schema::{Table, arrow_schema, data_type};
+use crate::ingest::validation::{Finding, Value};
 use crate::warehouse::rejects_schema;
 
 const BATCH_ROWS: usize = 32 * 1024;

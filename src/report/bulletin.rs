@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::html::{Td, bar_chart, esc, page, table};
 use super::labels::{INCOME_MEAN, NOTES, SECTIONS, Unit};
 use super::{Inputs, ReportError, indicator_map, write_file};
+use crate::render::html::{Td, bar_chart, esc, page, table};
 
 const NPC: (&str, &str) = ("国家贫困县", "#8b0000");
 const SAMPLE: (&str, &str) = ("非国家贫困县（抽样推算）", "#d9a441");

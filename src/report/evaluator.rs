@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::html::{IntervalRow, Td, esc, interval_chart, page, table};
-use super::xlsx::{X, err, save, sheet, workbook};
 use super::{Cell, Inputs, ReportError, Table, Written, write_file};
+use crate::render::html::{IntervalRow, Td, esc, interval_chart, page, table};
+use crate::render::xlsx::{X, err, save, sheet, workbook};
 
 /// The four indicators: column prefix, name, and whether the threshold is an upper bound.
 const INDICATORS: &[(&str, &str)] = &[

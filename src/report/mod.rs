@@ -15,11 +15,9 @@
 
 mod bulletin;
 mod evaluator;
-pub mod html;
 pub mod labels;
 mod quality;
 mod workbook;
-pub mod xlsx;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,8 +26,9 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 
-use crate::pipeline::{Pipeline, PipelineError, StagedDir};
-use crate::query::{EngineConfig, session};
+use crate::engine::{EngineConfig, session};
+use crate::output::StagedDir;
+use crate::pipeline::{Pipeline, PipelineError};
 use crate::warehouse::{Snapshot, Warehouse, WarehouseError};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +49,10 @@ pub enum ReportError {
         path: String,
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
     #[error("querying the rejects: {0}")]
     Query(#[from] datafusion::error::DataFusionError),
     #[error("the table {table} has no column `{column}` (was it made by another pipeline?)")]
@@ -448,7 +451,7 @@ fn index_page(
     evaluator: &[(String, String)],
     quality: &[(String, String)],
 ) -> String {
-    use html::esc;
+    use crate::render::html::{self, esc};
     let mut b = String::new();
     b.push_str("<h1>国家脱贫攻坚普查 · 报告索引</h1>\n");
     b.push_str(&format!(
@@ -498,7 +501,7 @@ pub(crate) fn file_stem(code: &str) -> String {
 
 /// Provinces by code, with names, from the reference data.
 pub(crate) fn province_name(code: &str) -> String {
-    crate::reference::Reference::get()
+    crate::contract::reference::Reference::get()
         .provinces
         .iter()
         .find(|p| p.code == code)

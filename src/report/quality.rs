@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::html::{Td, esc, page, table};
-use super::xlsx::{X, err, save, sheet, workbook};
 use super::{Inputs, ReportError, Written, province_name, write_file};
-use crate::rules::Rule;
+use crate::contract::rules::Rule;
+use crate::render::html::{Td, esc, page, table};
+use crate::render::xlsx::{X, err, save, sheet, workbook};
 
 /// At most this many findings are listed in the HTML page; the workbook has them all.
 const HTML_LIST_LIMIT: usize = 500;

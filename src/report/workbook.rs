@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use super::labels::{Unit, lookup};
-use super::xlsx::{X, err, save, sheet, workbook};
 use super::{Inputs, ReportError, province_name};
+use crate::render::xlsx::{X, err, save, sheet, workbook};
 
 pub const INDICATOR_HEADERS: &[&str] = &[
     "范围",

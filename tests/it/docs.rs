@@ -6,7 +6,7 @@ use std::path::Path;
 fn readme_rule_table_is_current() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
     let readme = std::fs::read_to_string(&path).unwrap();
-    let table = povcensus::rules::markdown_table();
+    let table = povcensus::contract::rules::markdown_table();
     if std::env::var_os("POVCENSUS_BLESS").is_some() {
         let start = readme
             .find("| rule id |")

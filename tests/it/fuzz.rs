@@ -19,10 +19,10 @@ use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray};
+use povcensus::contract::rules::{Rule, Scope};
+use povcensus::engine::EngineConfig;
 use povcensus::generator::{self, GenerateOptions};
 use povcensus::ingest::{IngestOptions, ingest};
-use povcensus::query::EngineConfig;
-use povcensus::rules::{Rule, Scope};
 
 /// Provinces of the base data: one mutated case each per ingest run.
 const PROVINCES: &[&str] = &[

@@ -4,9 +4,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use povcensus::contract::id_number;
+use povcensus::contract::rules::Rule;
 use povcensus::generator::{self, Encoding, GenerateOptions, TruthEntry, read_truth};
-use povcensus::id_number;
-use povcensus::rules::Rule;
 
 use crate::oracle::{self, Found};
 
@@ -249,7 +249,9 @@ fn calibrated_to_the_published_bulletins_at_scale_0_01() {
     let any = |cols: &'static [&'static str]| {
         move |r: &HashMap<String, String>| cols.iter().any(|c| r[*c] == "1")
     };
-    use povcensus::schema::{ASSIST_EDUCATION, ASSIST_EMPLOYMENT, ASSIST_HEALTH, ASSIST_INDUSTRY};
+    use povcensus::contract::schema::{
+        ASSIST_EDUCATION, ASSIST_EMPLOYMENT, ASSIST_HEALTH, ASSIST_INDUSTRY,
+    };
     assert_close(
         "assist_industry_any",
         share(&hh, one, any(ASSIST_INDUSTRY)),
@@ -665,7 +667,7 @@ fn cli_generates_a_submission() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for t in povcensus::schema::Table::ALL {
+    for t in povcensus::contract::schema::Table::ALL {
         assert!(dir.path().join("64").join(t.file_name()).exists(), "{t}");
     }
     let err = String::from_utf8_lossy(&out.stderr);

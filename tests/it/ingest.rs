@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use povcensus::contract::rules::Rule;
 use povcensus::generator::{self, GenerateOptions, TruthEntry, read_truth};
 use povcensus::ingest::report::IngestReport;
-use povcensus::rules::Rule;
 
 use crate::oracle;
 
@@ -204,7 +204,7 @@ fn hand_made_submission_crlf_bom_quotes_and_a_cascade() {
 fn gb18030_with_chinese_headers_gives_the_same_result() {
     let dir = tempfile::tempdir().unwrap();
     let sub = fixture_copy(dir.path());
-    for t in povcensus::schema::Table::ALL {
+    for t in povcensus::contract::schema::Table::ALL {
         let p = sub.join(t.file_name());
         if !p.exists() {
             continue;

@@ -9,6 +9,7 @@ mod generate;
 mod identity;
 mod ingest;
 mod ingest_integrity;
+mod layout;
 mod matrix;
 mod oracle;
 mod pipeline;

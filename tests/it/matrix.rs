@@ -127,7 +127,7 @@ fn build(shape: Shape) -> Fixture {
             opts.seed = 13;
             generator::generate(&opts).unwrap();
             ingest(&[&subs], &wh, 0);
-            povcensus::reference::Reference::get()
+            povcensus::contract::reference::Reference::get()
                 .provinces
                 .iter()
                 .map(|p| p.code)

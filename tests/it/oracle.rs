@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::Path;
 
+use povcensus::contract::rules::{Rule, Severity};
+use povcensus::contract::schema::Table;
 use povcensus::generator::{Encoding, Manifest};
 use povcensus::ingest::source::read_table;
-use povcensus::rules::{Rule, Severity};
-use povcensus::schema::Table;
 
 /// One finding, located.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

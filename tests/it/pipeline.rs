@@ -361,13 +361,22 @@ fn generated_census_cross_checks_and_determinism() {
     for (s, l, a) in &areas {
         // Sub-items never exceed their "any".
         for (any, items) in [
-            ("assist_industry_any", povcensus::schema::ASSIST_INDUSTRY),
+            (
+                "assist_industry_any",
+                povcensus::contract::schema::ASSIST_INDUSTRY,
+            ),
             (
                 "assist_employment_any",
-                povcensus::schema::ASSIST_EMPLOYMENT,
+                povcensus::contract::schema::ASSIST_EMPLOYMENT,
             ),
-            ("assist_health_any", povcensus::schema::ASSIST_HEALTH),
-            ("assist_education_any", povcensus::schema::ASSIST_EDUCATION),
+            (
+                "assist_health_any",
+                povcensus::contract::schema::ASSIST_HEALTH,
+            ),
+            (
+                "assist_education_any",
+                povcensus::contract::schema::ASSIST_EDUCATION,
+            ),
         ] {
             if let Some(total) = n(s, l, a, any) {
                 for i in items {

@@ -1,8 +1,11 @@
-//! The query engine: DataFusion sessions with a bounded, spilling memory pool, and the
-//! `povcensus sql` command (one statement or an interactive prompt, printed as a table, CSV or
-//! JSON).
+//! The engine floor: DataFusion sessions with a bounded, spilling memory pool, read-only SQL,
+//! result-column casts, the Parquet writer properties, progress bars ([`progress`]) and private
+//! scratch directories ([`scratch`]). It knows no stage: the stages register their own tables
+//! and SQL functions on the sessions it makes.
 
-use std::io::Write;
+pub mod progress;
+pub mod scratch;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -102,7 +105,7 @@ pub fn session(cfg: &EngineConfig) -> Result<SessionContext, DataFusionError> {
     // removes on every exit (an interrupt included).
     let spill_dir = match &cfg.spill_dir {
         Some(d) => d.clone(),
-        None => crate::scratch::spill_dir().map_err(DataFusionError::IoError)?,
+        None => crate::engine::scratch::spill_dir().map_err(DataFusionError::IoError)?,
     };
     let mode = DiskManagerMode::Directories(vec![spill_dir]);
     let runtime = RuntimeEnvBuilder::new()
@@ -124,8 +127,24 @@ pub fn session(cfg: &EngineConfig) -> Result<SessionContext, DataFusionError> {
             cfg.joins != JoinStrategy::Spill,
         );
     let ctx = SessionContext::new_with_config_rt(config, runtime);
-    crate::assessment::register(&ctx);
     Ok(ctx)
+}
+
+/// Rows per Parquet row group in every file povcensus writes.
+pub const ROW_GROUP_ROWS: usize = 256 * 1024;
+
+/// Writer properties of every Parquet file povcensus writes (warehouse and outputs): zstd(3),
+/// explicit row groups, page statistics.
+pub fn writer_properties() -> parquet::file::properties::WriterProperties {
+    parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(
+            // Cannot fail: 3 is within zstd's levels 1-22.
+            parquet::basic::ZstdLevel::try_new(3).expect("valid zstd level"),
+        ))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(parquet::file::properties::EnabledStatistics::Page)
+        .set_created_by("povcensus".to_string())
+        .build()
 }
 
 /// Parse a memory size such as `4GiB`, `512MiB`, `2G` or a number of bytes.
@@ -149,50 +168,6 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     Ok((n * mult) as usize)
 }
 
-/// Output format of `povcensus sql`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Csv,
-    Json,
-}
-
-/// Write query results to `out` in the chosen format.
-pub fn write_batches(
-    out: &mut dyn Write,
-    batches: &[RecordBatch],
-    format: OutputFormat,
-) -> anyhow::Result<()> {
-    match format {
-        OutputFormat::Table => {
-            writeln!(
-                out,
-                "{}",
-                arrow::util::pretty::pretty_format_batches(batches)?
-            )?;
-        }
-        OutputFormat::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut *out);
-            if batches.is_empty() {
-                return Ok(());
-            }
-            for b in batches {
-                w.write(b)?;
-            }
-        }
-        OutputFormat::Json => {
-            let mut w = arrow::json::ArrayWriter::new(&mut *out);
-            let refs: Vec<&RecordBatch> = batches.iter().collect();
-            w.write_batches(&refs)?;
-            w.finish()?;
-            writeln!(out)?;
-        }
-    }
-    Ok(())
-}
-
 /// What `povcensus sql` accepts: queries only. No DDL (no CREATE EXTERNAL TABLE over other
 /// files), no DML or COPY, no SET.
 pub fn read_only() -> datafusion::execution::context::SQLOptions {
@@ -210,132 +185,6 @@ pub async fn run_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>
         .await
 }
 
-/// The tables of a research extract directory: `research_persons`, `research_households`.
-/// Nothing else is registered, so nothing else can be queried.
-pub async fn register_extract(
-    ctx: &SessionContext,
-    dir: &std::path::Path,
-) -> Result<(), DataFusionError> {
-    for table in crate::extract::TABLES {
-        let path = dir.join(format!("{table}.parquet"));
-        if !path.is_file() {
-            return Err(DataFusionError::Plan(format!(
-                "{} is not a research extract: {} is missing",
-                dir.display(),
-                path.display()
-            )));
-        }
-        let Some(shown) = path.to_str() else {
-            return Err(DataFusionError::Plan(format!(
-                "{} is not a UTF-8 path",
-                path.display()
-            )));
-        };
-        ctx.register_parquet(
-            *table,
-            shown,
-            datafusion::prelude::ParquetReadOptions::default(),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// Split a script into statements at semicolons outside quotes.
-pub fn split_statements(script: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut chars = script.chars().peekable();
-    while let Some(c) = chars.next() {
-        match quote {
-            Some(q) => {
-                cur.push(c);
-                if c == q {
-                    quote = None;
-                }
-            }
-            None => match c {
-                '\'' | '"' => {
-                    quote = Some(c);
-                    cur.push(c);
-                }
-                '-' if chars.peek() == Some(&'-') => {
-                    // A comment runs to the end of the line.
-                    for c in chars.by_ref() {
-                        if c == '\n' {
-                            cur.push('\n');
-                            break;
-                        }
-                    }
-                }
-                ';' => {
-                    if !cur.trim().is_empty() {
-                        out.push(cur.trim().to_string());
-                    }
-                    cur.clear();
-                }
-                _ => cur.push(c),
-            },
-        }
-    }
-    if !cur.trim().is_empty() {
-        out.push(cur.trim().to_string());
-    }
-    out
-}
-
-/// The interactive prompt: statements end with `;`, `\q` quits, `\d` lists tables.
-pub async fn repl(ctx: &SessionContext, format: OutputFormat) -> anyhow::Result<()> {
-    let mut rl = rustyline::DefaultEditor::new()?;
-    let mut buffer = String::new();
-    eprintln!("povcensus sql: end statements with ;  \\d lists tables  \\q quits");
-    loop {
-        let prompt = if buffer.is_empty() {
-            "povcensus> "
-        } else {
-            "       ...> "
-        };
-        let line = match rl.readline(prompt) {
-            Ok(l) => l,
-            Err(rustyline::error::ReadlineError::Interrupted) => {
-                buffer.clear();
-                continue;
-            }
-            Err(rustyline::error::ReadlineError::Eof) => break,
-            Err(e) => return Err(e.into()),
-        };
-        let trimmed = line.trim();
-        if buffer.is_empty() && (trimmed == "\\q" || trimmed == "quit" || trimmed == "exit") {
-            break;
-        }
-        if buffer.is_empty() && trimmed == "\\d" {
-            let batches = run_sql(ctx, "SHOW TABLES").await?;
-            write_batches(&mut std::io::stdout(), &batches, format)?;
-            continue;
-        }
-        buffer.push_str(&line);
-        buffer.push('\n');
-        if !trimmed.ends_with(';') {
-            continue;
-        }
-        let _ = rl.add_history_entry(buffer.trim());
-        for stmt in split_statements(&buffer) {
-            let start = std::time::Instant::now();
-            match run_sql(ctx, &stmt).await {
-                Ok(batches) => {
-                    write_batches(&mut std::io::stdout(), &batches, format)?;
-                    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-                    eprintln!("{rows} rows in {:.3} s", start.elapsed().as_secs_f64());
-                }
-                Err(e) => eprintln!("error: {e}"),
-            }
-        }
-        buffer.clear();
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,12 +197,6 @@ mod tests {
         assert_eq!(parse_size("1000").unwrap(), 1000);
         assert!(parse_size("lots").is_err());
         assert!(parse_size("4 parsecs").is_err());
-    }
-
-    #[test]
-    fn statements_split_outside_quotes_and_comments() {
-        let s = split_statements("SELECT 'a;b'; -- note; here\nSELECT 2;;");
-        assert_eq!(s, vec!["SELECT 'a;b'".to_string(), "SELECT 2".to_string()]);
     }
 
     fn spilled(dir: &tempfile::TempDir) -> bool {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
-use super::ReportError;
+use super::RenderError;
 
 /// One cell to write.
 #[derive(Debug, Clone)]
@@ -95,7 +95,7 @@ fn fill(ws: &mut Worksheet, headers: &[&str], rows: &[Vec<X>]) -> Result<(), Xls
             match x {
                 X::Empty => {}
                 X::Str(s) => {
-                    ws.write_string(r, col, crate::pipeline::formula_safe(s))?;
+                    ws.write_string(r, col, crate::output::formula_safe(s))?;
                 }
                 X::Num(v, fmt) => {
                     let f = formats
@@ -122,23 +122,23 @@ fn fill(ws: &mut Worksheet, headers: &[&str], rows: &[Vec<X>]) -> Result<(), Xls
 }
 
 /// Save a workbook, creating its directory.
-pub fn save(wb: &mut Workbook, path: &Path) -> Result<(), ReportError> {
+pub fn save(wb: &mut Workbook, path: &Path) -> Result<(), RenderError> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| ReportError::Write {
+        std::fs::create_dir_all(dir).map_err(|e| RenderError::Write {
             path: dir.display().to_string(),
             source: e.into(),
         })?;
     }
-    wb.save(path).map_err(|e| ReportError::Write {
+    wb.save(path).map_err(|e| RenderError::Write {
         path: path.display().to_string(),
         source: e.into(),
     })
 }
 
-/// Map an XLSX error to a report error for `path`.
-pub fn err(path: &Path) -> impl Fn(XlsxError) -> ReportError + use<> {
+/// Map an XLSX error to a render error for `path`.
+pub fn err(path: &Path) -> impl Fn(XlsxError) -> RenderError + use<> {
     let path = path.display().to_string();
-    move |e| ReportError::Write {
+    move |e| RenderError::Write {
         path: path.clone(),
         source: e.into(),
     }

@@ -1,9 +1,9 @@
 //! Row-level validation of province submissions (`submission-format.md` §3–4 and
 //! `exit-assessment.md` §1).
 //!
-//! [`HeaderMap`] resolves a file's header row against the contract in [`crate::schema`] and
+//! [`HeaderMap`] resolves a file's header row against the contract in [`crate::contract::schema`] and
 //! reports the file-level header faults; [`RowValidator`] checks one data record at a time
-//! against the row rules of [`crate::rules`] and turns its fields into typed [`Value`]s.
+//! against the row rules of [`crate::contract::rules`] and turns its fields into typed [`Value`]s.
 //!
 //! Cross-row rules (duplicate keys, orphans, household size, head checks, and the existence
 //! parts of the assessment rules) are not decided here.
@@ -20,9 +20,9 @@ use std::fmt::Write as _;
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::id_number::{self, IdError, IdInfo};
-use crate::rules::{Rule, Severity};
-use crate::schema::{self, Column, Kind, Presence, Table};
+use crate::contract::id_number::{self, IdError, IdInfo};
+use crate::contract::rules::{Rule, Severity};
+use crate::contract::schema::{self, Column, Kind, Presence, Table};
 
 /// A typed field value. Codes and integers are [`Value::Int`], numbers [`Value::Float`],
 /// dates [`Value::Date`]; digit codes, text, grades and ID numbers are [`Value::Str`] (ID
@@ -1659,7 +1659,7 @@ fn id_format_reason(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id_number::build;
+    use crate::contract::id_number::build;
 
     const PROVINCE: &str = "52";
 
