@@ -34,8 +34,13 @@ pub enum Command {
     Sql(SqlArgs),
     /// List the warehouse's snapshots and the province versions each holds.
     Versions(VersionsArgs),
-    /// Run a pipeline (pipelines/*.toml) over the warehouse and write its output tables.
+    /// Run a pipeline (built-in, e.g. `census`, or a definition file) over the warehouse and
+    /// write its output tables.
     Run(RunArgs),
+    /// List the pipelines with their parameters and defaults.
+    Pipelines(PipelinesArgs),
+    /// Check a pipeline (names, dependencies, SQL files, parameters) without running it.
+    Check(CheckArgs),
     /// Write the reports: national bulletin, statisticians' workbook, evaluator and
     /// data-quality reports (HTML, XLSX), linked from OUT/index.html.
     Report(ReportArgs),
@@ -44,6 +49,25 @@ pub enum Command {
     Extract(ExtractArgs),
     /// Serve a research extract over Arrow Flight SQL to researchers with tokens.
     Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PipelinesArgs {
+    /// List the pipelines of this directory instead of the built-in ones.
+    #[arg(long)]
+    pub pipelines: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The pipeline: a built-in one by name or a definition file.
+    pub pipeline: String,
+    /// Look named pipelines up in this directory instead of the built-in ones.
+    #[arg(long)]
+    pub pipelines: Option<PathBuf>,
+    /// Check with a parameter overridden, e.g. --param poverty_line=4300 (repeatable).
+    #[arg(long = "param", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
 }
 
 #[derive(Debug, Args)]
@@ -111,9 +135,10 @@ pub struct ReportArgs {
     /// they are made from go to OUT/data/.
     #[arg(long)]
     pub out: PathBuf,
-    /// Directory of the pipeline definitions.
-    #[arg(long, default_value = "pipelines")]
-    pub pipelines: PathBuf,
+    /// A directory of customised pipeline definitions (their SQL in DIR/../queries/) instead
+    /// of the ones built into povcensus.
+    #[arg(long)]
+    pub pipelines: Option<PathBuf>,
     /// Read the warehouse as of this snapshot (default: the newest).
     #[arg(long)]
     pub as_of: Option<u64>,
@@ -148,8 +173,12 @@ fn generated_at(arg: Option<&str>) -> anyhow::Result<String> {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The pipeline definition, e.g. pipelines/census.toml.
-    pub pipeline: PathBuf,
+    /// The pipeline: a built-in one by name (`census`, `exit_assessment`; see `povcensus
+    /// pipelines`), or a definition file such as my-pipelines/census.toml.
+    pub pipeline: String,
+    /// Look named pipelines up in this directory instead of the built-in ones.
+    #[arg(long)]
+    pub pipelines: Option<PathBuf>,
     /// The warehouse to read.
     #[arg(long)]
     pub warehouse: String,
@@ -313,6 +342,15 @@ pub fn hint(e: &anyhow::Error) -> Option<String> {
                 .into(),
         );
     }
+    if let Some(crate::pipeline::PipelineError::Unknown { name, available }) = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<crate::pipeline::PipelineError>())
+        && let Some(near) = nearest(name, available)
+    {
+        return Some(format!(
+            "did you mean `{near}`? (`povcensus pipelines` lists them)"
+        ));
+    }
     let credentials = [
         "SecretAccessKey",
         "AccessKeyId",
@@ -327,6 +365,30 @@ pub fn hint(e: &anyhow::Error) -> Option<String> {
         );
     }
     None
+}
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a slip.
+fn nearest<'a>(word: &str, candidates: &'a [String]) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    }
+    candidates
+        .iter()
+        .map(|c| (distance(word, c), c.as_str()))
+        .filter(|(d, c)| *d <= (c.chars().count() / 3).max(2))
+        .min()
+        .map(|(_, c)| c)
 }
 
 /// Run a command. Returns the exit status: 0 ok, 1 rejected input (errors are status 2).
@@ -408,7 +470,11 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Run(args) => {
-            let pipeline = crate::pipeline::Pipeline::load(&args.pipeline, &args.params)?;
+            let pipeline = crate::pipeline::Pipeline::resolve(
+                &args.pipeline,
+                &crate::pipeline::Definitions::new(args.pipelines.as_deref()),
+                &args.params,
+            )?;
             let wh = crate::warehouse::Warehouse::open(&args.warehouse, false)?;
             let snapshot = wh.snapshot_as_of(args.as_of).await?;
             if snapshot.is_none() {
@@ -436,7 +502,7 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
             let opts = crate::report::ReportOptions {
                 warehouse: args.warehouse.clone(),
                 out: args.out.clone(),
-                pipelines: args.pipelines.clone(),
+                pipelines: crate::pipeline::Definitions::new(args.pipelines.as_deref()),
                 as_of: args.as_of,
                 generated_at: generated_at(args.generated_at.as_deref())?,
                 engine: args.engine.config(None),
@@ -485,6 +551,37 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
                 engine: args.engine.config(None),
             };
             crate::server::serve(&opts).await?;
+            Ok(0)
+        }
+        Command::Pipelines(args) => {
+            let defs = crate::pipeline::Definitions::new(args.pipelines.as_deref());
+            let mut out = std::io::stdout().lock();
+            for name in defs.names()? {
+                let p = crate::pipeline::Pipeline::resolve(&name, &defs, &[])?;
+                let outputs: Vec<&str> = p
+                    .steps
+                    .iter()
+                    .filter(|s| s.output)
+                    .map(|s| s.name.as_str())
+                    .collect();
+                writeln!(out, "{name}: writes {}", outputs.join(", "))?;
+                for (k, v) in &p.parameters {
+                    writeln!(out, "  --param {k}={v}")?;
+                }
+            }
+            Ok(0)
+        }
+        Command::Check(args) => {
+            let defs = crate::pipeline::Definitions::new(args.pipelines.as_deref());
+            let p = crate::pipeline::Pipeline::resolve(&args.pipeline, &defs, &args.params)?;
+            writeln!(
+                std::io::stdout().lock(),
+                "{}: {} steps, {} outputs, {} parameters: valid",
+                p.name,
+                p.steps.len(),
+                p.steps.iter().filter(|s| s.output).count(),
+                p.parameters.len()
+            )?;
             Ok(0)
         }
         Command::Versions(args) => {

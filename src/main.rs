@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         Command::Report(a) => a.engine.threads,
         Command::Extract(a) => a.engine.threads,
         Command::Serve(a) => a.engine.threads,
-        Command::Versions(_) => None,
+        Command::Versions(_) | Command::Pipelines(_) | Command::Check(_) => None,
     };
     if let Some(n) = threads
         && let Err(e) = rayon::ThreadPoolBuilder::new()

@@ -124,6 +124,11 @@ pub enum PipelineError {
         message: String,
         suspects: Vec<String>,
     },
+    #[error("there is no pipeline `{name}` (there are: {})", .available.join(", "))]
+    Unknown {
+        name: String,
+        available: Vec<String>,
+    },
     #[error(transparent)]
     Output(#[from] crate::output::OutputError),
     #[error("writing {path}: {source}")]
@@ -300,7 +305,163 @@ fn render_parameter(v: &toml::Value) -> Result<String, String> {
     }
 }
 
+/// The pipelines and their SQL that the binary carries (`pipelines/`, `queries/`), so that
+/// `povcensus run census` and `povcensus report` need no checkout and work from any directory.
+/// (The ingest checks and the extract carry their own SQL the same way.)
+pub const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "pipelines/census.toml",
+        include_str!("../pipelines/census.toml"),
+    ),
+    (
+        "pipelines/exit_assessment.toml",
+        include_str!("../pipelines/exit_assessment.toml"),
+    ),
+    (
+        "queries/assessment/county_frame.sql",
+        include_str!("../queries/assessment/county_frame.sql"),
+    ),
+    (
+        "queries/assessment/design.sql",
+        include_str!("../queries/assessment/design.sql"),
+    ),
+    (
+        "queries/assessment/exit_assessment.sql",
+        include_str!("../queries/assessment/exit_assessment.sql"),
+    ),
+    (
+        "queries/assessment/followup.sql",
+        include_str!("../queries/assessment/followup.sql"),
+    ),
+    (
+        "queries/assessment/psu_totals.sql",
+        include_str!("../queries/assessment/psu_totals.sql"),
+    ),
+    (
+        "queries/census/county_facility_sums.sql",
+        include_str!("../queries/census/county_facility_sums.sql"),
+    ),
+    (
+        "queries/census/county_household_sums.sql",
+        include_str!("../queries/census/county_household_sums.sql"),
+    ),
+    (
+        "queries/census/county_person_sums.sql",
+        include_str!("../queries/census/county_person_sums.sql"),
+    ),
+    (
+        "queries/census/county_township_sums.sql",
+        include_str!("../queries/census/county_township_sums.sql"),
+    ),
+    (
+        "queries/census/county_village_sums.sql",
+        include_str!("../queries/census/county_village_sums.sql"),
+    ),
+    (
+        "queries/census/household_facts.sql",
+        include_str!("../queries/census/household_facts.sql"),
+    ),
+    (
+        "queries/census/indicators.sql",
+        include_str!("../queries/census/indicators.sql"),
+    ),
+    (
+        "queries/census/person_ages.sql",
+        include_str!("../queries/census/person_ages.sql"),
+    ),
+    (
+        "queries/census/village_exit.sql",
+        include_str!("../queries/census/village_exit.sql"),
+    ),
+];
+
+/// Where named pipelines come from: the ones the binary carries, or a directory of
+/// customised copies (`--pipelines DIR`, with their SQL in `DIR/../queries/`).
+#[derive(Debug, Clone, Default)]
+pub enum Definitions {
+    #[default]
+    Embedded,
+    Dir(PathBuf),
+}
+
+impl Definitions {
+    pub fn new(dir: Option<&Path>) -> Definitions {
+        dir.map_or(Definitions::Embedded, |d| Definitions::Dir(d.to_path_buf()))
+    }
+
+    /// The names of the pipelines available, sorted.
+    pub fn names(&self) -> Result<Vec<String>, PipelineError> {
+        let mut names: Vec<String> = match self {
+            Definitions::Embedded => EMBEDDED
+                .iter()
+                .filter_map(|(p, _)| p.strip_prefix("pipelines/")?.strip_suffix(".toml"))
+                .map(str::to_string)
+                .collect(),
+            Definitions::Dir(dir) => std::fs::read_dir(dir)
+                .map_err(|source| PipelineError::Read {
+                    path: dir.display().to_string(),
+                    source,
+                })?
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_suffix(".toml").map(str::to_string)
+                })
+                .collect(),
+        };
+        names.sort();
+        Ok(names)
+    }
+}
+
 impl Pipeline {
+    /// A pipeline by name (`census`) from `defs`, or by path (`pipelines/census.toml`: any
+    /// argument with a `/` or ending in `.toml`, its SQL in `queries/` beside its directory).
+    pub fn resolve(
+        arg: &str,
+        defs: &Definitions,
+        overrides: &[(String, String)],
+    ) -> Result<Pipeline, PipelineError> {
+        if arg.ends_with(".toml") || arg.contains('/') {
+            return Pipeline::load(Path::new(arg), overrides);
+        }
+        match defs {
+            Definitions::Dir(dir) => {
+                let path = dir.join(format!("{arg}.toml"));
+                if !path.is_file() {
+                    return Err(PipelineError::Unknown {
+                        name: arg.to_string(),
+                        available: defs.names()?,
+                    });
+                }
+                Pipeline::load(&path, overrides)
+            }
+            Definitions::Embedded => {
+                let rel = format!("pipelines/{arg}.toml");
+                let embedded =
+                    |rel: &str| EMBEDDED.iter().find(|(p, _)| *p == rel).map(|(_, t)| *t);
+                let Some(text) = embedded(&rel) else {
+                    return Err(PipelineError::Unknown {
+                        name: arg.to_string(),
+                        available: defs.names()?,
+                    });
+                };
+                let invalid = |problems: Vec<String>| PipelineError::Invalid {
+                    path: format!("{rel} (built in)"),
+                    problems,
+                };
+                let file: PipelineFile =
+                    toml::from_str(text).map_err(|e| invalid(vec![e.to_string()]))?;
+                let read = |sql: &str| {
+                    embedded(&format!("queries/{sql}"))
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("no built-in SQL file queries/{sql}"))
+                };
+                Pipeline::check_with(Path::new(&rel), file, &read, overrides).map_err(invalid)
+            }
+        }
+    }
+
     /// Read and check a pipeline file; SQL files are looked up in `queries/` beside the
     /// pipeline's directory. `overrides` replace declared parameters (`name=value`).
     pub fn load(path: &Path, overrides: &[(String, String)]) -> Result<Pipeline, PipelineError> {
@@ -322,11 +483,26 @@ impl Pipeline {
         Pipeline::check(path, file, &queries, overrides).map_err(invalid)
     }
 
-    /// The validation pass: every problem, at once.
+    /// The validation pass over a pipeline whose SQL files are in the directory `queries`.
     pub fn check(
         path: &Path,
         file: PipelineFile,
         queries: &Path,
+        overrides: &[(String, String)],
+    ) -> Result<Pipeline, Vec<String>> {
+        let read = |sql: &str| {
+            let p = queries.join(sql);
+            std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        };
+        Pipeline::check_with(path, file, &read, overrides)
+    }
+
+    /// The validation pass: every problem, at once. `read_sql` gives the text of a SQL file
+    /// named relative to `queries/`.
+    pub fn check_with(
+        path: &Path,
+        file: PipelineFile,
+        read_sql: &dyn Fn(&str) -> Result<String, String>,
         overrides: &[(String, String)],
     ) -> Result<Pipeline, Vec<String>> {
         let mut problems = Vec::new();
@@ -398,39 +574,34 @@ impl Pipeline {
                 }
             }
             let kind = match (&s.sql, &s.builtin) {
-                (Some(sql), None) => {
-                    let p = queries.join(sql);
-                    match std::fs::read_to_string(&p) {
-                        Ok(text) => {
-                            for ph in placeholders(&text) {
-                                if !parameters.contains_key(&ph)
-                                    && !file.parameters.contains_key(&ph)
-                                {
-                                    problems.push(format!(
-                                        "{at}.sql: {sql} uses ${{{ph}}}, which is not a parameter"
-                                    ));
-                                }
-                                used_parameters.insert(ph);
+                (Some(sql), None) => match read_sql(sql) {
+                    Ok(text) => {
+                        for ph in placeholders(&text) {
+                            if !parameters.contains_key(&ph) && !file.parameters.contains_key(&ph) {
+                                problems.push(format!(
+                                    "{at}.sql: {sql} uses ${{{ph}}}, which is not a parameter"
+                                ));
                             }
-                            for other in &names {
-                                if *other != s.name
-                                    && mentions(&text, other)
-                                    && !s.depends_on.iter().any(|d| d == other)
-                                {
-                                    problems.push(format!("{at}.depends_on: {sql} reads step `{other}`, which is not in depends_on"));
-                                }
+                            used_parameters.insert(ph);
+                        }
+                        for other in &names {
+                            if *other != s.name
+                                && mentions(&text, other)
+                                && !s.depends_on.iter().any(|d| d == other)
+                            {
+                                problems.push(format!("{at}.depends_on: {sql} reads step `{other}`, which is not in depends_on"));
                             }
-                            Some(StepKind::Sql {
-                                file: sql.clone(),
-                                text,
-                            })
                         }
-                        Err(e) => {
-                            problems.push(format!("{at}.sql: cannot read {}: {e}", p.display()));
-                            None
-                        }
+                        Some(StepKind::Sql {
+                            file: sql.clone(),
+                            text,
+                        })
                     }
-                }
+                    Err(e) => {
+                        problems.push(format!("{at}.sql: {e}"));
+                        None
+                    }
+                },
                 (None, Some(b)) => {
                     match Builtin::parse(b) {
                         Some(b) => {

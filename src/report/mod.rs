@@ -73,7 +73,7 @@ pub struct ReportOptions {
     pub warehouse: String,
     pub out: PathBuf,
     /// Directory of the pipeline definitions (`census.toml`, `exit_assessment.toml`).
-    pub pipelines: PathBuf,
+    pub pipelines: crate::pipeline::Definitions,
     pub as_of: Option<u64>,
     /// Shown on every document, e.g. "2021-02-25 10:00 UTC".
     pub generated_at: String,
@@ -383,7 +383,7 @@ async fn write_into(
 ) -> Result<ReportSummary, ReportError> {
     let data = out.join("data");
     for (name, dir) in [("census", "census"), ("exit_assessment", "assessment")] {
-        let pipeline = Pipeline::load(&opts.pipelines.join(format!("{name}.toml")), &[])?;
+        let pipeline = Pipeline::resolve(name, &opts.pipelines, &[])?;
         tracing::info!(pipeline = name, "running");
         crate::pipeline::run(
             &pipeline,

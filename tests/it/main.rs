@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per stage.
 
 mod assessment;
+mod binary;
 mod docs;
 mod environment;
 mod extract;
