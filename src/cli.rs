@@ -355,6 +355,7 @@ pub fn hint(e: &anyhow::Error) -> Option<String> {
         "SecretAccessKey",
         "AccessKeyId",
         "credential",
+        "no S3 credentials",
         "InvalidAccessKeyId",
     ];
     if text.contains("s3://") && credentials.iter().any(|c| text.contains(c)) {

@@ -106,6 +106,23 @@ impl Location {
             if bucket.is_empty() {
                 return Err(bad("no bucket name".into()));
             }
+            // Credentials from the environment only: without them the S3 client would ask the
+            // cloud's instance-metadata service, which a census office's machine does not have
+            // and whose failure says nothing about what to set.
+            let has = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+            let keys = has("AWS_ACCESS_KEY_ID") && has("AWS_SECRET_ACCESS_KEY");
+            let other = [
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            ]
+            .iter()
+            .any(|v| has(v));
+            if !keys && !other {
+                return Err(bad(
+                    "no S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"
+                        .into(),
+                ));
+            }
             let store = object_store::aws::AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
                 .build()

@@ -5,6 +5,7 @@ mod binary;
 mod docs;
 mod environment;
 mod extract;
+mod face;
 mod fuzz;
 mod generate;
 mod identity;
