@@ -29,6 +29,8 @@ const DUCKDB_SCRIPT: &str = r#"
 import duckdb, json, os, sys, time
 spec = json.load(open(sys.argv[1]))
 con = duckdb.connect()
+# povcensus' SQL function for age in completed years (engine/functions.rs), as a DuckDB macro.
+con.execute("CREATE MACRO age_on(b, d) AS CAST(year(d) - year(b) - CASE WHEN month(b) * 100 + day(b) > month(d) * 100 + day(d) THEN 1 ELSE 0 END AS BIGINT)")
 con.execute(f"SET threads = {spec['threads']}")
 con.execute(f"SET memory_limit = '{spec['memory_mib']}MiB'")
 start = time.perf_counter()

@@ -9,10 +9,7 @@
 SELECT p.person_id AS _person,
        p.household_id AS _household,
        CAST(p.sex AS BIGINT) AS sex,
-       CAST(extract(year FROM DATE '${reference_date}') - extract(year FROM p.birth_date) AS INT)
-         - CASE WHEN extract(month FROM p.birth_date) * 100 + extract(day FROM p.birth_date)
-                   > extract(month FROM DATE '${reference_date}') * 100 + extract(day FROM DATE '${reference_date}')
-                THEN 1 ELSE 0 END AS _age,
+       age_on(p.birth_date, DATE '${reference_date}') AS _age,
        CAST(p.ethnicity AS BIGINT) AS _ethnicity,
        CASE WHEN p.health_status = 4 THEN 1 ELSE 2 END AS disabled,
        CAST(p.relation AS BIGINT) AS relation,

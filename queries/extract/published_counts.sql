@@ -1,6 +1,7 @@
 -- Counts for the published county tables (research-extracts.md §2), per county and category:
 -- persons of enumerated registered households by sex, age group and health status, and those
--- households by size. Unweighted counts of the census records; src/extract/tables.rs adds the
+-- households by size, ages in completed years on ${reference_date}. Unweighted counts of the
+-- census records; src/extract/tables.rs adds the
 -- province and national totals and suppresses small cells.
 WITH members AS (
     SELECT household_id, COUNT(*) AS members FROM persons GROUP BY household_id
@@ -9,9 +10,7 @@ people AS (
     SELECT substr(p.household_id, 1, 6) AS county_code,
            p.sex,
            p.health_status,
-           CAST(extract(year FROM DATE '2020-12-31') - extract(year FROM p.birth_date) AS INT)
-             - CASE WHEN extract(month FROM p.birth_date) * 100 + extract(day FROM p.birth_date) > 1231
-                    THEN 1 ELSE 0 END AS age
+           age_on(p.birth_date, DATE '${reference_date}') AS age
     FROM persons AS p
     JOIN households AS h ON h.household_id = p.household_id
     WHERE h.enumeration_status = 1

@@ -186,6 +186,14 @@ const NON_NEG: Kind = Kind::Number {
 /// Standard reference time of the census.
 pub const REFERENCE_DATE: &str = "2020-12-31";
 
+/// Age in completed years on `on` (indicators.md §1): the one definition, used by the row
+/// rules and, as the SQL function `age_on(birth_date, date)`, by every query.
+pub fn age_on(birth: chrono::NaiveDate, on: chrono::NaiveDate) -> i32 {
+    use chrono::Datelike as _;
+    let before_birthday = (on.month(), on.day()) < (birth.month(), birth.day());
+    on.year() - birth.year() - i32::from(before_birthday)
+}
+
 pub static COUNTIES: &[Column] = &[
     col("county_code", "县级区划代码", Kind::Digits(6)),
     col("county_name", "县名称", Kind::Text),

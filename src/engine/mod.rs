@@ -3,6 +3,7 @@
 //! scratch directories ([`scratch`]). It knows no stage: the stages register their own tables
 //! and SQL functions on the sessions it makes.
 
+pub mod functions;
 pub mod progress;
 pub mod scratch;
 
@@ -127,6 +128,7 @@ pub fn session(cfg: &EngineConfig) -> Result<SessionContext, DataFusionError> {
             cfg.joins != JoinStrategy::Spill,
         );
     let ctx = SessionContext::new_with_config_rt(config, runtime);
+    functions::register(&ctx);
     Ok(ctx)
 }
 

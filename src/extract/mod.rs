@@ -54,7 +54,7 @@ const PERSONS_SQL: &str = include_str!("../../queries/extract/persons.sql");
 const HOUSEHOLDS_SQL: &str = include_str!("../../queries/extract/households.sql");
 const PUBLISHED_SQL: &str = include_str!("../../queries/extract/published_counts.sql");
 /// Ages are completed years on the census reference date.
-const REFERENCE_DATE: &str = "2020-12-31";
+const REFERENCE_DATE: &str = crate::contract::schema::REFERENCE_DATE;
 
 /// The tables of an extract.
 pub const TABLES: &[&str] = &["research_persons", "research_households"];
@@ -1106,7 +1106,9 @@ async fn stream(
 /// `published_tables.xlsx` (one sheet per table, suppressed cells marked ×).
 async fn write_published(ctx: &SessionContext, opts: &ExtractOptions) -> Result<(), ExtractError> {
     use crate::render::xlsx::{X, sheet, workbook};
-    let df = ctx.sql(PUBLISHED_SQL).await?;
+    let df = ctx
+        .sql(&PUBLISHED_SQL.replace("${reference_date}", REFERENCE_DATE))
+        .await?;
     let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
     let b = concat(&batches, planned)?;

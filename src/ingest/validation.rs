@@ -18,7 +18,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 
 use crate::contract::id_number::{self, IdError, IdInfo};
 use crate::contract::rules::{Rule, Severity};
@@ -1309,9 +1309,7 @@ impl RowValidator {
 
     /// Age in completed years on the census reference date.
     fn age(&self, birth: NaiveDate) -> i32 {
-        let r = self.reference_date;
-        let before_birthday = (r.month(), r.day()) < (birth.month(), birth.day());
-        r.year() - birth.year() - i32::from(before_birthday)
+        crate::contract::schema::age_on(birth, self.reference_date)
     }
 }
 

@@ -1,0 +1,54 @@
+//! SQL functions every session has, for concepts of the contract that SQL would otherwise
+//! spell out again in each query: `age_on(birth_date, date)`, completed years on a date
+//! ([`crate::contract::schema::age_on`]).
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array};
+use arrow::datatypes::{DataType, Date32Type};
+use datafusion::common::ScalarValue;
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use datafusion::prelude::SessionContext;
+
+pub fn register(ctx: &SessionContext) {
+    ctx.register_udf(age_on_udf());
+}
+
+fn age_on_udf() -> ScalarUDF {
+    create_udf(
+        "age_on",
+        vec![DataType::Date32, DataType::Date32],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            // reason: the signature declares two arguments; DataFusion checks the arity.
+            let (birth, on) = (&arrays[0], &arrays[1]);
+            let (Some(birth), Some(on)) = (
+                birth.as_primitive_opt::<Date32Type>(),
+                on.as_primitive_opt::<Date32Type>(),
+            ) else {
+                return Err(DataFusionError::Execution(
+                    "age_on takes two dates".to_string(),
+                ));
+            };
+            let out: Int64Array = birth
+                .iter()
+                .zip(on.iter())
+                .map(|(b, o)| {
+                    let b = Date32Type::to_naive_date_opt(b?)?;
+                    let o = Date32Type::to_naive_date_opt(o?)?;
+                    Some(i64::from(crate::contract::schema::age_on(b, o)))
+                })
+                .collect();
+            let scalar = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+            let out: ArrayRef = Arc::new(out);
+            Ok(if scalar && out.len() == 1 {
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
+            } else {
+                ColumnarValue::Array(out)
+            })
+        }),
+    )
+}
