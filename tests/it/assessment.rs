@@ -164,7 +164,34 @@ fn hand_computed_county_assessment() {
     std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
 
     let (_, out) = ingest_and_assess(dir.path(), &subs);
-    let got = rows(&read_parquet(&out.join("exit_assessment.parquet")));
+    let batch = read_parquet(&out.join("exit_assessment.parquet"));
+    // The columns of exit-assessment.md §5 (version 2), in order, in Parquet and CSV.
+    let spec = "county_code, county_name, province_code, region, threshold_pct, \
+        sampled_households, psus, strata, lonely_psu_strata, wrong_exit_pct, wrong_exit_se, \
+        wrong_exit_ci_low, wrong_exit_ci_high, wrong_exit_deff, wrong_exit_n_eff, missed_pct, \
+        missed_se, missed_ci_low, missed_ci_high, missed_deff, missed_n_eff, approval_pct, \
+        approval_se, approval_ci_low, approval_ci_high, approval_deff, approval_n_eff, \
+        incidence_pct, incidence_se, incidence_ci_low, incidence_ci_high, \
+        census_wrong_exit_pct, census_check, passes_incidence, passes_wrong_exit, \
+        passes_missed, passes_approval, exit_recommended, confidence";
+    let spec: Vec<&str> = spec.split(", ").collect();
+    let names: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, spec);
+    let csv = std::fs::read_to_string(out.join("exit_assessment.csv")).unwrap();
+    assert_eq!(
+        csv.strip_prefix('\u{feff}')
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+        spec.join(",")
+    );
+    let got = rows(&batch);
     assert_eq!(got.len(), 2);
     let c = &got["522726"];
     // Wrongful exit: Y = 2·3 = 6, X = 2·3 + 2·2 = 10 → 60 %; all type-1 households are in PSU A,
@@ -185,8 +212,8 @@ fn hand_computed_county_assessment() {
     // approval: p(1 − p)/v = (66/1225)/(2.88/1225) = 22.91…, times (t(.975, 4)/t(.975, 1))²:
     //   1.0942030787230297 (R); deff = 5·2.88/66; the upper quantile is 1 to double precision.
     // incidence: (1 + 5·err + 144·miss)/150 at the rates' bounds.
-    let (err_lo, err_hi) = (2.6773993184934397e-02, 9.9567055088408318e-01);
-    let (miss_lo, miss_hi) = (1.1026987548656265e-07, 8.9760880182666170e-01);
+    let (err_lo, err_hi) = (2.6773993184934397e-02, 9.956705508840832e-01);
+    let (miss_lo, miss_hi) = (1.1026987548656265e-07, 8.976088018266617e-01);
     let expect = [
         ("threshold_pct", Some(3.0)),
         ("sampled_households", Some(5.0)),
@@ -374,7 +401,7 @@ county_code,stratum,village_code,sample_type,household_id,weight,persons,wrongly
             }
             // p = 1 with v = 0: n_eff = 5·(t(.975, 4)/t(.975, 2))² (R qt), lower = the .025
             // quantile of Beta(n_eff, 1) = 0.025^(1/n_eff), upper = 1.
-            let n_eff = 5.0 * (2.7764451051977987f64 / 4.3026527297494637).powi(2);
+            let n_eff = 5.0 * (2.7764451051977987f64 / 4.302652729749464).powi(2);
             close(f(c, "approval_n_eff").unwrap(), n_eff, "approval n_eff");
             close(
                 f(c, "approval_ci_low").unwrap(),
@@ -711,4 +738,127 @@ fn korn_graubard_intervals_agree_with_r_survey() {
             assert!(h90 < h95, "{county}: {h90} vs {h95}");
         }
     }
+}
+
+/// Generated data at scale 0.01 with `--assess-all` (provinces 51–54, 30 counties, to keep the
+/// test fast; a province's data does not depend on which others are generated): with samples
+/// of 10–15 villages, counties that version 1's Wald intervals called robust are borderline
+/// under the Korn–Graubard intervals, and no rate estimated at 0 has a zero-width interval.
+/// With a higher poverty line for the census cross-check (5000 yuan: more exited households
+/// miss the exit standard in the census than the survey's evaluators found), the counties whose
+/// census share lies above the interval are `census_higher`, and exactly their reports carry
+/// the warning; the evaluators' index shows the check of every county.
+#[test]
+fn small_samples_are_not_robust_and_census_higher_counties_are_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs");
+    let mut g = GenerateOptions::new(&subs);
+    g.scale = 0.01;
+    g.seed = 11;
+    g.assess_all = true;
+    g.provinces = Some(
+        ["51", "52", "53", "54"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    );
+    generator::generate(&g).unwrap();
+    let (wh, out) = ingest_and_assess(dir.path(), &subs);
+    let got = rows(&read_parquet(&out.join("exit_assessment.parquet")));
+    assert!(got.len() >= 20, "{} counties", got.len());
+
+    // Version 1: estimate ± t(.975, df)·SE, clipped to [0, 100].
+    let (mut v1_robust, mut v2_robust, mut zero_rates) = (0, 0, 0);
+    for (county, row) in &got {
+        let p = |c: &str| f(row, c);
+        if row["exit_recommended"] != V::B(true) {
+            continue;
+        }
+        let t = povcensus::assessment::t_quantile(
+            0.975,
+            (p("psus").unwrap() - p("strata").unwrap()).max(1.0),
+        )
+        .unwrap();
+        let wald = |ind: &str| {
+            let (e, se) = (p(&format!("{ind}_pct"))?, p(&format!("{ind}_se"))?);
+            Some(((e - t * se).max(0.0), (e + t * se).min(100.0)))
+        };
+        let thr = p("threshold_pct").unwrap();
+        let robust = (|| {
+            Some(
+                wald("incidence")?.1 < thr
+                    && wald("wrong_exit")?.1 < 2.0
+                    && wald("missed")?.1 < 2.0
+                    && wald("approval")?.0 >= 90.0,
+            )
+        })()
+        .unwrap_or(false);
+        v1_robust += usize::from(robust);
+        v2_robust += usize::from(row["confidence"] == V::S("robust".into()));
+        for ind in ["wrong_exit", "missed"] {
+            if p(&format!("{ind}_pct")) == Some(0.0) && p(&format!("{ind}_se")).is_some() {
+                zero_rates += 1;
+                assert_eq!(p(&format!("{ind}_ci_low")), Some(0.0), "{county} {ind}");
+                let high = p(&format!("{ind}_ci_high")).unwrap();
+                assert!(high > 0.0, "{county} {ind}: zero-width interval");
+            }
+        }
+    }
+    assert!(zero_rates > 0, "no rate estimated at 0");
+    assert!(v1_robust > 0, "version 1 found no robust county");
+    assert!(
+        v2_robust < v1_robust,
+        "robust counties: version 1 {v1_robust}, version 2 {v2_robust}"
+    );
+
+    // The reports, with the census cross-check at a 5000-yuan poverty line.
+    let pipelines = dir.path().join("pipelines");
+    std::fs::create_dir_all(&pipelines).unwrap();
+    for name in ["census.toml", "exit_assessment.toml"] {
+        let text = std::fs::read_to_string(root().join("pipelines").join(name)).unwrap();
+        let text = if name == "exit_assessment.toml" {
+            assert!(text.contains("poverty_line = 4000.0"));
+            text.replace("poverty_line = 4000.0", "poverty_line = 5000.0")
+        } else {
+            text
+        };
+        std::fs::write(pipelines.join(name), text).unwrap();
+    }
+    crate::support::copy_dir(&root().join("queries"), &dir.path().join("queries"));
+    let rep = dir.path().join("rep");
+    let o = crate::matrix::report_into(&wh, &rep, &pipelines);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = rows(&read_parquet(
+        &rep.join("data/assessment/exit_assessment.parquet"),
+    ));
+    let warning = "抽样调查可能漏查了错退户";
+    let index = std::fs::read_to_string(rep.join("evaluator/index.html")).unwrap();
+    let mut higher = 0;
+    for (county, row) in &got {
+        let page = std::fs::read_to_string(rep.join(format!("evaluator/{county}.html"))).unwrap();
+        let is_higher = row["census_check"] == V::S("census_higher".into());
+        higher += usize::from(is_higher);
+        if is_higher {
+            assert!(
+                f(row, "census_wrong_exit_pct").unwrap() > f(row, "wrong_exit_ci_high").unwrap(),
+                "{county}"
+            );
+        }
+        assert_eq!(page.contains(warning), is_higher, "{county}: the warning");
+        // Every county page explains the interval and shows design effects and effective sizes.
+        assert!(page.contains("Korn–Graubard"), "{county}");
+        assert!(
+            page.contains("有效样本量") && page.contains("设计效应"),
+            "{county}"
+        );
+    }
+    assert!(higher > 0, "no census_higher county");
+    assert!(higher < got.len(), "every county census_higher");
+    assert_eq!(index.matches("普查高于区间上限").count(), higher);
+    assert_eq!(
+        index.matches("一致（普查比例在区间内）").count(),
+        got.values()
+            .filter(|r| r["census_check"] == V::S("consistent".into()))
+            .count()
+    );
 }
