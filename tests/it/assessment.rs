@@ -862,3 +862,49 @@ fn small_samples_are_not_robust_and_census_higher_counties_are_warned() {
             .count()
     );
 }
+
+/// A county with one PSU whose four estimates pass (nothing wrong found, full approval, no
+/// remaining poverty): no design variance, so no standard errors, design effects, effective
+/// sizes, intervals or census check, and its confidence is `borderline`, never `robust`.
+#[test]
+fn a_county_with_one_psu_is_never_robust() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("52");
+    std::fs::create_dir_all(&subs).unwrap();
+    for e in std::fs::read_dir(root().join("tests/fixtures/pipeline/52")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, subs.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        subs.join("assessment_households.csv"),
+        "county_code,stratum,village_code,sample_type,household_id,weight,persons,wrongly_exited,missed_persons,approval\n\
+         520102,2,520102001001,1,5201020010010001,5,2,2,,1\n\
+         520102,2,520102001001,3,,5,2,,0,1\n",
+    )
+    .unwrap();
+    let manifest = subs.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    m["files"]["assessment_households.csv"] = serde_json::json!({ "rows": 2 });
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    let (_, out) = ingest_and_assess(dir.path(), &subs);
+    let got = rows(&read_parquet(&out.join("exit_assessment.parquet")));
+    let c = &got["520102"];
+    assert_eq!(f(c, "psus"), Some(1.0));
+    assert_eq!(f(c, "wrong_exit_pct"), Some(0.0));
+    assert_eq!(f(c, "missed_pct"), Some(0.0));
+    assert_eq!(f(c, "approval_pct"), Some(100.0));
+    for ind in ["wrong_exit", "missed", "approval", "incidence"] {
+        for col in ["se", "ci_low", "ci_high"] {
+            assert_eq!(c[&format!("{ind}_{col}")], V::Null, "{ind}_{col}");
+        }
+    }
+    for ind in ["wrong_exit", "missed", "approval"] {
+        for col in ["deff", "n_eff"] {
+            assert_eq!(c[&format!("{ind}_{col}")], V::Null, "{ind}_{col}");
+        }
+    }
+    assert_eq!(c["census_check"], V::Null);
+    assert_eq!(c["exit_recommended"], V::B(true));
+    assert_eq!(c["confidence"], V::S("borderline".into()));
+}
