@@ -11,7 +11,11 @@
 //!   of all PSU totals (R survey's `lonely.psu = "adjust"`). The result is NULL when any `z` is
 //!   NULL (the estimate itself is undefined) or when there are fewer than two PSUs (no variance
 //!   can be estimated, which is not the same as no error).
-//! - `t_quantile(p, df)`: the quantile of Student's t distribution, for the intervals.
+//! - `t_quantile(p, df)`: the quantile of Student's t distribution.
+//! - `kg_n_eff(p, v, n, df, level)`, `kg_lower(p, n_eff, level)`, `kg_upper(p, n_eff, level)`:
+//!   the Korn–Graubard interval of a rate (exit-assessment.md §3): the effective sample size
+//!   with its degrees-of-freedom factor, truncated at `n`, and the Beta quantiles around it.
+//! - `design_effect(p, v, n)`: `v·n / (p(1 − p))`, NULL when `p` is 0 or 1 or `v` is 0.
 //!
 //! The aggregate keeps its PSU values and sorts them before summing, so the result does not
 //! depend on how DataFusion partitioned the rows: the same inputs give the same bits.
@@ -29,12 +33,20 @@ use datafusion::prelude::SessionContext;
 
 use crate::engine::{float64, int64, utf8};
 use datafusion::scalar::ScalarValue;
-use statrs::distribution::{Continuous, ContinuousCDF, StudentsT};
+use statrs::distribution::{Beta, Continuous, ContinuousCDF, StudentsT};
 
 /// Register the assessment functions in a session.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(survey_variance_udaf());
     ctx.register_udf(t_quantile_udf());
+    ctx.register_udf(float_udf("kg_n_eff", 5, |a| {
+        kg_n_eff(a[0]?, a[1]?, a[2]?, a[3]?, a[4]?)
+    }));
+    ctx.register_udf(float_udf("kg_lower", 3, |a| kg_lower(a[0]?, a[1]?, a[2]?)));
+    ctx.register_udf(float_udf("kg_upper", 3, |a| kg_upper(a[0]?, a[1]?, a[2]?)));
+    ctx.register_udf(float_udf("design_effect", 3, |a| {
+        design_effect(a[0]?, a[1]?, a[2]?)
+    }));
 }
 
 /// One PSU-level (or household-level) linearized value.
@@ -120,6 +132,138 @@ pub fn t_quantile(p: f64, df: f64) -> Option<f64> {
         }
     }
     Some(x)
+}
+
+/// The `q` quantile of Beta(`a`, `b`) to full double precision: statrs' inverse, polished by
+/// safeguarded Newton steps on its CDF (kept inside (0, 1), halving towards the bound when a
+/// step would leave it). `None` unless `0 < q < 1`, `a > 0` and `b > 0`.
+pub fn beta_quantile(q: f64, a: f64, b: f64) -> Option<f64> {
+    let valid = q > 0.0 && q < 1.0 && a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite();
+    if !valid {
+        return None;
+    }
+    let beta = Beta::new(a, b).ok()?;
+    let mut x = beta
+        .inverse_cdf(q)
+        .clamp(f64::MIN_POSITIVE, 1.0 - f64::EPSILON / 2.0);
+    for _ in 0..50 {
+        let step = (beta.cdf(x) - q) / beta.pdf(x);
+        if !step.is_finite() || step == 0.0 {
+            break;
+        }
+        let next = x - step;
+        let next = if next <= 0.0 {
+            x / 2.0
+        } else if next >= 1.0 {
+            (1.0 + x) / 2.0
+        } else {
+            next
+        };
+        let done = (next - x).abs() <= 4.0 * f64::EPSILON * x.min(1.0 - x).max(f64::MIN_POSITIVE);
+        x = next;
+        if done {
+            break;
+        }
+    }
+    (0.0..=1.0).contains(&x).then_some(x)
+}
+
+/// The effective sample size `n_eff*` of a rate (exit-assessment.md §3): `p(1 − p)/v` when
+/// `0 < p < 1` and `v > 0`, else `n`; times `(t(1 − α/2, n − 1) / t(1 − α/2, df))²` when
+/// `n ≥ 2`; at most `n`. `None` without an estimate, a variance, a sampled household or a
+/// valid confidence level.
+pub fn kg_n_eff(p: f64, v: f64, n: f64, df: f64, level: f64) -> Option<f64> {
+    let valid = (0.0..=1.0).contains(&p) && v >= 0.0 && n >= 1.0 && level > 0.0 && level < 1.0;
+    if !valid {
+        return None;
+    }
+    let base = if p > 0.0 && p < 1.0 && v > 0.0 {
+        p * (1.0 - p) / v
+    } else {
+        n
+    };
+    let n_eff = if n >= 2.0 {
+        let q = 1.0 - (1.0 - level) / 2.0;
+        let factor = t_quantile(q, n - 1.0)? / t_quantile(q, df)?;
+        base * factor * factor
+    } else {
+        base
+    };
+    Some(n_eff.min(n))
+}
+
+/// The Korn–Graubard lower bound of a rate `p` (a fraction) with effective sample size
+/// `n_eff`: 0 when `p = 0`, else the α/2 quantile of Beta(n_eff·p, n_eff·(1 − p) + 1).
+pub fn kg_lower(p: f64, n_eff: f64, level: f64) -> Option<f64> {
+    let valid = (0.0..=1.0).contains(&p) && n_eff > 0.0 && level > 0.0 && level < 1.0;
+    if !valid {
+        return None;
+    }
+    if p == 0.0 {
+        return Some(0.0);
+    }
+    beta_quantile((1.0 - level) / 2.0, n_eff * p, n_eff * (1.0 - p) + 1.0)
+}
+
+/// The Korn–Graubard upper bound: 1 when `p = 1`, else the 1 − α/2 quantile of
+/// Beta(n_eff·p + 1, n_eff·(1 − p)).
+pub fn kg_upper(p: f64, n_eff: f64, level: f64) -> Option<f64> {
+    let valid = (0.0..=1.0).contains(&p) && n_eff > 0.0 && level > 0.0 && level < 1.0;
+    if !valid {
+        return None;
+    }
+    if p == 1.0 {
+        return Some(1.0);
+    }
+    beta_quantile(
+        1.0 - (1.0 - level) / 2.0,
+        n_eff * p + 1.0,
+        n_eff * (1.0 - p),
+    )
+}
+
+/// The design effect `v·n / (p(1 − p))`; `None` when `p` is 0 or 1 or `v` is not positive.
+pub fn design_effect(p: f64, v: f64, n: f64) -> Option<f64> {
+    (p > 0.0 && p < 1.0 && v > 0.0 && n >= 1.0).then(|| v * n / (p * (1.0 - p)))
+}
+
+/// A scalar SQL function of `arity` DOUBLE arguments returning DOUBLE, NULL where `f` gives
+/// `None` (any NULL argument does).
+fn float_udf(
+    name: &str,
+    arity: usize,
+    f: impl Fn(&[Option<f64>]) -> Option<f64> + Send + Sync + 'static,
+) -> ScalarUDF {
+    create_udf(
+        name,
+        vec![DataType::Float64; arity],
+        DataType::Float64,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let cols = arrays
+                .iter()
+                .map(|a| float64(a).map_err(DataFusionError::from))
+                .collect::<Result<Vec<_>>>()?;
+            let rows = cols.first().map_or(0, |c| c.len());
+            let mut vals = vec![None; cols.len()];
+            let out: Float64Array = (0..rows)
+                .map(|i| {
+                    for (v, c) in vals.iter_mut().zip(&cols) {
+                        *v = c.is_valid(i).then(|| c.value(i));
+                    }
+                    f(&vals)
+                })
+                .collect();
+            let scalar = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+            let out: ArrayRef = Arc::new(out);
+            Ok(if scalar {
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
+            } else {
+                ColumnarValue::Array(out)
+            })
+        }),
+    )
 }
 
 #[derive(Debug, Default)]
@@ -267,6 +411,81 @@ mod tests {
         }
         assert_eq!(t_quantile(0.975, 0.0), None);
         assert_eq!(t_quantile(1.0, 5.0), None);
+    }
+
+    #[test]
+    fn beta_quantiles_match_closed_forms_and_r() {
+        // Beta(1, b): CDF 1 − (1 − x)^b; Beta(a, 1): CDF x^a.
+        for (q, b) in [(0.975f64, 2.0f64), (0.95, 7.5), (0.025, 40.0), (0.5, 1.0)] {
+            let want = 1.0 - (1.0 - q).powf(1.0 / b);
+            let got = beta_quantile(q, 1.0, b).unwrap();
+            // statrs' regularized incomplete beta is good to about 1e-14, and so is its
+            // inverse after the Newton polish.
+            assert!((got - want).abs() <= 1e-13 * want, "{q} {b}: {got} {want}");
+            let want = q.powf(1.0 / b);
+            let got = beta_quantile(q, b, 1.0).unwrap();
+            assert!((got - want).abs() <= 1e-13 * want, "{q} {b}: {got} {want}");
+        }
+        // R 4.2: qbeta(0.025, 1.2, 1.8), qbeta(0.975, 1.25, 1.75), qbeta(0.025, 0.25, 2.75).
+        for (q, a, b, want) in [
+            (0.025, 1.2, 1.8, 2.6773993184934397e-02),
+            (0.975, 1.25, 1.75, 8.976088018266617e-01),
+            (0.025, 0.25, 2.75, 1.1026987548656265e-07),
+        ] {
+            let got = beta_quantile(q, a, b).unwrap();
+            assert!(
+                (got - want).abs() <= 1e-13 * want,
+                "{a} {b}: {got} vs {want}"
+            );
+        }
+        assert_eq!(beta_quantile(0.0, 1.0, 1.0), None);
+        assert_eq!(beta_quantile(0.5, 0.0, 1.0), None);
+    }
+
+    #[test]
+    fn korn_graubard_edge_cases_by_hand() {
+        let t = |df: f64| t_quantile(0.975, df).unwrap();
+        // p = 0 with v = 0 (a sample that found nothing): n_eff = n·(t(n − 1)/t(df))²; the
+        // upper bound is the .975 quantile of Beta(1, n_eff), 1 − 0.025^(1/n_eff), not 0.
+        let n_eff = kg_n_eff(0.0, 0.0, 40.0, 10.0, 0.95).unwrap();
+        let want = 40.0 * (t(39.0) / t(10.0)).powi(2);
+        assert!((n_eff - want).abs() <= 1e-13 * want);
+        assert_eq!(kg_lower(0.0, n_eff, 0.95), Some(0.0));
+        let up = kg_upper(0.0, n_eff, 0.95).unwrap();
+        let want = 1.0 - 0.025f64.powf(1.0 / n_eff);
+        assert!((up - want).abs() <= 1e-13 * want, "{up} vs {want}");
+        assert!(up > 0.08, "40 households finding nothing: {up}");
+        assert_eq!(design_effect(0.0, 0.0, 40.0), None);
+        // p = 1: lower = 0.025^(1/n_eff), upper = 1.
+        let low = kg_lower(1.0, n_eff, 0.95).unwrap();
+        assert!((low - 0.025f64.powf(1.0 / n_eff)).abs() <= 1e-13);
+        assert_eq!(kg_upper(1.0, n_eff, 0.95), Some(1.0));
+        // df larger than n − 1: the factor exceeds 1 and n_eff is truncated at n.
+        assert_eq!(kg_n_eff(0.0, 0.0, 3.0, 30.0, 0.95), Some(3.0));
+        // A domain with one household: no factor; n_eff = min(1, p(1 − p)/v).
+        assert_eq!(kg_n_eff(1.0, 0.0, 1.0, 5.0, 0.95), Some(1.0));
+        // Beta(1, 1) is uniform: its .025 quantile.
+        assert!((kg_lower(1.0, 1.0, 0.95).unwrap() - 0.025).abs() <= 1e-15);
+        assert_eq!(kg_n_eff(0.5, 0.5, 1.0, 5.0, 0.95), Some(0.5));
+        // A domain with none, or no variance (one PSU): nothing.
+        assert_eq!(kg_n_eff(0.5, 0.01, 0.0, 5.0, 0.95), None);
+        // 0 < p < 1 with v > 0: p(1 − p)/v times the factor; deff = v·n/(p(1 − p)).
+        let (p, v, n, df) = (0.1, 0.0009, 200.0, 18.0);
+        let want = p * (1.0 - p) / v * (t(199.0) / t(df)).powi(2);
+        let got = kg_n_eff(p, v, n, df, 0.95).unwrap();
+        assert!((got - want).abs() <= 1e-12 * want, "{got} vs {want}");
+        let deff = design_effect(p, v, n).unwrap();
+        assert!((deff - 2.0).abs() <= 1e-14, "{deff}");
+        // Another confidence level: 90 % uses the .95 quantiles.
+        let t90 = |df: f64| t_quantile(0.95, df).unwrap();
+        let n90 = kg_n_eff(0.0, 0.0, 40.0, 10.0, 0.9).unwrap();
+        let want = 40.0 * (t90(39.0) / t90(10.0)).powi(2);
+        assert!((n90 - want).abs() <= 1e-13 * want);
+        let up90 = kg_upper(0.0, n90, 0.9).unwrap();
+        assert!((up90 - (1.0 - 0.05f64.powf(1.0 / n90))).abs() <= 1e-13 * up90);
+        assert!(up90 < up);
+        assert!((kg_lower(1.0, 1.0, 0.9).unwrap() - 0.05).abs() <= 1e-15);
+        assert_eq!(kg_upper(0.5, 10.0, 1.0), None);
     }
 
     #[test]

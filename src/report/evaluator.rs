@@ -1,7 +1,10 @@
 //! Exit-assessment reports for evaluators: a summary across assessed counties and one report
-//! per county (HTML and XLSX) with the four indicators, their standard errors and 95 %
-//! intervals against the thresholds (table and chart), the decision and its confidence, the
-//! sample design with its lonely-PSU strata, and the follow-up list.
+//! per county (HTML and XLSX) with the four indicators, their standard errors and intervals
+//! (Korn–Graubard for the three rates, the conservative incidence interval) against the
+//! thresholds (table and chart), design effects and effective sample sizes, the decision and
+//! its confidence, the census cross-check (with a warning when the census finds more wrong
+//! exits than the survey's interval allows), the sample design with its lonely-PSU strata, and
+//! the follow-up list.
 
 use std::path::{Path, PathBuf};
 
@@ -28,10 +31,28 @@ pub(crate) const ASSESSMENT_COLUMNS: &[&str] = &[
     "strata",
     "wrong_exit_pct",
     "wrong_exit_se",
+    "wrong_exit_ci_low",
+    "wrong_exit_ci_high",
+    "wrong_exit_deff",
+    "wrong_exit_n_eff",
     "missed_pct",
+    "missed_se",
+    "missed_ci_low",
+    "missed_ci_high",
+    "missed_deff",
+    "missed_n_eff",
     "approval_pct",
+    "approval_se",
+    "approval_ci_low",
+    "approval_ci_high",
+    "approval_deff",
+    "approval_n_eff",
     "incidence_pct",
+    "incidence_se",
+    "incidence_ci_low",
+    "incidence_ci_high",
     "census_wrong_exit_pct",
+    "census_check",
     "passes_wrong_exit",
     "passes_missed",
     "passes_approval",
@@ -88,6 +109,23 @@ fn confidence_name(c: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// The census cross-check of exit-assessment.md §4, in words.
+fn census_check_name(c: &str) -> (&'static str, &'static str) {
+    match c {
+        "consistent" => ("一致（普查比例在区间内）", "pass"),
+        "census_higher" => ("普查高于区间上限", "failtxt"),
+        "census_lower" => ("普查低于区间下限", "border"),
+        _ => ("无法核对", ""),
+    }
+}
+
+/// The warning a county page carries when `census_check` is `census_higher`.
+pub(crate) const CENSUS_HIGHER_WARNING: &str =
+    "警告：普查全面核查的错退比例高于抽样错退率置信区间的上限，抽样调查可能漏查了错退户，请核实。";
+
+/// What the intervals are and why a rate estimated at zero still has an upper bound.
+const INTERVAL_NOTE: &str = "说明：错退率、漏评率和群众认可度的置信区间为 Korn–Graubard 区间（修正的 Clopper–Pearson 区间）：以设计效应折算的有效样本量（按自由度修正，不超过样本户数）代入 Beta 分布分位数。样本中未发现问题（估计值为0）时，区间下限为0，上限仍大于0：少量样本未发现问题不等于问题不存在，样本越小上限越高。综合贫困发生率的区间由两个比率的区间端点代入其公式得到（保守区间）。设计效应为复杂抽样方差与同样本量简单随机抽样方差之比，估计值为0或100%时无法计算。";
+
 fn badge(text: &str, class: &str) -> String {
     format!("<span class=\"{class}\">{}</span>", esc(text))
 }
@@ -135,8 +173,20 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
             if rec { "pass" } else { "failtxt" },
         )));
         cells.push(Td::Html(badge(conf, class)));
+        let (check, check_class) = census_check_name(t.get(r, "census_check").str());
+        cells.push(Td::Html(badge(check, check_class)));
         x.push(X::Str(if rec { "是" } else { "否" }.into()));
         x.push(X::Str(conf.into()));
+        x.push(X::opt(t.get(r, "census_wrong_exit_pct").f64(), "0.00"));
+        x.push(X::Str(t.get(r, "census_check").str().into()));
+        for (ind, _) in INDICATORS {
+            for col in ["ci_low", "ci_high", "deff", "n_eff"] {
+                if *ind == "incidence" && matches!(col, "deff" | "n_eff") {
+                    continue;
+                }
+                x.push(X::opt(t.get(r, &format!("{ind}_{col}")).f64(), "0.0000"));
+            }
+        }
         rows.push((if rec { None } else { Some("fail") }, cells));
         xrows.push(x);
     }
@@ -149,7 +199,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
             .filter(|r| t.get(r, "exit_recommended").bool() == Some(true))
             .count()
     ));
-    b.push_str("<p>括号内为标准误（百分点）。错退率、漏评率须低于2%，群众认可度须不低于90%，综合贫困发生率须低于所在省份标准（中部2%、西部3%）；任一项不达标即不建议退出。“稳健通过”指四项指标的95%置信区间均在达标一侧。</p>\n");
+    b.push_str("<p>括号内为标准误（百分点）。错退率、漏评率须低于2%，群众认可度须不低于90%，综合贫困发生率须低于所在省份标准（中部2%、西部3%）；任一项不达标即不建议退出。“稳健通过”指四项指标的置信区间均在达标一侧。“普查核查”比较普查全面核查的错退比例与抽样错退率的置信区间。</p>\n");
     if rows.is_empty() {
         b.push_str("<p>评估县：无（本快照中没有评估抽样调查数据）。</p>\n");
     } else {
@@ -163,6 +213,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
                 "综合贫困发生率%",
                 "结论",
                 "置信程度",
+                "普查核查",
             ],
             &rows,
         ));
@@ -179,6 +230,16 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
         format!("评估汇总（{} 个县）", t.rows.len()),
     ));
 
+    let mut interval_headers = Vec::new();
+    for (ind, label) in INDICATORS {
+        for what in ["置信区间下限", "置信区间上限", "设计效应", "有效样本量"]
+        {
+            if *ind == "incidence" && matches!(what, "设计效应" | "有效样本量") {
+                continue;
+            }
+            interval_headers.push(format!("{label}{what}"));
+        }
+    }
     let mut summary_headers = vec!["县级区划代码", "县名称", "省级代码"];
     for h in [
         "错退率%",
@@ -192,7 +253,8 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
     ] {
         summary_headers.push(h);
     }
-    summary_headers.extend(["建议退出", "置信程度"]);
+    summary_headers.extend(["建议退出", "置信程度", "普查错退比例%", "普查核查"]);
+    summary_headers.extend(interval_headers.iter().map(String::as_str));
     let path = dir.join("summary.xlsx");
     let e = err(&path);
     let mut wb = workbook("贫困县退出专项评估检查汇总", &inputs.generated_at);
@@ -355,6 +417,11 @@ fn county_page(
             (Some(a), Some(b)) => Some((a, b)),
             _ => None,
         };
+        // Design effect and effective sample size exist for the three rates only.
+        let rate = *ind != "incidence";
+        let num = |v: Option<f64>, digits: usize| {
+            v.map_or_else(|| "—".into(), |v| format!("{v:.digits$}"))
+        };
         rows.push((
             None,
             vec![
@@ -362,6 +429,16 @@ fn county_page(
                 Td::Num(pct(g("pct"))),
                 Td::Num(g("se").map_or_else(|| "无法估计".into(), |v| format!("{v:.3}"))),
                 Td::Num(ci.map_or_else(|| "—".into(), |(a, b)| format!("[{a:.2}, {b:.2}]"))),
+                Td::Num(if rate {
+                    num(g("deff"), 2)
+                } else {
+                    "—".into()
+                }),
+                Td::Num(if rate {
+                    num(g("n_eff"), 1)
+                } else {
+                    "—".into()
+                }),
                 Td::Num(format!("{op} {thr}")),
                 Td::Html(badge(&v, vclass)),
             ],
@@ -372,6 +449,16 @@ fn county_page(
             X::opt(g("se"), "0.0000"),
             X::opt(g("ci_low"), "0.0000"),
             X::opt(g("ci_high"), "0.0000"),
+            if rate {
+                X::opt(g("deff"), "0.0000")
+            } else {
+                X::Empty
+            },
+            if rate {
+                X::opt(g("n_eff"), "0.00")
+            } else {
+                X::Empty
+            },
             X::Str(format!("{op} {thr}")),
             X::Str(v),
         ]);
@@ -384,15 +471,44 @@ fn county_page(
     }
     b.push_str("<h2>三率一度</h2>\n");
     b.push_str(&table(
-        &["指标", "估计值%", "标准误", "95%置信区间", "标准", "判定"],
+        &[
+            "指标",
+            "估计值%",
+            "标准误",
+            "置信区间（Korn–Graubard）",
+            "设计效应",
+            "有效样本量",
+            "标准",
+            "判定",
+        ],
         &rows,
     ));
-    b.push_str(&interval_chart("估计值及95%置信区间与标准", &chart));
-    b.push_str(&format!(
-        "<p>普查全面核查：已脱贫人口中未达退出标准的比例为 {}%（抽样估计的错退率为 {}%）。</p>\n",
-        pct(t.get(r, "census_wrong_exit_pct").f64()),
-        pct(t.get(r, "wrong_exit_pct").f64())
+    b.push_str(&interval_chart(
+        "估计值及置信区间（Korn–Graubard）与标准",
+        &chart,
     ));
+    let census_check = t.get(r, "census_check").str();
+    let (check, check_class) = census_check_name(census_check);
+    b.push_str(&format!(
+        "<p>普查全面核查：已脱贫人口中未达退出标准的比例为 {}%（抽样估计的错退率为 {}%，置信区间 {}）。核对结果：{}。</p>\n",
+        pct(t.get(r, "census_wrong_exit_pct").f64()),
+        pct(t.get(r, "wrong_exit_pct").f64()),
+        match (
+            t.get(r, "wrong_exit_ci_low").f64(),
+            t.get(r, "wrong_exit_ci_high").f64()
+        ) {
+            (Some(a), Some(b)) => format!("[{a:.2}, {b:.2}]"),
+            _ => "—".into(),
+        },
+        badge(check, check_class)
+    ));
+    if census_check == "census_higher" {
+        b.push_str(&format!(
+            "<p class=\"failtxt\" id=\"census-higher\">{}</p>\n",
+            esc(CENSUS_HIGHER_WARNING)
+        ));
+    }
+    b.push_str(&format!("<p class=\"notes\">{}</p>\n", esc(INTERVAL_NOTE)));
     if t.get(r, "wrong_exit_se").f64().is_none() && t.get(r, "wrong_exit_pct").f64().is_some() {
         b.push_str("<p class=\"failtxt\">样本村少于2个，无法估计抽样误差（不是误差为0）。</p>\n");
     }
@@ -446,10 +562,40 @@ fn county_page(
             "标准误",
             "置信区间下限",
             "置信区间上限",
+            "设计效应",
+            "有效样本量",
             "标准",
             "判定",
         ],
         &xrows,
+    )
+    .map_err(&e)?;
+    sheet(
+        &mut wb,
+        "普查核查",
+        &[
+            "普查错退比例%",
+            "抽样错退率%",
+            "置信区间下限",
+            "置信区间上限",
+            "核对结果",
+            "说明",
+        ],
+        &[vec![
+            X::opt(t.get(r, "census_wrong_exit_pct").f64(), "0.0000"),
+            X::opt(t.get(r, "wrong_exit_pct").f64(), "0.0000"),
+            X::opt(t.get(r, "wrong_exit_ci_low").f64(), "0.0000"),
+            X::opt(t.get(r, "wrong_exit_ci_high").f64(), "0.0000"),
+            X::Str(census_check.into()),
+            X::Str(
+                if census_check == "census_higher" {
+                    CENSUS_HIGHER_WARNING
+                } else {
+                    ""
+                }
+                .into(),
+            ),
+        ]],
     )
     .map_err(&e)?;
     design_and_followup_sheets(&mut wb, &design, &followup).map_err(&e)?;

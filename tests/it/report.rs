@@ -246,7 +246,12 @@ fn reports_are_correct_deterministic_and_disclose_no_one() {
             "否"
         };
         assert_eq!(got[11], rec);
+        // Version 2: the census check, the rates' Korn–Graubard bounds after it.
+        assert_eq!(got[14].as_str().unwrap_or(""), w["census_check"]);
+        assert_eq!(num(&got[16]), w["wrong_exit_ci_high"].parse::<f64>().ok());
     }
+    assert_eq!(summary[0][14], "普查核查");
+    assert_eq!(summary[0][16], "脱贫人口错退率置信区间上限");
     // Quality: every rejected or flagged record of the broken province is listed.
     let count = sql(
         &wh,

@@ -337,6 +337,30 @@ pub fn browser() -> PathBuf {
         .clone()
 }
 
+/// The path of Rscript with R's `survey` package, installed by `.ci/r-survey` (Debian's
+/// `r-cran-survey`) when missing; once per test process.
+pub fn rscript() -> PathBuf {
+    static RSCRIPT: OnceLock<PathBuf> = OnceLock::new();
+    RSCRIPT
+        .get_or_init(|| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/r-survey");
+            let out = Command::new("bash")
+                .arg(&script)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+            assert!(
+                out.status.success(),
+                "{} failed: {}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
+        })
+        .clone()
+}
+
 /// Copy a directory tree (files and sub-directories) to `to`.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
