@@ -255,13 +255,7 @@ fn float_udf(
                     f(&vals)
                 })
                 .collect();
-            let scalar = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
-            let out: ArrayRef = Arc::new(out);
-            Ok(if scalar {
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
-            } else {
-                ColumnarValue::Array(out)
-            })
+            crate::engine::functions::like_the_arguments(Arc::new(out), args)
         }),
     )
 }
@@ -381,13 +375,7 @@ fn t_quantile_udf() -> ScalarUDF {
                 .zip(df.iter())
                 .map(|(p, df)| t_quantile(p?, df?))
                 .collect();
-            let scalar = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
-            let out: ArrayRef = Arc::new(out);
-            Ok(if scalar {
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
-            } else {
-                ColumnarValue::Array(out)
-            })
+            crate::engine::functions::like_the_arguments(Arc::new(out), args)
         }),
     )
 }

@@ -15,6 +15,20 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(age_on_udf());
 }
 
+/// A scalar function's result shaped like its arguments: a scalar when every argument was one
+/// (as DataFusion expects of constant folding), else an array.
+pub fn like_the_arguments(
+    out: ArrayRef,
+    args: &[ColumnarValue],
+) -> Result<ColumnarValue, DataFusionError> {
+    let scalar = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    Ok(if scalar && out.len() == 1 {
+        ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
+    } else {
+        ColumnarValue::Array(out)
+    })
+}
+
 fn age_on_udf() -> ScalarUDF {
     create_udf(
         "age_on",
@@ -42,13 +56,7 @@ fn age_on_udf() -> ScalarUDF {
                     Some(i64::from(crate::contract::schema::age_on(b, o)))
                 })
                 .collect();
-            let scalar = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
-            let out: ArrayRef = Arc::new(out);
-            Ok(if scalar && out.len() == 1 {
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
-            } else {
-                ColumnarValue::Array(out)
-            })
+            like_the_arguments(Arc::new(out), args)
         }),
     )
 }
