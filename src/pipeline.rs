@@ -685,11 +685,12 @@ impl Pipeline {
 
     /// The SQL of a step with its parameters filled in.
     fn sql_of(&self, text: &str) -> String {
-        let mut s = text.to_string();
-        for (k, v) in &self.parameters {
-            s = s.replace(&format!("${{{k}}}"), v);
-        }
-        s
+        crate::engine::fill(
+            text,
+            self.parameters
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
     }
 }
 

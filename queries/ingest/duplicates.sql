@@ -1,16 +1,16 @@
--- Duplicate keys (rule key.duplicate) of table {table}, key column {key}, nationally across
+-- Duplicate keys (rule key.duplicate) of table ${table}, key column ${key}, nationally across
 -- all provinces. One occurrence is kept: the one already in the warehouse from another
 -- province, else the first in (province code, line) order. Every other occurrence is
 -- rejected, and its message names the kept record.
 --
--- `remaining_{table}`: this run's staged rows that are not orphans.
--- `existing_{table}`: the current rows of provinces not in this run.
+-- `remaining_${table}`: this run's staged rows that are not orphans.
+-- `existing_${table}`: the current rows of provinces not in this run.
 WITH candidates AS (
-    SELECT {key} AS record_key, province_code, _line, 0 AS in_warehouse
-    FROM remaining_{table}
+    SELECT ${key} AS record_key, province_code, _line, 0 AS in_warehouse
+    FROM remaining_${table}
     UNION ALL
-    SELECT {key} AS record_key, province_code, CAST(NULL AS BIGINT) AS _line, 1 AS in_warehouse
-    FROM existing_{table}
+    SELECT ${key} AS record_key, province_code, CAST(NULL AS BIGINT) AS _line, 1 AS in_warehouse
+    FROM existing_${table}
 ),
 repeated AS (
     SELECT record_key FROM candidates GROUP BY record_key HAVING COUNT(*) > 1
@@ -27,10 +27,10 @@ ranked AS (
 SELECT province_code,
        _line,
        record_key,
-       '{key}' AS column_name,
+       '${key}' AS column_name,
        CASE WHEN kept_in_warehouse = 1
             THEN 'duplicate key: the record already in the warehouse for province ' || kept_province || ' is kept'
-            ELSE 'duplicate key: the record of province ' || kept_province || ', {file} line ' || CAST(kept_line AS VARCHAR) || ' is kept'
+            ELSE 'duplicate key: the record of province ' || kept_province || ', ${file} line ' || CAST(kept_line AS VARCHAR) || ' is kept'
        END AS message
 FROM ranked
 WHERE occurrence > 1 AND in_warehouse = 0

@@ -149,6 +149,16 @@ pub fn writer_properties() -> parquet::file::properties::WriterProperties {
         .build()
 }
 
+/// SQL from a template: every `${name}` replaced by its value. The one placeholder syntax of
+/// povcensus' SQL files (pipelines, the ingest checks, the extract).
+pub fn fill<'a>(template: &str, values: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut s = template.to_string();
+    for (k, v) in values {
+        s = s.replace(&format!("${{{k}}}"), v);
+    }
+    s
+}
+
 /// Parse a memory size such as `4GiB`, `512MiB`, `2G` or a number of bytes.
 pub fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();

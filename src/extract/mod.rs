@@ -621,7 +621,7 @@ async fn write_into(
     let ctx = session(&opts.engine.clone().for_rows(snapshot.rows("persons")))?;
     wh.register(&ctx, Some(&snapshot))?;
     let sql = |text: &str, columns: &str, order: &str| {
-        let text = text.replace("${reference_date}", REFERENCE_DATE);
+        let text = crate::engine::fill(text, [("reference_date", REFERENCE_DATE)]);
         format!("SELECT {columns} FROM (\n{text}\n) ORDER BY {order}")
     };
     let households_sql = |columns| sql(HOUSEHOLDS_SQL, columns, "_household");
@@ -1107,7 +1107,10 @@ async fn stream(
 async fn write_published(ctx: &SessionContext, opts: &ExtractOptions) -> Result<(), ExtractError> {
     use crate::render::xlsx::{X, sheet, workbook};
     let df = ctx
-        .sql(&PUBLISHED_SQL.replace("${reference_date}", REFERENCE_DATE))
+        .sql(&crate::engine::fill(
+            PUBLISHED_SQL,
+            [("reference_date", REFERENCE_DATE)],
+        ))
         .await?;
     let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;

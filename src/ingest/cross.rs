@@ -297,10 +297,10 @@ pub async fn check(
             let name = format!("remaining_{}", t.name());
             ctx.deregister_table(&name)?;
             ctx.register_table(&name, remaining.into_view())?;
-            let sql = DUPLICATES
-                .replace("{table}", t.name())
-                .replace("{key}", key)
-                .replace("{file}", t.file_name());
+            let sql = crate::engine::fill(
+                DUPLICATES,
+                [("table", t.name()), ("key", key), ("file", t.file_name())],
+            );
             rejected.extend(findings(ctx, &sql, t, Some(Rule::KeyDuplicate)).await?);
         }
         register_loaded(ctx, t, &rejected).await?;
