@@ -313,52 +313,37 @@ fn s3_server_round_trip() {
     });
 }
 
+/// Runs an installer script of `.ci/` (it installs what is missing, checks it by running it,
+/// and prints the program's path as its last line) and returns that path.
+fn installed_by(script: &str) -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let out = Command::new("bash")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
+}
+
 /// A headless Chromium. The first call runs `.ci/browser`, which installs Debian's `chromium`
 /// (and CJK fonts) with apt when they are missing.
 pub fn browser() -> PathBuf {
     static BROWSER: OnceLock<PathBuf> = OnceLock::new();
-    BROWSER
-        .get_or_init(|| {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/browser");
-            let out = Command::new("bash")
-                .arg(&script)
-                .stdin(Stdio::null())
-                .output()
-                .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-            assert!(
-                out.status.success(),
-                "{} failed: {}",
-                script.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
-        })
-        .clone()
+    BROWSER.get_or_init(|| installed_by(".ci/browser")).clone()
 }
 
 /// The path of Rscript with R's `survey` package, installed by `.ci/r-survey` (Debian's
 /// `r-cran-survey`) when missing; once per test process.
 pub fn rscript() -> PathBuf {
     static RSCRIPT: OnceLock<PathBuf> = OnceLock::new();
-    RSCRIPT
-        .get_or_init(|| {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/r-survey");
-            let out = Command::new("bash")
-                .arg(&script)
-                .stdin(Stdio::null())
-                .output()
-                .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-            assert!(
-                out.status.success(),
-                "{} failed: {}",
-                script.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
-        })
-        .clone()
+    RSCRIPT.get_or_init(|| installed_by(".ci/r-survey")).clone()
 }
 
 /// Copy a directory tree (files and sub-directories) to `to`.
