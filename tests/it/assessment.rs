@@ -54,6 +54,19 @@ fn ingest_and_assess_with(dir: &Path, subs: &Path, params: &[&str]) -> (String, 
     (wh, out)
 }
 
+/// Generate the given provinces with every county of types 1-2 surveyed, ingest them into
+/// `dir/wh` and run the exit-assessment pipeline into `dir/out`.
+fn generate_and_assess(dir: &Path, scale: f64, seed: u64, provinces: &[&str]) -> (String, PathBuf) {
+    let subs = dir.join("subs");
+    let mut g = GenerateOptions::new(&subs);
+    g.scale = scale;
+    g.seed = seed;
+    g.assess_all = true;
+    g.provinces = Some(provinces.iter().map(|s| s.to_string()).collect());
+    generator::generate(&g).unwrap();
+    ingest_and_assess(dir, &subs)
+}
+
 fn read_parquet(path: &Path) -> RecordBatch {
     let file = std::fs::File::open(path).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
@@ -427,19 +440,7 @@ county_code,stratum,village_code,sample_type,household_id,weight,persons,wrongly
 #[test]
 fn estimates_agree_with_the_svy_survey_package() {
     let dir = tempfile::tempdir().unwrap();
-    let subs = dir.path().join("subs");
-    let mut g = GenerateOptions::new(&subs);
-    g.scale = 0.004;
-    g.seed = 7;
-    g.assess_all = true;
-    g.provinces = Some(
-        ["45", "52", "53", "62"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    );
-    generator::generate(&g).unwrap();
-    let (wh, out) = ingest_and_assess(dir.path(), &subs);
+    let (wh, out) = generate_and_assess(dir.path(), 0.004, 7, &["45", "52", "53", "62"]);
 
     // The inputs of the reference, read back from the warehouse; the census frame with SQL
     // written here, independently of the pipeline's.
@@ -601,19 +602,7 @@ fn reference_inputs(wh: &str, dir: &Path) -> (PathBuf, PathBuf) {
 fn korn_graubard_intervals_agree_with_r_survey() {
     let rscript = rscript();
     let dir = tempfile::tempdir().unwrap();
-    let subs = dir.path().join("subs");
-    let mut g = GenerateOptions::new(&subs);
-    g.scale = 0.004;
-    g.seed = 7;
-    g.assess_all = true;
-    g.provinces = Some(
-        ["45", "52", "53", "62"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    );
-    generator::generate(&g).unwrap();
-    let (wh, out95) = ingest_and_assess(dir.path(), &subs);
+    let (wh, out95) = generate_and_assess(dir.path(), 0.004, 7, &["45", "52", "53", "62"]);
     let out90 = dir.path().join("out90");
     let toml = root().join("pipelines/exit_assessment.toml");
     let o = povcensus(&[
@@ -751,19 +740,7 @@ fn korn_graubard_intervals_agree_with_r_survey() {
 #[test]
 fn small_samples_are_not_robust_and_census_higher_counties_are_warned() {
     let dir = tempfile::tempdir().unwrap();
-    let subs = dir.path().join("subs");
-    let mut g = GenerateOptions::new(&subs);
-    g.scale = 0.01;
-    g.seed = 11;
-    g.assess_all = true;
-    g.provinces = Some(
-        ["51", "52", "53", "54"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    );
-    generator::generate(&g).unwrap();
-    let (wh, out) = ingest_and_assess(dir.path(), &subs);
+    let (wh, out) = generate_and_assess(dir.path(), 0.01, 11, &["51", "52", "53", "54"]);
     let got = rows(&read_parquet(&out.join("exit_assessment.parquet")));
     assert!(got.len() >= 20, "{} counties", got.len());
 
