@@ -18,4 +18,5 @@ mod pipeline;
 mod process;
 mod report;
 mod server;
+mod slt;
 mod support;
