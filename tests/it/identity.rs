@@ -13,7 +13,9 @@ use crate::ingest::ingest_sample;
 use crate::support::files_below;
 
 fn pinned(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 #[test]
@@ -27,7 +29,7 @@ fn sample_outputs_are_byte_identical_to_the_pinned_ones() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines"),
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut lines: Vec<String> = files_below(&out)
+    let lines: Vec<String> = files_below(&out)
         .into_iter()
         // The run manifests record where the SQL came from, not what was computed.
         .filter(|p| p.file_name().is_some_and(|n| n != "run_manifest.json"))
