@@ -151,6 +151,31 @@ impl Pipeline {
         }
     }
 
+    /// A SQL file the binary carries that is not one of the steps (`extract/persons.sql`,
+    /// relative to `queries/`), with the pipeline's parameters filled in as for its steps.
+    /// Every placeholder must be one of the parameters.
+    pub fn embedded_sql(&self, file: &str) -> Result<String, PipelineError> {
+        let rel = format!("queries/{file}");
+        let invalid = |problem: String| PipelineError::Invalid {
+            path: format!("{rel} (built in)"),
+            problems: vec![problem],
+        };
+        let text = embedded(&rel).ok_or_else(|| invalid("no such built-in SQL file".into()))?;
+        let unknown: Vec<String> = placeholders(text)
+            .into_iter()
+            .filter(|p| !self.parameters.contains_key(p))
+            .map(|p| format!("${{{p}}}"))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(invalid(format!(
+                "uses {}, not a parameter of the {} pipeline",
+                unknown.join(", "),
+                self.name
+            )));
+        }
+        Ok(self.sql_of(text))
+    }
+
     /// The SQL of a step with its parameters filled in.
     pub fn sql_of(&self, text: &str) -> String {
         crate::engine::fill(

@@ -85,7 +85,8 @@ pub struct Pipeline {
 
 /// The pipelines and their SQL that the binary carries (`pipelines/`, `queries/`), so that
 /// `povcensus run census` and `povcensus report` need no checkout and work from any directory.
-/// (The ingest checks and the extract carry their own SQL the same way.)
+/// The extract's SQL is carried here too, filled with the census pipeline's parameters
+/// ([`Pipeline::embedded_sql`]). (The ingest checks carry their own SQL the same way.)
 pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "pipelines/census.toml",
@@ -114,6 +115,18 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "queries/assessment/psu_totals.sql",
         include_str!("../../queries/assessment/psu_totals.sql"),
+    ),
+    (
+        "queries/extract/households.sql",
+        include_str!("../../queries/extract/households.sql"),
+    ),
+    (
+        "queries/extract/persons.sql",
+        include_str!("../../queries/extract/persons.sql"),
+    ),
+    (
+        "queries/extract/published_counts.sql",
+        include_str!("../../queries/extract/published_counts.sql"),
     ),
     (
         "queries/census/county_facility_sums.sql",
