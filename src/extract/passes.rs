@@ -1,0 +1,452 @@
+//! The two passes over the extract's rows, both sorted by household and person: pass 1 keeps
+//! only the packed quasi-identifiers and an income histogram ([`read_quasi_identifiers`]);
+//! pass 2 reads the same rows again and writes each batch of `research_households` and
+//! `research_persons` as it comes ([`write_households`], [`write_persons`]), with pseudonyms
+//! for keys and the generalized values published as labels.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use indicatif::ProgressBar;
+
+use super::anonymize::{
+    AGE, AREA, Anonymized, DIS, ETH, SEX, SIZE, pack_household, pack_person, value,
+};
+use super::key::pseudonyms;
+use super::risk::{TopCode, total_order_key};
+use super::{ExtractError, ExtractOptions, Queries, column, float64, int64, utf8};
+use crate::output::OutputWriter;
+
+/// Pass 1: the packed quasi-identifiers of households and persons, and incomes.
+pub(super) async fn read_quasi_identifiers(
+    ctx: &SessionContext,
+    queries: &Queries,
+) -> Result<Frame, ExtractError> {
+    let mut frame = Frame::default();
+    let mut cursor = HouseholdCursor::new(
+        stream(
+            ctx,
+            &queries.households("_household, _county, _size, _income_per_capita"),
+        )
+        .await?,
+    );
+    let mut persons = stream(
+        ctx,
+        &queries.persons("_household, sex, _age, _ethnicity, disabled"),
+    )
+    .await?;
+    while let Some(b) = persons.next().await {
+        let b = b?;
+        let (hid, sex, age, eth, dis) = (
+            utf8(&b, "_household")?,
+            int64(&b, "sex")?,
+            int64(&b, "_age")?,
+            int64(&b, "_ethnicity")?,
+            int64(&b, "disabled")?,
+        );
+        let code =
+            |a: &Int64Array, i: usize| a.is_valid(i).then(|| a.value(i).clamp(0, 254) as u32);
+        for i in 0..b.num_rows() {
+            while cursor.current() != Some(hid.value(i)) {
+                if !cursor.advance(&mut frame).await? {
+                    return Err(ExtractError::Inconsistent("persons"));
+                }
+            }
+            frame
+                .person_household
+                .push((frame.households.len() - 1) as u32);
+            frame.person_values.push(pack_person([
+                code(&sex, i),
+                age.is_valid(i).then(|| age_band(age.value(i))),
+                code(&eth, i),
+                code(&dis, i),
+            ]));
+        }
+    }
+    drop(persons);
+    while cursor.advance(&mut frame).await? {}
+    Ok(frame)
+}
+
+/// Pass 2, households: written batch by batch with their anonymized tuples.
+pub(super) async fn write_households(
+    ctx: &SessionContext,
+    queries: &Queries,
+    opts: &ExtractOptions,
+    anon: &Anonymized,
+    income: &TopCode,
+    bar: &ProgressBar,
+) -> Result<(), ExtractError> {
+    let mut households = stream(ctx, &queries.households("*")).await?;
+    let schema = households_schema(&households.schema());
+    let mut out = OutputWriter::create(&opts.out, "research_households", schema.clone())?;
+    let mut j = 0;
+    while let Some(b) = households.next().await {
+        let b = b?;
+        let rows = j..j + b.num_rows();
+        let tuples = anon
+            .households
+            .get(rows.clone())
+            .ok_or(ExtractError::Inconsistent("households"))?;
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(pseudonyms(&opts.key, "household", &utf8(&b, "_household")?)),
+            Arc::new(StringArray::from_iter(
+                tuples
+                    .iter()
+                    .map(|t| value(*t, AREA).map(|a| a.to_string())),
+            )),
+            Arc::new(StringArray::from_iter(
+                tuples.iter().map(|t| value(*t, SIZE).map(size_label)),
+            )),
+            Arc::new(Float64Array::from_iter(
+                float64(&b, "_income_per_capita")?
+                    .iter()
+                    .map(|v| income.apply(v)),
+            )),
+        ];
+        for c in HOUSEHOLD_COLUMNS {
+            cols.push(column(&b, c)?);
+        }
+        out.write(&RecordBatch::try_new(schema.clone(), cols).map_err(DataFusionError::from)?)?;
+        j = rows.end;
+        bar.inc(b.num_rows() as u64);
+    }
+    if j != anon.households.len() {
+        return Err(ExtractError::Inconsistent("households"));
+    }
+    out.finish()?;
+    Ok(())
+}
+
+/// Pass 2, persons: written batch by batch with their anonymized tuples. Returns the health
+/// statuses seen (bit set) per class of identical tuples, for l-diversity.
+pub(super) async fn write_persons(
+    ctx: &SessionContext,
+    queries: &Queries,
+    opts: &ExtractOptions,
+    anon: &Anonymized,
+    income: &TopCode,
+    bar: &ProgressBar,
+) -> Result<HashMap<u64, u64>, ExtractError> {
+    let n = anon.person_values.len();
+    let mut persons = stream(ctx, &queries.persons("*")).await?;
+    let schema = persons_schema(&persons.schema());
+    let mut out = OutputWriter::create(&opts.out, "research_persons", schema.clone())?;
+    let mut health_by_class: HashMap<u64, u64> = HashMap::new();
+    let mut i0 = 0;
+    while let Some(b) = persons.next().await {
+        let b = b?;
+        let rows = i0..i0 + b.num_rows();
+        if rows.end > n {
+            return Err(ExtractError::Inconsistent("persons"));
+        }
+        let tuples: Vec<u64> = rows.clone().map(|i| anon.person(i)).collect();
+        let health = int64(&b, "health_status")?;
+        for (r, t) in tuples.iter().enumerate() {
+            let seen = health_by_class.entry(*t).or_default();
+            if health.is_valid(r) {
+                *seen |= 1 << health.value(r).clamp(0, 63);
+            }
+        }
+        let cols = person_columns(&b, &tuples, opts, income)?;
+        out.write(&RecordBatch::try_new(schema.clone(), cols).map_err(DataFusionError::from)?)?;
+        i0 = rows.end;
+        bar.inc(b.num_rows() as u64);
+    }
+    if i0 != n {
+        return Err(ExtractError::Inconsistent("persons"));
+    }
+    out.finish()?;
+    Ok(health_by_class)
+}
+
+/// The columns of `research_persons` for a batch of the query and its persons' tuples.
+fn person_columns(
+    b: &RecordBatch,
+    tuples: &[u64],
+    opts: &ExtractOptions,
+    income: &TopCode,
+) -> Result<Vec<ArrayRef>, ExtractError> {
+    let int = |p: usize| Int64Array::from_iter(tuples.iter().map(|t| value(*t, p).map(i64::from)));
+    let text = |p: usize, label: fn(u32) -> String| {
+        StringArray::from_iter(tuples.iter().map(|t| value(*t, p).map(label)))
+    };
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(pseudonyms(&opts.key, "person", &utf8(b, "_person")?)),
+        Arc::new(pseudonyms(&opts.key, "household", &utf8(b, "_household")?)),
+        Arc::new(text(AREA, |a| a.to_string())),
+        Arc::new(int(SEX)),
+        Arc::new(text(AGE, age_band_label)),
+        Arc::new(text(ETH, ethnicity_name)),
+        Arc::new(text(SIZE, size_label)),
+        Arc::new(int(DIS)),
+    ];
+    for c in PERSON_COLUMNS {
+        cols.push(column(b, c)?);
+    }
+    cols.push(Arc::new(Float64Array::from_iter(
+        float64(b, "_income_per_capita")?
+            .iter()
+            .map(|v| income.apply(v)),
+    )));
+    Ok(cols)
+}
+
+/// Ethnic groups by GB 3304 code.
+const ETHNICITIES: [&str; 56] = [
+    "汉族",
+    "蒙古族",
+    "回族",
+    "藏族",
+    "维吾尔族",
+    "苗族",
+    "彝族",
+    "壮族",
+    "布依族",
+    "朝鲜族",
+    "满族",
+    "侗族",
+    "瑶族",
+    "白族",
+    "土家族",
+    "哈尼族",
+    "哈萨克族",
+    "傣族",
+    "黎族",
+    "傈僳族",
+    "佤族",
+    "畲族",
+    "高山族",
+    "拉祜族",
+    "水族",
+    "东乡族",
+    "纳西族",
+    "景颇族",
+    "柯尔克孜族",
+    "土族",
+    "达斡尔族",
+    "仫佬族",
+    "羌族",
+    "布朗族",
+    "撒拉族",
+    "毛南族",
+    "仡佬族",
+    "锡伯族",
+    "阿昌族",
+    "普米族",
+    "塔吉克族",
+    "怒族",
+    "乌孜别克族",
+    "俄罗斯族",
+    "鄂温克族",
+    "德昂族",
+    "保安族",
+    "裕固族",
+    "京族",
+    "塔塔尔族",
+    "独龙族",
+    "鄂伦春族",
+    "赫哲族",
+    "门巴族",
+    "珞巴族",
+    "基诺族",
+];
+/// The group code of small minorities.
+pub(super) const OTHER_MINORITIES: u32 = 99;
+
+pub(super) fn ethnicity_name(code: u32) -> String {
+    if code == OTHER_MINORITIES {
+        return "其他少数民族".into();
+    }
+    ETHNICITIES
+        .get(code as usize - 1)
+        .map_or_else(|| code.to_string(), |s| s.to_string())
+}
+
+/// 5-year age bands, 80+ on top: band index → label.
+fn age_band(age: i64) -> u32 {
+    (age.max(0) / 5).min(16) as u32
+}
+
+fn age_band_label(band: u32) -> String {
+    if band >= 16 {
+        "80+".into()
+    } else {
+        format!("{}-{}", band * 5, band * 5 + 4)
+    }
+}
+
+fn size_label(size: u32) -> String {
+    if size >= 8 {
+        "8+".into()
+    } else {
+        size.to_string()
+    }
+}
+
+/// What pass 1 keeps: packed household tuples (county, size), persons as their household's
+/// index and packed own values, and households by rounded income per capita.
+#[derive(Default)]
+pub(super) struct Frame {
+    pub households: Vec<u64>,
+    pub person_household: Vec<u32>,
+    pub person_values: Vec<u32>,
+    pub income: BTreeMap<u64, u64>,
+}
+
+/// The households of pass 1, advanced in step with the persons (both sorted by household).
+struct HouseholdCursor {
+    stream: SendableRecordBatchStream,
+    ids: StringArray,
+    county: StringArray,
+    size: Int64Array,
+    income: Float64Array,
+    row: usize,
+}
+
+impl HouseholdCursor {
+    fn new(stream: SendableRecordBatchStream) -> Self {
+        HouseholdCursor {
+            stream,
+            ids: StringArray::from(Vec::<&str>::new()),
+            county: StringArray::from(Vec::<&str>::new()),
+            size: Int64Array::from(Vec::<i64>::new()),
+            income: Float64Array::from(Vec::<f64>::new()),
+            row: 0,
+        }
+    }
+
+    /// The household last advanced to.
+    fn current(&self) -> Option<&str> {
+        (self.row > 0).then(|| self.ids.value(self.row - 1))
+    }
+
+    /// Move to the next household and record it in `frame`; false at the end.
+    async fn advance(&mut self, frame: &mut Frame) -> Result<bool, ExtractError> {
+        while self.row >= self.ids.len() {
+            let Some(b) = self.stream.next().await else {
+                return Ok(false);
+            };
+            let b = b?;
+            self.ids = utf8(&b, "_household")?;
+            self.county = utf8(&b, "_county")?;
+            self.size = int64(&b, "_size")?;
+            self.income = float64(&b, "_income_per_capita")?;
+            self.row = 0;
+        }
+        let i = self.row;
+        self.row += 1;
+        let county = self
+            .county
+            .is_valid(i)
+            .then(|| self.county.value(i).parse().ok());
+        let size = self
+            .size
+            .is_valid(i)
+            .then(|| self.size.value(i).clamp(0, 8) as u32);
+        frame
+            .households
+            .push(pack_household(county.flatten(), size));
+        if self.income.is_valid(i) {
+            let rounded = (self.income.value(i) / 100.0).round() * 100.0;
+            *frame.income.entry(total_order_key(rounded)).or_default() += 1;
+        }
+        Ok(true)
+    }
+}
+
+/// Columns passed through from the SQL, after the computed ones.
+const HOUSEHOLD_COLUMNS: [&str; 13] = [
+    "poverty_attribute",
+    "registered_year",
+    "exit_year",
+    "food_enough",
+    "clothing_ok",
+    "housing_route",
+    "water_quantity_ok",
+    "water_quality_ok",
+    "water_access",
+    "water_reliability",
+    "poor_village",
+    "county_type",
+    "weight",
+];
+const PERSON_COLUMNS: [&str; 10] = [
+    "relation",
+    "health_status",
+    "schooling_status",
+    "medical_insurance",
+    "poverty_attribute",
+    "registered_year",
+    "exit_year",
+    "poor_village",
+    "county_type",
+    "weight",
+];
+
+/// `fields`, then the pass-through `columns` with their types from the query, then `tail`.
+fn output_schema(
+    query: &Schema,
+    fields: Vec<Field>,
+    columns: &[&str],
+    tail: Vec<Field>,
+) -> SchemaRef {
+    let passed = columns.iter().map(|c| {
+        let t = query
+            .field_with_name(c)
+            .map_or(DataType::Null, |f| f.data_type().clone());
+        Field::new(*c, t, true)
+    });
+    Arc::new(Schema::new(
+        fields
+            .into_iter()
+            .chain(passed)
+            .chain(tail)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn households_schema(query: &Schema) -> SchemaRef {
+    output_schema(
+        query,
+        vec![
+            Field::new("household_key", DataType::Utf8, false),
+            Field::new("area_code", DataType::Utf8, true),
+            Field::new("household_size", DataType::Utf8, true),
+            Field::new("income_per_capita", DataType::Float64, true),
+        ],
+        &HOUSEHOLD_COLUMNS,
+        vec![],
+    )
+}
+
+fn persons_schema(query: &Schema) -> SchemaRef {
+    output_schema(
+        query,
+        vec![
+            Field::new("person_key", DataType::Utf8, false),
+            Field::new("household_key", DataType::Utf8, false),
+            Field::new("area_code", DataType::Utf8, true),
+            Field::new("sex", DataType::Int64, true),
+            Field::new("age_band", DataType::Utf8, true),
+            Field::new("ethnicity_group", DataType::Utf8, true),
+            Field::new("household_size", DataType::Utf8, true),
+            Field::new("disabled", DataType::Int64, true),
+        ],
+        &PERSON_COLUMNS,
+        vec![Field::new("income_per_capita", DataType::Float64, true)],
+    )
+}
+
+async fn stream(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<SendableRecordBatchStream, ExtractError> {
+    Ok(ctx.sql(sql).await?.execute_stream().await?)
+}

@@ -1,0 +1,280 @@
+//! The disclosure-risk report of an extract (`risk_report.json`, `risk_report.html`): never a
+//! record, only counts and shares: k-anonymity reached, generalization and suppression per
+//! variable, class sizes, l-diversity of health status, and the income top code (with the
+//! percentile of a histogram it is taken from).
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+
+use serde::Serialize;
+
+use super::anonymize::{
+    ALL_QI, Anonymized, HOUSEHOLD_QI, QI_NAMES, compatible_counts, field, tally,
+};
+
+/// The disclosure-risk report: never a record, only counts and shares.
+#[derive(Debug, Clone, Serialize)]
+pub struct RiskReport {
+    pub k: usize,
+    pub snapshot: u64,
+    pub persons: usize,
+    pub households: usize,
+    /// Households (and their persons) whose area was generalized to the prefecture.
+    pub area_generalized_households: usize,
+    pub area_generalized_share: f64,
+    /// Per quasi-identifier: records with the value suppressed, and their share.
+    pub suppressed_persons: BTreeMap<String, (usize, f64)>,
+    pub suppressed_households: BTreeMap<String, (usize, f64)>,
+    /// Persons by the number of records they are compatible with (binned).
+    pub class_sizes: BTreeMap<String, usize>,
+    /// The smallest number of compatible records of any person and any household (≥ k).
+    pub min_class_size_persons: usize,
+    pub min_class_size_households: usize,
+    /// Persons unique on the quasi-identifiers (county level, nothing suppressed) before, and
+    /// after anonymization.
+    pub sample_uniques_before: usize,
+    pub sample_uniques_after: usize,
+    /// l-diversity of health_status within the equivalence classes (identical tuples).
+    pub l_diversity_min: usize,
+    pub classes: usize,
+    pub classes_with_l1: usize,
+    pub persons_in_l1_classes: usize,
+    /// Ethnicity groups published separately (others are 其他少数民族).
+    pub ethnicity_groups: Vec<String>,
+    /// Income per capita top code (yuan) and the share of households top-coded.
+    pub income_top_code: f64,
+    pub income_top_coded_share: f64,
+}
+
+fn bin(n: usize) -> &'static str {
+    match n {
+        0..=1 => "01: 1",
+        2 => "02: 2",
+        3 => "03: 3",
+        4 => "04: 4",
+        5..=9 => "05: 5-9",
+        10..=19 => "06: 10-19",
+        20..=49 => "07: 20-49",
+        50..=99 => "08: 50-99",
+        _ => "09: 100+",
+    }
+}
+
+impl RiskReport {
+    /// The report on `anon`, made k-anonymous from a frame with `uniques_before` sample uniques;
+    /// `health_by_class`: the health statuses seen (bit set) per class of identical tuples.
+    pub(super) fn new(
+        k: usize,
+        snapshot: u64,
+        anon: &Anonymized,
+        health_by_class: &HashMap<u64, u64>,
+        uniques_before: usize,
+        ethnicity_groups: Vec<String>,
+        income: &TopCode,
+    ) -> RiskReport {
+        let (n, nh) = (anon.person_values.len(), anon.households.len());
+        let ptally = anon.person_tally();
+        let pc = compatible_counts(&ptally, &ALL_QI);
+        let htally = tally(anon.households.iter().copied());
+        let hc = compatible_counts(&htally, &HOUSEHOLD_QI);
+        let suppressed = |t: &HashMap<u64, u64>, positions: &[usize], of: usize| {
+            positions
+                .iter()
+                .map(|&p| {
+                    let c: u64 = t
+                        .iter()
+                        .filter(|(t, _)| field(**t, p) == 0)
+                        .map(|(_, c)| c)
+                        .sum();
+                    (QI_NAMES[p].to_string(), (c as usize, share(c, of)))
+                })
+                .collect::<BTreeMap<_, _>>()
+        };
+        let mut class_sizes = BTreeMap::new();
+        for (t, c) in &ptally {
+            *class_sizes
+                .entry(bin(pc[t] as usize).to_string())
+                .or_default() += *c as usize;
+        }
+        let l = |t: &u64| health_by_class[t].count_ones() as usize;
+        let l1: Vec<u64> = ptally.keys().filter(|t| l(t) <= 1).copied().collect();
+        RiskReport {
+            k,
+            snapshot,
+            persons: n,
+            households: nh,
+            area_generalized_households: anon.generalized_households,
+            area_generalized_share: share(anon.generalized_households as u64, nh),
+            suppressed_persons: suppressed(&ptally, &ALL_QI, n),
+            suppressed_households: suppressed(&htally, &HOUSEHOLD_QI, nh),
+            class_sizes,
+            min_class_size_persons: pc.values().copied().min().unwrap_or(0) as usize,
+            min_class_size_households: hc.values().copied().min().unwrap_or(0) as usize,
+            sample_uniques_before: uniques_before,
+            sample_uniques_after: pc.values().filter(|c| **c == 1).count(),
+            l_diversity_min: ptally.keys().map(l).min().unwrap_or(0),
+            classes: ptally.len(),
+            classes_with_l1: l1.len(),
+            persons_in_l1_classes: l1.iter().map(|t| ptally[t] as usize).sum(),
+            ethnicity_groups,
+            income_top_code: income.top,
+            income_top_coded_share: share(income.households, nh),
+        }
+    }
+}
+
+fn share(c: u64, of: usize) -> f64 {
+    if of == 0 { 0.0 } else { c as f64 / of as f64 }
+}
+
+/// Persons unique on the quasi-identifiers of `persons` (full tuples).
+pub(super) fn sample_uniques(persons: impl Iterator<Item = u64>) -> usize {
+    compatible_counts(&tally(persons), &ALL_QI)
+        .values()
+        .filter(|c| **c == 1)
+        .count()
+}
+
+/// Income per capita top-coded: the top code, and the households above it.
+pub(super) struct TopCode {
+    pub top: f64,
+    pub households: u64,
+}
+
+impl TopCode {
+    /// At the `pct` percentile of `income` (rounded income key → households).
+    pub(super) fn of(income: &BTreeMap<u64, u64>, pct: f64) -> TopCode {
+        let top = percentile(income, pct);
+        let households = income
+            .range((Bound::Excluded(total_order_key(top)), Bound::Unbounded))
+            .map(|(_, c)| c)
+            .sum();
+        TopCode { top, households }
+    }
+
+    /// An income as published: rounded to 100 yuan and top-coded.
+    pub(super) fn apply(&self, v: Option<f64>) -> Option<f64> {
+        v.map(|v| ((v / 100.0).round() * 100.0).min(self.top))
+    }
+}
+
+pub(super) fn risk_html(r: &RiskReport) -> String {
+    use crate::render::html::{Td, esc, page, table};
+    let mut b = String::from("<h1>研究用数据集披露风险报告</h1>\n");
+    b.push_str(&format!(
+        "<p class=\"sub\">快照 {} · k = {} · 人员 {} 条 · 住户 {} 条</p>\n",
+        r.snapshot, r.k, r.persons, r.households
+    ));
+    b.push_str(&format!(
+        "<h2>k-匿名</h2>\n<p>每条记录至少与 {} 条记录（含自身）在准标识变量上相容（缺失值与任何值相容）：人员最小为 {}，住户最小为 {}。\
+         匿名化前在县级准标识组合上唯一的人员 {} 人，匿名化后 {} 人。</p>\n",
+        r.k, r.min_class_size_persons, r.min_class_size_households, r.sample_uniques_before, r.sample_uniques_after
+    ));
+    let rows: Vec<_> = QI_NAMES
+        .iter()
+        .map(|q| {
+            let (c, s) = r.suppressed_persons[*q];
+            let h = r
+                .suppressed_households
+                .get(*q)
+                .map_or("—".to_string(), |(c, s)| {
+                    format!("{c} ({:.3}%)", 100.0 * s)
+                });
+            (
+                None,
+                vec![
+                    Td::Text(q.to_string()),
+                    Td::Num(format!("{c} ({:.3}%)", 100.0 * s)),
+                    Td::Num(h),
+                ],
+            )
+        })
+        .collect();
+    b.push_str(&format!(
+        "<h2>泛化与局部抑制</h2>\n<p>地区由县泛化为地市的住户 {} 户（{:.3}%）。各变量被抑制（置为缺失）的记录：</p>\n",
+        r.area_generalized_households,
+        100.0 * r.area_generalized_share
+    ));
+    b.push_str(&table(&["变量", "人员", "住户"], &rows));
+    let rows: Vec<_> = r
+        .class_sizes
+        .iter()
+        .map(|(k, v)| {
+            (
+                None,
+                vec![
+                    Td::Text(k.split_once(": ").map_or(k.as_str(), |x| x.1).to_string()),
+                    Td::Num(v.to_string()),
+                ],
+            )
+        })
+        .collect();
+    b.push_str("<h2>等价类规模分布（人员）</h2>\n");
+    b.push_str(&table(&["相容记录数", "人员数"], &rows));
+    b.push_str(&format!(
+        "<h2>健康状况的 l-多样性</h2>\n<p>等价类 {} 个，最小 l = {}；l = 1 的等价类 {} 个，涉及人员 {} 人。</p>\n",
+        r.classes, r.l_diversity_min, r.classes_with_l1, r.persons_in_l1_classes
+    ));
+    b.push_str(&format!(
+        "<h2>其他处理</h2>\n<ul><li>人均纯收入取整到100元，顶端编码为 {} 元（{:.2}% 的住户被顶端编码）。</li>\
+         <li>单列的民族：{}。</li><li>年龄按5岁分组，80岁及以上合并；家庭人口数8人及以上合并；残疾等级仅保留是否残疾。</li>\
+         <li>姓名、身份证号码、户编码、村级代码和村、乡镇名称已删除；人员和住户以密钥散列（HMAC-SHA-256）的假名标识。</li></ul>\n",
+        r.income_top_code,
+        100.0 * r.income_top_coded_share,
+        esc(&r.ethnicity_groups.join("、"))
+    ));
+    page("研究用数据集披露风险报告", &b, "")
+}
+
+/// A key whose unsigned order is the total order of the floats (f64::total_cmp).
+pub(super) fn total_order_key(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 { !b } else { b | (1 << 63) }
+}
+
+fn from_total_order_key(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
+/// The `pct` percentile of a histogram (value key → count): the value at rank
+/// ⌈pct/100 · n⌉ (at least the first), 0 when empty.
+fn percentile(hist: &BTreeMap<u64, u64>, pct: f64) -> f64 {
+    let n: u64 = hist.values().sum();
+    if n == 0 {
+        return 0.0;
+    }
+    let rank = (((pct / 100.0) * n as f64).ceil() as u64).clamp(1, n);
+    let mut seen = 0;
+    for (k, c) in hist {
+        seen += c;
+        if seen >= rank {
+            return from_total_order_key(*k);
+        }
+    }
+    hist.keys()
+        .next_back()
+        .map_or(0.0, |k| from_total_order_key(*k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_of_float_histograms() {
+        for v in [0.0, -0.0, 1.5, -250.0, 1e9, f64::INFINITY] {
+            assert_eq!(
+                from_total_order_key(total_order_key(v)).to_bits(),
+                v.to_bits()
+            );
+        }
+        let hist: BTreeMap<u64, u64> = [(-100.0, 1), (0.0, 2), (300.0, 96), (9e5, 1)]
+            .iter()
+            .map(|(v, c)| (total_order_key(*v), *c))
+            .collect();
+        assert_eq!(percentile(&hist, 99.0), 300.0);
+        assert_eq!(percentile(&hist, 100.0), 9e5);
+        assert_eq!(percentile(&hist, 0.0), -100.0);
+        assert_eq!(percentile(&BTreeMap::new(), 99.0), 0.0);
+    }
+}

@@ -1,0 +1,329 @@
+//! Running a checked pipeline over a warehouse snapshot, as phases: the session (warehouse
+//! tables, `ref_provinces`, the estimators' functions), each step in order (SQL or built-in,
+//! kept as a view or a table, written when it is an output), and the run manifest. A failed
+//! step is reported with what can explain it ([`step_failure`]).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::Array;
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::PipelineError;
+use super::builtins::{ref_provinces, unpivot_indicators};
+use super::spec::{Builtin, Pipeline, Step, StepKind};
+use crate::engine::{EngineConfig, session};
+use crate::output::{OutputFile, StagedDir, write_output};
+use crate::warehouse::{Snapshot, Warehouse};
+
+/// Loaded values at or beyond this magnitude are named when a step overflows: no census
+/// quantity (yuan, weights) comes near it.
+const SUSPECT_MAGNITUDE: f64 = 1e12;
+
+/// The error of a step that failed (`what`: its SQL file or built-in). For an arithmetic
+/// overflow (or a value too large for a decimal), the float columns of the
+/// warehouse tables are searched for the values that can cause it, per province.
+async fn step_failure(
+    ctx: &SessionContext,
+    step: &Step,
+    what: &str,
+    e: DataFusionError,
+) -> PipelineError {
+    let message = e.to_string();
+    let mut suspects = Vec::new();
+    let lower = message.to_ascii_lowercase();
+    let arithmetic = ["overflow", "too large", "decimal"]
+        .iter()
+        .any(|w| lower.contains(w));
+    if arithmetic {
+        for t in crate::contract::schema::Table::ALL {
+            let schema = crate::contract::schema::arrow_schema(t);
+            for f in schema.fields() {
+                if f.data_type() != &DataType::Float64 {
+                    continue;
+                }
+                let sql = format!(
+                    "SELECT province_code, MAX(ABS(\"{c}\")) AS m, \
+                     SUM(CASE WHEN isnan(\"{c}\") THEN 1 ELSE 0 END) AS nans \
+                     FROM \"{t}\" GROUP BY province_code ORDER BY province_code",
+                    c = f.name(),
+                    t = t.name()
+                );
+                let Ok(df) = ctx.sql(&sql).await else {
+                    continue;
+                };
+                let Ok(batches) = df.collect().await else {
+                    continue;
+                };
+                for b in &batches {
+                    let (Ok(p), Ok(m), Ok(n)) = (
+                        crate::engine::utf8(b.column(0).as_ref()),
+                        crate::engine::float64(b.column(1).as_ref()),
+                        crate::engine::int64(b.column(2).as_ref()),
+                    ) else {
+                        continue;
+                    };
+                    for i in 0..b.num_rows() {
+                        let big = m.is_valid(i)
+                            && (!m.value(i).is_finite() || m.value(i) >= SUSPECT_MAGNITUDE);
+                        let nan = n.is_valid(i) && n.value(i) > 0;
+                        if big || nan {
+                            suspects.push(format!(
+                                "table {}, column {}, province {}: {}",
+                                t.name(),
+                                f.name(),
+                                p.value(i),
+                                if big {
+                                    format!("|value| up to {:e}", m.value(i))
+                                } else {
+                                    "NaN".to_string()
+                                }
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    PipelineError::StepFailed {
+        step: step.name.clone(),
+        file: what.to_string(),
+        message,
+        suspects,
+    }
+}
+
+/// Run a pipeline into `out` as a whole: the outputs are written beside it and moved into
+/// place only when every step succeeded (see [`StagedDir`]).
+pub async fn run_into(
+    pipeline: &Pipeline,
+    warehouse: &Warehouse,
+    snapshot: Option<&Snapshot>,
+    out: &Path,
+    engine: &EngineConfig,
+) -> Result<RunManifest, PipelineError> {
+    let staged = StagedDir::new(out, "run_manifest.json")?;
+    let manifest = run(pipeline, warehouse, snapshot, staged.path(), engine).await?;
+    staged.commit()?;
+    Ok(manifest)
+}
+
+/// What a run read and wrote (`OUT/run_manifest.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunManifest {
+    pub pipeline: String,
+    pub pipeline_sha256: String,
+    pub tool: String,
+    pub warehouse: String,
+    pub snapshot: Option<u64>,
+    /// Province code → (version, submission_id, content_sha256) read.
+    pub provinces: BTreeMap<String, (u32, String, String)>,
+    pub parameters: BTreeMap<String, String>,
+    /// SQL file → SHA-256.
+    pub queries: BTreeMap<String, String>,
+    pub outputs: Vec<OutputFile>,
+}
+
+/// The schema of a step's result: its batches' (which may differ from the plan's in details
+/// such as nullability), or the plan's when there is no batch, so that a result without rows
+/// keeps its columns.
+fn batches_schema(batches: &[RecordBatch], planned: SchemaRef) -> SchemaRef {
+    batches.first().map_or(planned, RecordBatch::schema)
+}
+
+/// A step's result kept as a table: its schema and batches.
+type Table = (SchemaRef, Vec<RecordBatch>);
+
+/// The error of a step that failed in the engine (not to be explained further).
+fn step_err(step: &str) -> impl FnOnce(DataFusionError) -> PipelineError + use<> {
+    let step = step.to_string();
+    move |source| PipelineError::Step { step, source }
+}
+
+/// Run a pipeline over a warehouse snapshot and write its outputs into `out`.
+pub async fn run(
+    pipeline: &Pipeline,
+    warehouse: &Warehouse,
+    snapshot: Option<&Snapshot>,
+    out: &Path,
+    engine: &EngineConfig,
+) -> Result<RunManifest, PipelineError> {
+    let ctx = prepare(warehouse, snapshot, out, engine).await?;
+    let mut results: BTreeMap<String, Table> = BTreeMap::new();
+    let mut outputs = Vec::new();
+    let mut queries = BTreeMap::new();
+    for step in &pipeline.steps {
+        let start = std::time::Instant::now();
+        if let StepKind::Sql { file, text } = &step.kind {
+            queries.insert(file.clone(), hex::encode(Sha256::digest(text.as_bytes())));
+        }
+        let result = match &step.kind {
+            StepKind::Sql { file, text } => run_sql(&ctx, pipeline, step, file, text).await?,
+            StepKind::Builtin(Builtin::UnpivotIndicators) => {
+                Some(run_unpivot(&ctx, step, &results).await?)
+            }
+        };
+        if let Some((schema, batches)) = result {
+            let table = MemTable::try_new(Arc::clone(&schema), vec![batches.clone()])
+                .map_err(step_err(&step.name))?;
+            ctx.register_table(step.name.as_str(), Arc::new(table))
+                .map_err(step_err(&step.name))?;
+            if step.output {
+                outputs.extend(write_output(
+                    out,
+                    &step.name,
+                    Arc::clone(&schema),
+                    &batches,
+                )?);
+            }
+            results.insert(step.name.clone(), (schema, batches));
+        }
+        tracing::info!(step = %step.name, seconds = format!("{:.2}", start.elapsed().as_secs_f64()), "step done");
+    }
+    let manifest = RunManifest::new(pipeline, warehouse, snapshot, queries, outputs);
+    manifest.write(out)?;
+    Ok(manifest)
+}
+
+/// The session of a run: the snapshot's tables, `ref_provinces` and the estimators' SQL
+/// functions (survey_variance, t_quantile) for the assessment steps; and the output folder.
+async fn prepare(
+    warehouse: &Warehouse,
+    snapshot: Option<&Snapshot>,
+    out: &Path,
+    engine: &EngineConfig,
+) -> Result<SessionContext, PipelineError> {
+    let persons: u64 = snapshot.map_or(0, |s| s.rows("persons"));
+    let engine = engine.clone().for_rows(persons);
+    let ctx = session(&engine).map_err(step_err("session"))?;
+    crate::assessment::register(&ctx);
+    warehouse.register(&ctx, snapshot)?;
+    let refs = ref_provinces().map_err(|e| step_err("ref_provinces")(e.into()))?;
+    ctx.register_table(
+        "ref_provinces",
+        Arc::new(
+            MemTable::try_new(refs.schema(), vec![vec![refs]])
+                .map_err(step_err("ref_provinces"))?,
+        ),
+    )
+    .map_err(step_err("ref_provinces"))?;
+    std::fs::create_dir_all(out).map_err(|e| PipelineError::Write {
+        path: out.display().to_string(),
+        source: e.into(),
+    })?;
+    Ok(ctx)
+}
+
+/// A SQL step: collected when it is materialized or an output, else registered as a view
+/// (`None`).
+async fn run_sql(
+    ctx: &SessionContext,
+    pipeline: &Pipeline,
+    step: &Step,
+    file: &str,
+    text: &str,
+) -> Result<Option<Table>, PipelineError> {
+    let what = format!("queries/{file}");
+    let df = match ctx.sql(&pipeline.sql_of(text)).await {
+        Ok(df) => df,
+        Err(e) => return Err(step_failure(ctx, step, &what, e).await),
+    };
+    if !(step.materialize || step.output) {
+        ctx.register_table(step.name.as_str(), df.into_view())
+            .map_err(step_err(&step.name))?;
+        return Ok(None);
+    }
+    // The plan's schema, not the first batch's: a result without rows keeps its columns (for
+    // later steps and for the output files).
+    let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    match df.collect().await {
+        Ok(b) => Ok(Some((batches_schema(&b, planned), b))),
+        Err(e) => Err(step_failure(ctx, step, &what, e).await),
+    }
+}
+
+/// The `unpivot_indicators` built-in over the step's inputs (kept results, or views collected
+/// now).
+async fn run_unpivot(
+    ctx: &SessionContext,
+    step: &Step,
+    results: &BTreeMap<String, Table>,
+) -> Result<Table, PipelineError> {
+    let mut inputs = Vec::new();
+    for d in &step.depends_on {
+        let b = match results.get(d) {
+            Some(b) => b.clone(),
+            None => {
+                let df = ctx.table(d.as_str()).await.map_err(step_err(&step.name))?;
+                let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+                let b = df.collect().await.map_err(step_err(&step.name))?;
+                (batches_schema(&b, planned), b)
+            }
+        };
+        inputs.push((d.clone(), b.0, b.1));
+    }
+    match unpivot_indicators(&inputs) {
+        Ok(batch) => Ok((batch.schema(), vec![batch])),
+        Err(e) => {
+            let e = DataFusionError::Plan(e);
+            Err(step_failure(ctx, step, "built-in unpivot_indicators", e).await)
+        }
+    }
+}
+
+impl RunManifest {
+    /// What a run of `pipeline` read (`snapshot`, `queries`: SQL file → SHA-256) and wrote.
+    fn new(
+        pipeline: &Pipeline,
+        warehouse: &Warehouse,
+        snapshot: Option<&Snapshot>,
+        queries: BTreeMap<String, String>,
+        outputs: Vec<OutputFile>,
+    ) -> RunManifest {
+        let pipeline_text = std::fs::read(&pipeline.path).unwrap_or_default();
+        RunManifest {
+            pipeline: pipeline.path.display().to_string(),
+            pipeline_sha256: hex::encode(Sha256::digest(&pipeline_text)),
+            tool: format!("povcensus {}", env!("CARGO_PKG_VERSION")),
+            warehouse: warehouse.location.display.clone(),
+            snapshot: snapshot.map(|s| s.id),
+            provinces: snapshot
+                .map(|s| {
+                    s.provinces
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                (v.version, v.submission_id.clone(), v.content_sha256.clone()),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            parameters: pipeline.parameters.clone(),
+            queries,
+            outputs,
+        }
+    }
+
+    /// `OUT/run_manifest.json`.
+    fn write(&self, out: &Path) -> Result<(), PipelineError> {
+        let path = out.join("run_manifest.json");
+        std::fs::write(
+            &path,
+            // reason: strings, integers and maps of string keys always serialize.
+            serde_json::to_string_pretty(self).expect("manifest serializes") + "\n",
+        )
+        .map_err(|e| PipelineError::Write {
+            path: path.display().to_string(),
+            source: e.into(),
+        })
+    }
+}

@@ -1,0 +1,211 @@
+//! Pipelines as written and as checked: the TOML of `pipelines/*.toml` ([`PipelineFile`],
+//! [`StepDef`]), the checked [`Pipeline`] and its [`Step`]s, and where named pipelines come
+//! from ([`Definitions`]: the [`EMBEDDED`] files the binary carries, or a directory).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::PipelineError;
+
+/// A pipeline file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub steps: Vec<StepDef>,
+}
+
+/// One step as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDef {
+    pub name: String,
+    /// SQL file, relative to `queries/`.
+    #[serde(default)]
+    pub sql: Option<String>,
+    /// A built-in step instead of SQL.
+    #[serde(default)]
+    pub builtin: Option<String>,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// Compute once and keep the result (for small results used several times).
+    #[serde(default)]
+    pub materialize: bool,
+    /// Write the result as an output table.
+    #[serde(default)]
+    pub output: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Built-in steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    UnpivotIndicators,
+}
+
+impl Builtin {
+    pub(super) fn parse(s: &str) -> Option<Builtin> {
+        (s == "unpivot_indicators").then_some(Builtin::UnpivotIndicators)
+    }
+}
+
+/// What a step computes.
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    Sql { file: String, text: String },
+    Builtin(Builtin),
+}
+
+/// A checked step, ready to run.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub kind: StepKind,
+    pub depends_on: Vec<String>,
+    pub materialize: bool,
+    pub output: bool,
+}
+
+/// A checked pipeline: steps in an order that runs every dependency first.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub path: PathBuf,
+    pub name: String,
+    pub parameters: BTreeMap<String, String>,
+    pub steps: Vec<Step>,
+}
+
+/// The pipelines and their SQL that the binary carries (`pipelines/`, `queries/`), so that
+/// `povcensus run census` and `povcensus report` need no checkout and work from any directory.
+/// The extract's SQL is carried here too, filled with the census pipeline's parameters
+/// ([`Pipeline::embedded_sql`]). (The ingest checks carry their own SQL the same way.)
+pub const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "pipelines/census.toml",
+        include_str!("../../pipelines/census.toml"),
+    ),
+    (
+        "pipelines/exit_assessment.toml",
+        include_str!("../../pipelines/exit_assessment.toml"),
+    ),
+    (
+        "queries/assessment/county_frame.sql",
+        include_str!("../../queries/assessment/county_frame.sql"),
+    ),
+    (
+        "queries/assessment/design.sql",
+        include_str!("../../queries/assessment/design.sql"),
+    ),
+    (
+        "queries/assessment/exit_assessment.sql",
+        include_str!("../../queries/assessment/exit_assessment.sql"),
+    ),
+    (
+        "queries/assessment/followup.sql",
+        include_str!("../../queries/assessment/followup.sql"),
+    ),
+    (
+        "queries/assessment/psu_totals.sql",
+        include_str!("../../queries/assessment/psu_totals.sql"),
+    ),
+    (
+        "queries/extract/households.sql",
+        include_str!("../../queries/extract/households.sql"),
+    ),
+    (
+        "queries/extract/persons.sql",
+        include_str!("../../queries/extract/persons.sql"),
+    ),
+    (
+        "queries/extract/published_counts.sql",
+        include_str!("../../queries/extract/published_counts.sql"),
+    ),
+    (
+        "queries/census/county_facility_sums.sql",
+        include_str!("../../queries/census/county_facility_sums.sql"),
+    ),
+    (
+        "queries/census/county_household_sums.sql",
+        include_str!("../../queries/census/county_household_sums.sql"),
+    ),
+    (
+        "queries/census/county_person_sums.sql",
+        include_str!("../../queries/census/county_person_sums.sql"),
+    ),
+    (
+        "queries/census/county_township_sums.sql",
+        include_str!("../../queries/census/county_township_sums.sql"),
+    ),
+    (
+        "queries/census/county_village_sums.sql",
+        include_str!("../../queries/census/county_village_sums.sql"),
+    ),
+    (
+        "queries/census/household_facts.sql",
+        include_str!("../../queries/census/household_facts.sql"),
+    ),
+    (
+        "queries/census/indicators.sql",
+        include_str!("../../queries/census/indicators.sql"),
+    ),
+    (
+        "queries/census/person_ages.sql",
+        include_str!("../../queries/census/person_ages.sql"),
+    ),
+    (
+        "queries/census/village_exit.sql",
+        include_str!("../../queries/census/village_exit.sql"),
+    ),
+];
+
+/// Where named pipelines come from: the ones the binary carries, or a directory of
+/// customised copies (`--pipelines DIR`, with their SQL in `DIR/../queries/`).
+#[derive(Debug, Clone, Default)]
+pub enum Definitions {
+    #[default]
+    Embedded,
+    Dir(PathBuf),
+}
+
+impl Definitions {
+    pub fn new(dir: Option<&Path>) -> Definitions {
+        dir.map_or(Definitions::Embedded, |d| Definitions::Dir(d.to_path_buf()))
+    }
+
+    /// The names of the pipelines available, sorted.
+    pub fn names(&self) -> Result<Vec<String>, PipelineError> {
+        let mut names: Vec<String> = match self {
+            Definitions::Embedded => EMBEDDED
+                .iter()
+                .filter_map(|(p, _)| p.strip_prefix("pipelines/")?.strip_suffix(".toml"))
+                .map(str::to_string)
+                .collect(),
+            Definitions::Dir(dir) => std::fs::read_dir(dir)
+                .map_err(|source| PipelineError::Read {
+                    path: dir.display().to_string(),
+                    source,
+                })?
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_suffix(".toml").map(str::to_string)
+                })
+                .collect(),
+        };
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// The text of a file the binary carries, by its path in the checkout (`queries/census/…`).
+pub fn embedded(rel: &str) -> Option<&'static str> {
+    EMBEDDED.iter().find(|(p, _)| *p == rel).map(|(_, t)| *t)
+}
