@@ -9,9 +9,9 @@
 //! Every row read is either loaded or rejected, per file, and the run checks that balance
 //! against the rows actually written before it commits.
 //!
-//! [`ingest`] runs the phases in order, each in its module: [`discover`] the submissions,
-//! [`staging`] their files, [`decide`] which provinces change, [`crosscheck`] them,
-//! [`write`] their new versions, [`commit`] the snapshot, and the [`summary`] report.
+//! [`ingest`] runs the phases in order, each in its module: `discover` the submissions,
+//! `staging` their files, `decide` which provinces change, `crosscheck` them, `write` their
+//! new versions, `commit` the snapshot, and the `summary` report.
 
 mod commit;
 pub mod cross;

@@ -2,10 +2,10 @@
 //! `exit-assessment.md` §1).
 //!
 //! [`HeaderMap`] resolves a file's header row against the contract in [`crate::contract::schema`] and
-//! reports the file-level header faults ([`header`]); [`RowValidator`] checks one data record at a
-//! time: each field against its column ([`fields`]), then the row against the cross-column
-//! rules of its table ([`rows`]), and turns its fields into typed [`Value`]s. The wording of
-//! the messages is in [`messages`].
+//! reports the file-level header faults (`header`); [`RowValidator`] checks one data record at a
+//! time: each field against its column (`fields`), then the row against the cross-column rules
+//! of its table (`rows`), and turns its fields into typed [`Value`]s. The wording of the
+//! messages is in `messages`.
 //!
 //! Cross-row rules (duplicate keys, orphans, household size, head checks, and the existence
 //! parts of the assessment rules) are not decided here.
@@ -161,11 +161,8 @@ pub struct RowValidator {
     /// Schema index of households.enumeration_status.
     status_col: Option<usize>,
     reference_date: NaiveDate,
-    /// Record index of the key column, and whether it holds an ID number.
-    key_field: Option<usize>,
-    key_is_id: bool,
-    /// assessment_households: record indices of household_id and village_code.
-    alt_key_fields: Option<(Option<usize>, Option<usize>)>,
+    /// Where the record's key for the rejects table is.
+    key: KeyFields,
 }
 
 impl RowValidator {
@@ -186,7 +183,7 @@ impl RowValidator {
             .map(|(i, col)| ColPlan::new(table, i, col, &header))
             .collect();
         let rules = RowRules::new(table);
-        let (key_field, key_is_id, alt_key_fields) = key_fields(table, &header);
+        let key = KeyFields::new(table, &header);
         RowValidator {
             table,
             province: province_code.trim().to_string(),
@@ -195,9 +192,7 @@ impl RowValidator {
             rules,
             status_col: rules.status_col(),
             reference_date: schema_date(schema::REFERENCE_DATE),
-            key_field,
-            key_is_id,
-            alt_key_fields,
+            key,
         }
     }
 
@@ -270,11 +265,11 @@ impl RowValidator {
             let v = fields.get(f?)?.trim_ascii();
             (!v.is_empty()).then_some(v)
         };
-        if let Some((hh, village)) = self.alt_key_fields {
+        if let Some((hh, village)) = self.key.alt_key_fields {
             return get(hh).or_else(|| get(village)).map(str::to_string);
         }
-        let v = get(self.key_field)?;
-        Some(if self.key_is_id {
+        let v = get(self.key.key_field)?;
+        Some(if self.key.key_is_id {
             id_number::normalise(v).into_owned()
         } else {
             v.to_string()
@@ -282,23 +277,30 @@ impl RowValidator {
     }
 }
 
-/// Where a record's key for the rejects table is: the record index of the key column and
-/// whether it holds an ID number, and for assessment_households the record indices of
-/// household_id and village_code.
-#[allow(clippy::type_complexity)]
-fn key_fields(
-    table: Table,
-    header: &HeaderMap,
-) -> (Option<usize>, bool, Option<(Option<usize>, Option<usize>)>) {
-    let cols = table.columns();
-    let key_col = table.key_column().map(|k| idx(table, k));
-    let key_field = key_col.and_then(|k| header.field_index(k));
-    let key_is_id = key_col.is_some_and(|k| cols[k].kind == Kind::IdNumber);
-    let alt_key_fields = (table == Table::AssessmentHouseholds).then(|| {
-        (
-            header.field_of("household_id"),
-            header.field_of("village_code"),
-        )
-    });
-    (key_field, key_is_id, alt_key_fields)
+/// Where a record's key for the rejects table is.
+#[derive(Debug, Clone, Copy)]
+struct KeyFields {
+    /// Record index of the key column.
+    key_field: Option<usize>,
+    /// Whether the key column holds an ID number.
+    key_is_id: bool,
+    /// assessment_households: record indices of household_id and village_code.
+    alt_key_fields: Option<(Option<usize>, Option<usize>)>,
+}
+
+impl KeyFields {
+    fn new(table: Table, header: &HeaderMap) -> Self {
+        let cols = table.columns();
+        let key_col = table.key_column().map(|k| idx(table, k));
+        KeyFields {
+            key_field: key_col.and_then(|k| header.field_index(k)),
+            key_is_id: key_col.is_some_and(|k| cols[k].kind == Kind::IdNumber),
+            alt_key_fields: (table == Table::AssessmentHouseholds).then(|| {
+                (
+                    header.field_of("household_id"),
+                    header.field_of("village_code"),
+                )
+            }),
+        }
+    }
 }
