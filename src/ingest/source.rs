@@ -271,129 +271,18 @@ pub fn read_table<R: Read>(
     expected: Option<&ManifestFile>,
     mut on_row: impl FnMut(RowEvent<'_, '_>),
 ) -> io::Result<FileCheck> {
-    let mut prefix = vec![0u8; SNIFF];
-    let mut filled = 0;
-    while filled < SNIFF {
-        let n = input.read(&mut prefix[filled..])?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    prefix.truncate(filled);
+    let prefix = sniff(&mut input)?;
     let encoding = declared.unwrap_or_else(|| detect_encoding(&prefix));
     // Lines ending in a carriage return alone (old Mac OS): the CSV reader would see one
     // record. Such a file is rejected with a clear finding rather than misread.
     let cr_only = !prefix.contains(&b'\n') && prefix.contains(&b'\r');
     let mut decoding = DecodingReader::new(input, encoding, prefix);
     let mut findings = Vec::new();
-    let mut rows: u64 = 0;
-    let mut other_province_checked = false;
-    let mut header_seen = false;
-    if cr_only {
-        decoding.drain()?;
-        rows = decoding.cr_lines().saturating_sub(1);
-        findings.push(Finding::new(
-            Rule::FileLineEndings,
-            None,
-            format!(
-                "the lines of the file end with a carriage return (CR) alone, as on old Mac OS; \
-                 no record can be read: save it with LF or CRLF line endings ({} lines)",
-                decoding.cr_lines()
-            ),
-        ));
+    let (mut rows, header_seen) = if cr_only {
+        (read_cr_only(&mut decoding, &mut findings)?, false)
     } else {
-        // Records end at `\n` only: with the default CRLF handling the reader would take a
-        // record's starting line before consuming the `\n` of the previous `\r\n`, one line
-        // early. A trailing `\r` stays in the last field, and values are trimmed anyway.
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_reader(&mut decoding);
-        let mut record = csv::StringRecord::new();
-        let mut validator: Option<RowValidator> = None;
-        let mut values_buf: Vec<Value<'static>> = Vec::new();
-        let mut fields_buf: Vec<&'static str> = Vec::new();
-        loop {
-            match csv.read_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                        break;
-                    }
-                    return Err(io::Error::other(e));
-                }
-            }
-            if record.len() == 1 && record[0].trim().is_empty() {
-                continue; // a blank line (the reader itself skips only truly empty ones)
-            }
-            let line = record.position().map_or(0, |p| p.line());
-            // The line after the record: how many physical lines the record consumed.
-            let next_line = csv.position().line();
-            let Some(v) = validator.as_ref() else {
-                header_seen = true;
-                let header: Vec<&str> = record.iter().collect();
-                let (map, header_findings) = HeaderMap::new(table, &header);
-                let reject = HeaderMap::rejects_file(&header_findings);
-                findings.extend(header_findings);
-                if reject {
-                    // Count the remaining records without validating them.
-                    while let Ok(true) = csv.read_record(&mut record) {
-                        rows += 1;
-                    }
-                    break;
-                }
-                validator = Some(RowValidator::new(table, province, map));
-                continue;
-            };
-            let mut fields = recycle(std::mem::take(&mut fields_buf));
-            fields.extend(record.iter());
-            let mut values = recycle_values(std::mem::take(&mut values_buf));
-            let mut row_findings = v.check(&fields, &mut values);
-            let span = next_line.saturating_sub(line).max(1);
-            let mut weight = 1;
-            if span > 1
-                && let Some(f) = row_findings
-                    .iter_mut()
-                    .find(|f| f.rule == Rule::CsvMalformed)
-            {
-                // An unclosed quote swallows the lines after it into one record: report it
-                // where it opened, and count every line it consumed as a rejected row.
-                weight = span;
-                f.message = format!(
-                    "the record starting on this line runs over {span} physical lines (to line \
-                     {}), most likely because a quote (\") opened here is never closed; its {} \
-                     lines count as rejected rows; {}",
-                    line + span - 1,
-                    span,
-                    f.message
-                );
-            }
-            rows += weight;
-            if !other_province_checked {
-                other_province_checked = true;
-                if let Some(p) = record_province(table, v, &fields).filter(|p| *p != province) {
-                    findings.push(Finding::new(
-                        Rule::FileOtherProvince,
-                        None,
-                        format!("the first record (line {line}) belongs to province {p}, not to the submitting province {province}; the file is rejected"),
-                    ));
-                }
-            }
-            on_row(RowEvent {
-                line,
-                rows: weight,
-                fields: &fields,
-                values: &values,
-                findings: row_findings,
-                validator: v,
-            });
-            fields_buf = recycle(fields);
-            values_buf = recycle_values(values);
-        }
-    }
+        read_records(&mut decoding, table, province, &mut findings, &mut on_row)?
+    };
     if let Some(e) = decoding.decode_error() {
         decoding.drain()?;
         findings.push(Finding::new(
@@ -423,24 +312,7 @@ pub fn read_table<R: Read>(
     }
     let sha256 = decoding.sha256_hex();
     if let Some(m) = expected {
-        if let Some(want) = m.rows.filter(|w| *w != rows) {
-            findings.push(Finding::new(
-                Rule::FileManifestRows,
-                None,
-                format!("the file has {rows} data rows but manifest.json states {want} (truncated or altered upload)"),
-            ));
-        }
-        if let Some(want) = m
-            .sha256
-            .as_ref()
-            .filter(|w| !w.eq_ignore_ascii_case(&sha256))
-        {
-            findings.push(Finding::new(
-                Rule::FileManifestSha256,
-                None,
-                format!("the file's SHA-256 is {sha256} but manifest.json states {want} (truncated or altered upload)"),
-            ));
-        }
+        manifest_findings(m, rows, &sha256, &mut findings);
     }
     Ok(FileCheck {
         table,
@@ -449,6 +321,199 @@ pub fn read_table<R: Read>(
         findings,
         sha256,
     })
+}
+
+/// The first bytes of the input (up to [`SNIFF`]), to detect the encoding and line ends.
+fn sniff<R: Read>(input: &mut R) -> io::Result<Vec<u8>> {
+    let mut prefix = vec![0u8; SNIFF];
+    let mut filled = 0;
+    while filled < SNIFF {
+        let n = input.read(&mut prefix[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    prefix.truncate(filled);
+    Ok(prefix)
+}
+
+/// A file whose lines end in a carriage return alone: no record is read, every line after the
+/// first counts as a row, and the file is rejected. Returns the rows.
+fn read_cr_only<R: Read>(
+    decoding: &mut DecodingReader<R>,
+    findings: &mut Vec<Finding>,
+) -> io::Result<u64> {
+    decoding.drain()?;
+    let rows = decoding.cr_lines().saturating_sub(1);
+    findings.push(Finding::new(
+        Rule::FileLineEndings,
+        None,
+        format!(
+            "the lines of the file end with a carriage return (CR) alone, as on old Mac OS; \
+             no record can be read: save it with LF or CRLF line endings ({} lines)",
+            decoding.cr_lines()
+        ),
+    ));
+    Ok(rows)
+}
+
+/// Read the CSV records: the header row, then every data record checked and handed to
+/// `on_row`. Returns the rows read and whether a header row was seen.
+fn read_records<R: Read>(
+    decoding: &mut DecodingReader<R>,
+    table: Table,
+    province: &str,
+    findings: &mut Vec<Finding>,
+    on_row: &mut impl FnMut(RowEvent<'_, '_>),
+) -> io::Result<(u64, bool)> {
+    // Records end at `\n` only: with the default CRLF handling the reader would take a
+    // record's starting line before consuming the `\n` of the previous `\r\n`, one line
+    // early. A trailing `\r` stays in the last field, and values are trimmed anyway.
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_reader(decoding);
+    let mut rows: u64 = 0;
+    let mut other_province_checked = false;
+    let mut header_seen = false;
+    let mut record = csv::StringRecord::new();
+    let mut validator: Option<RowValidator> = None;
+    let mut values_buf: Vec<Value<'static>> = Vec::new();
+    let mut fields_buf: Vec<&'static str> = Vec::new();
+    loop {
+        match csv.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
+                return Err(io::Error::other(e));
+            }
+        }
+        if record.len() == 1 && record[0].trim().is_empty() {
+            continue; // a blank line (the reader itself skips only truly empty ones)
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        // The line after the record: how many physical lines the record consumed.
+        let next_line = csv.position().line();
+        let Some(v) = validator.as_ref() else {
+            header_seen = true;
+            validator = header_validator(&record, table, province, findings);
+            if validator.is_none() {
+                // Count the remaining records without validating them.
+                while let Ok(true) = csv.read_record(&mut record) {
+                    rows += 1;
+                }
+                break;
+            }
+            continue;
+        };
+        let mut fields = recycle(std::mem::take(&mut fields_buf));
+        fields.extend(record.iter());
+        let mut values = recycle_values(std::mem::take(&mut values_buf));
+        let mut row_findings = v.check(&fields, &mut values);
+        let weight = record_weight(&mut row_findings, line, next_line);
+        rows += weight;
+        if !other_province_checked {
+            other_province_checked = true;
+            findings.extend(other_province(table, v, &fields, line, province));
+        }
+        on_row(RowEvent {
+            line,
+            rows: weight,
+            fields: &fields,
+            values: &values,
+            findings: row_findings,
+            validator: v,
+        });
+        fields_buf = recycle(fields);
+        values_buf = recycle_values(values);
+    }
+    Ok((rows, header_seen))
+}
+
+/// Map the header row, adding its findings. Returns the validator of the data records, or
+/// None when the header findings reject the file.
+fn header_validator(
+    record: &csv::StringRecord,
+    table: Table,
+    province: &str,
+    findings: &mut Vec<Finding>,
+) -> Option<RowValidator> {
+    let header: Vec<&str> = record.iter().collect();
+    let (map, header_findings) = HeaderMap::new(table, &header);
+    let reject = HeaderMap::rejects_file(&header_findings);
+    findings.extend(header_findings);
+    (!reject).then(|| RowValidator::new(table, province, map))
+}
+
+/// The rows a record counts for: 1, or for a malformed record that runs from `line` over
+/// several physical lines (to before `next_line`), every line it consumed; its
+/// `csv.malformed` finding then says so.
+fn record_weight(row_findings: &mut [Finding], line: u64, next_line: u64) -> u64 {
+    let span = next_line.saturating_sub(line).max(1);
+    if span > 1
+        && let Some(f) = row_findings
+            .iter_mut()
+            .find(|f| f.rule == Rule::CsvMalformed)
+    {
+        // An unclosed quote swallows the lines after it into one record: report it
+        // where it opened, and count every line it consumed as a rejected row.
+        f.message = format!(
+            "the record starting on this line runs over {span} physical lines (to line \
+             {}), most likely because a quote (\") opened here is never closed; its {} \
+             lines count as rejected rows; {}",
+            line + span - 1,
+            span,
+            f.message
+        );
+        return span;
+    }
+    1
+}
+
+/// The `file.other_province` finding when the first record (on `line`) belongs to another
+/// province than the submitting one.
+fn other_province(
+    table: Table,
+    v: &RowValidator,
+    fields: &[&str],
+    line: u64,
+    province: &str,
+) -> Option<Finding> {
+    let p = record_province(table, v, fields).filter(|p| *p != province)?;
+    Some(Finding::new(
+        Rule::FileOtherProvince,
+        None,
+        format!(
+            "the first record (line {line}) belongs to province {p}, not to the submitting province {province}; the file is rejected"
+        ),
+    ))
+}
+
+/// The findings of the file against its manifest entry: the row count and the SHA-256.
+fn manifest_findings(m: &ManifestFile, rows: u64, sha256: &str, findings: &mut Vec<Finding>) {
+    if let Some(want) = m.rows.filter(|w| *w != rows) {
+        findings.push(Finding::new(
+            Rule::FileManifestRows,
+            None,
+            format!("the file has {rows} data rows but manifest.json states {want} (truncated or altered upload)"),
+        ));
+    }
+    if let Some(want) = m
+        .sha256
+        .as_ref()
+        .filter(|w| !w.eq_ignore_ascii_case(sha256))
+    {
+        findings.push(Finding::new(
+            Rule::FileManifestSha256,
+            None,
+            format!("the file's SHA-256 is {sha256} but manifest.json states {want} (truncated or altered upload)"),
+        ));
+    }
 }
 
 /// Empty a vector and reuse its allocation for borrows of another lifetime (the standard

@@ -1,0 +1,348 @@
+//! The write phase: each changed province's new version written to the warehouse (every
+//! table: its staged rows minus the cross-row rejects; and its rejects), and its version
+//! record with the files' counts, which must balance against the rows written.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{AsArray, BooleanArray};
+use arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+
+use crate::contract::rules::Severity;
+use crate::contract::schema::{Table, arrow_schema};
+use crate::warehouse::{DataFile, FileCount, ProvinceVersion, Warehouse};
+
+use super::cross::CrossFinding;
+use super::crosscheck::Checked;
+use super::decide::Changed;
+use super::staging::StagedFile;
+use super::{IngestError, IngestOptions, ProvinceRun, manifest_of};
+
+/// The tasks writing the tables of the changed provinces, by province code and table; each
+/// yields the rows written.
+type Writes = BTreeMap<(String, Table), tokio::task::JoinHandle<Result<u64, IngestError>>>;
+
+/// Where a changed province's new version goes.
+struct VersionDir {
+    code: String,
+    version: u32,
+    /// `v={version}-{hash}`: the directory of the version under each table's province.
+    dir: String,
+}
+
+impl VersionDir {
+    /// The new version of the run's province after its `current` one.
+    fn of(
+        run: &ProvinceRun,
+        current: Option<&BTreeMap<String, ProvinceVersion>>,
+    ) -> Result<VersionDir, IngestError> {
+        let code = manifest_of(run)?.province_code.clone();
+        let version = current
+            .and_then(|c| c.get(&code))
+            .map_or(1, |v| v.version + 1);
+        let hash = run.content_sha256.get(..12).unwrap_or(&run.content_sha256);
+        let dir = format!("v={version}-{hash}");
+        Ok(VersionDir { code, version, dir })
+    }
+
+    fn table_rel(&self, t: Table) -> String {
+        format!(
+            "data/{}/province={}/{}/part-0.parquet",
+            t.name(),
+            self.code,
+            self.dir
+        )
+    }
+
+    fn rejects_rel(&self) -> String {
+        format!("rejects/province={}/{}/part-0.parquet", self.code, self.dir)
+    }
+}
+
+/// Write the new versions of the changed provinces, committed in snapshot `snapshot_id`.
+/// Returns their version records by province code.
+pub(super) async fn write_versions(
+    runs: &[ProvinceRun],
+    changed: &Changed,
+    checked: &Checked,
+    current: Option<&BTreeMap<String, ProvinceVersion>>,
+    warehouse: &Warehouse,
+    snapshot_id: u64,
+    opts: &IngestOptions,
+) -> Result<BTreeMap<String, ProvinceVersion>, IngestError> {
+    let mut writes = spawn_writes(runs, changed, &checked.findings, current, warehouse, opts)?;
+    let mut new_versions = BTreeMap::new();
+    for &i in &changed.runs {
+        let run = &runs[i];
+        let at = VersionDir::of(run, current)?;
+        let version = province_version(run, &at, checked, &mut writes, warehouse).await?;
+        new_versions.insert(at.code, version.record(snapshot_id, opts.reject_threshold));
+    }
+    Ok(new_versions)
+}
+
+/// Start writing every table of every changed province: CPU-bound (zstd), so as tasks, at
+/// most `threads` at a time (each holds a row group in memory).
+fn spawn_writes(
+    runs: &[ProvinceRun],
+    changed: &Changed,
+    findings: &[CrossFinding],
+    current: Option<&BTreeMap<String, ProvinceVersion>>,
+    warehouse: &Warehouse,
+    opts: &IngestOptions,
+) -> Result<Writes, IngestError> {
+    let permits = Arc::new(tokio::sync::Semaphore::new(opts.engine.threads.max(1)));
+    let mut writes: Writes = BTreeMap::new();
+    for &i in &changed.runs {
+        let at = VersionDir::of(&runs[i], current)?;
+        let code = &at.code;
+        for t in Table::ALL {
+            let rel = at.table_rel(t);
+            let staged = runs[i]
+                .files
+                .iter()
+                .find(|f| f.table == t)
+                .and_then(|f| f.data.clone());
+            let rejected_lines: HashSet<u64> = findings
+                .iter()
+                .filter(|f| {
+                    &f.province == code && f.table == t && f.rule.severity() == Severity::Error
+                })
+                .map(|f| f.line)
+                .collect();
+            let (wh, permits) = (warehouse.clone(), Arc::clone(&permits));
+            writes.insert(
+                (code.clone(), t),
+                tokio::spawn(async move {
+                    // The semaphore is never closed; without a permit the write still runs.
+                    let _permit = permits.acquire_owned().await.ok();
+                    write_table(&wh, &rel, t, staged.as_deref(), &rejected_lines).await
+                }),
+            );
+        }
+    }
+    Ok(writes)
+}
+
+/// A changed province's new version, once its tables and its rejects are written.
+struct NewVersion {
+    code: String,
+    version: u32,
+    submission_id: String,
+    content_sha256: String,
+    tables: BTreeMap<String, DataFile>,
+    rejects: DataFile,
+    files: Vec<FileCount>,
+    rules: BTreeMap<String, u64>,
+}
+
+impl NewVersion {
+    /// The version record, committed in snapshot `snapshot_id`; a share of rejected rows
+    /// above `threshold` requires a resubmission.
+    fn record(self, snapshot_id: u64, threshold: f64) -> ProvinceVersion {
+        let read: u64 = self.files.iter().map(|f| f.rows_read).sum();
+        let rejected: u64 = self.files.iter().map(|f| f.rows_rejected).sum();
+        let share = if read == 0 {
+            0.0
+        } else {
+            rejected as f64 / read as f64
+        };
+        ProvinceVersion {
+            province_code: self.code,
+            version: self.version,
+            submission_id: self.submission_id,
+            content_sha256: self.content_sha256,
+            committed_in: snapshot_id,
+            tables: self.tables,
+            rejects: self.rejects,
+            files: self.files,
+            rules: self.rules,
+            rejected_share: share,
+            resubmission_required: share > threshold,
+        }
+    }
+}
+
+/// Write a changed province's tables (awaiting their tasks) and its rejects.
+async fn province_version(
+    run: &ProvinceRun,
+    at: &VersionDir,
+    checked: &Checked,
+    writes: &mut Writes,
+    warehouse: &Warehouse,
+) -> Result<NewVersion, IngestError> {
+    let manifest = manifest_of(run)?;
+    let code = &at.code;
+    let mine: Vec<&CrossFinding> = checked
+        .findings
+        .iter()
+        .filter(|f| &f.province == code)
+        .collect();
+    let mut rules: BTreeMap<String, u64> = BTreeMap::new();
+    for f in &run.files {
+        for (r, n) in &f.rule_counts {
+            *rules.entry(r.clone()).or_default() += n;
+        }
+    }
+    for f in &mine {
+        *rules.entry(f.rule.id().to_string()).or_default() += 1;
+    }
+    let mut tables = BTreeMap::new();
+    let mut files = Vec::new();
+    for t in Table::ALL {
+        let written = writes
+            .remove(&(code.clone(), t))
+            .ok_or(IngestError::Internal("a province's table was not written"))?
+            .await??;
+        tables.insert(
+            t.name().to_string(),
+            DataFile {
+                path: at.table_rel(t),
+                rows: written,
+            },
+        );
+        if let Some(sf) = run.files.iter().find(|f| f.table == t) {
+            files.push(balanced_count(code, sf, t, &mine, written)?);
+        }
+    }
+    let rejects_rel = at.rejects_rel();
+    let rejects_rows = write_rejects(&checked.ctx, warehouse, &rejects_rel, code).await?;
+    Ok(NewVersion {
+        code: code.clone(),
+        version: at.version,
+        submission_id: manifest.submission_id.clone(),
+        content_sha256: run.content_sha256.clone(),
+        tables,
+        rejects: DataFile {
+            path: rejects_rel,
+            rows: rejects_rows,
+        },
+        files,
+        rules,
+    })
+}
+
+/// A staged file's counts with its cross-row rejects and flags, checked against the rows
+/// written: every row read is loaded or rejected.
+fn balanced_count(
+    code: &str,
+    sf: &StagedFile,
+    t: Table,
+    mine: &[&CrossFinding],
+    written: u64,
+) -> Result<FileCount, IngestError> {
+    let rejected_lines = mine
+        .iter()
+        .filter(|f| f.table == t && f.rule.severity() == Severity::Error)
+        .map(|f| f.line)
+        .collect::<HashSet<u64>>()
+        .len() as u64;
+    let flagged_lines: HashSet<u64> = mine
+        .iter()
+        .filter(|f| f.table == t && f.rule.severity() == Severity::Warning)
+        .map(|f| f.line)
+        .collect();
+    let mut c = sf.count.clone();
+    c.rows_rejected += rejected_lines;
+    c.rows_flagged = flagged_lines.len() as u64;
+    let loaded = c.rows_read.checked_sub(c.rows_rejected);
+    c.rows_loaded = loaded.unwrap_or(0);
+    if loaded != Some(written) {
+        return Err(IngestError::Conservation {
+            province: code.to_string(),
+            file: c.file.clone(),
+            read: c.rows_read,
+            written,
+            rejected: c.rows_rejected,
+        });
+    }
+    Ok(c)
+}
+
+/// Write one table of a province's new version: the staged rows minus the cross-row rejects,
+/// in line order, without `_line`. Returns the rows written.
+async fn write_table(
+    warehouse: &Warehouse,
+    rel: &str,
+    table: Table,
+    staged: Option<&Path>,
+    rejected_lines: &HashSet<u64>,
+) -> Result<u64, IngestError> {
+    let schema = arrow_schema(table);
+    let Some(path) = staged else {
+        let empty = futures::stream::empty();
+        return Ok(warehouse.write_parquet(rel, schema, empty).await?);
+    };
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|source| IngestError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+    let staging_err = |source| IngestError::Staging {
+        path: path.display().to_string(),
+        source,
+    };
+    let reader = parquet::arrow::ParquetRecordBatchStreamBuilder::new(file)
+        .await
+        .map_err(staging_err)?
+        .with_batch_size(32 * 1024)
+        .build()
+        .map_err(staging_err)?;
+    let n = schema.fields().len();
+    let out_schema = Arc::clone(&schema);
+    let rejected = rejected_lines.clone();
+    let batches = reader.map(move |b| {
+        let b = b.map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        let (Some(columns), Some(lines)) = (b.columns().get(..n), b.columns().get(n)) else {
+            return Err(datafusion::error::DataFusionError::Internal(
+                "a staged file without its _line column".into(),
+            ));
+        };
+        let lines = lines
+            .as_primitive_opt::<arrow::datatypes::Int64Type>()
+            .ok_or_else(|| {
+                datafusion::error::DataFusionError::Internal(
+                    "a staged _line column that is not Int64".into(),
+                )
+            })?;
+        let projected = RecordBatch::try_new(Arc::clone(&out_schema), columns.to_vec())?;
+        if rejected.is_empty() {
+            return Ok(projected);
+        }
+        let keep: BooleanArray = lines
+            .iter()
+            .map(|l| Some(!rejected.contains(&(l.unwrap_or(0) as u64))))
+            .collect();
+        Ok(arrow::compute::filter_record_batch(&projected, &keep)?)
+    });
+    Ok(warehouse
+        .write_parquet(rel, schema, Box::pin(batches))
+        .await?)
+}
+
+/// Write a province's rejects, ordered by file (load order), line and rule.
+async fn write_rejects(
+    ctx: &SessionContext,
+    warehouse: &Warehouse,
+    rel: &str,
+    province: &str,
+) -> Result<u64, IngestError> {
+    let order: Vec<String> = Table::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("WHEN '{}' THEN {i}", t.file_name()))
+        .collect();
+    let sql = format!(
+        "SELECT * FROM all_rejects WHERE province_code = '{province}' \
+         ORDER BY CASE file {} END, line NULLS FIRST, rule_id, record_key",
+        order.join(" ")
+    );
+    let stream = ctx.sql(&sql).await?.execute_stream().await?;
+    Ok(warehouse
+        .write_parquet(rel, crate::warehouse::rejects_schema(), stream)
+        .await?)
+}
