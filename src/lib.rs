@@ -3,7 +3,8 @@
 //! Floors, each importing only from those below it (a test checks it):
 //!
 //! ```text
-//! face       cli (arguments, one dispatch per command) · main.rs (logging, signals, errors)
+//! face       cli (one module per command: its arguments and what it runs; hints) ·
+//!            main.rs (logging, signals, errors)
 //! stages     generator · ingest · warehouse · pipeline · assessment · report · extract ·
 //!            server · console
 //! engine     engine (DataFusion sessions, memory pool, spill, column casts, Parquet
@@ -18,23 +19,27 @@
 //! generator ──► province submissions (CSV + manifest.json, UTF-8 or GB18030)
 //!                  │
 //!                  ▼
-//! ingest ──────► source (decode, CSV, file checks) ─► validation (row rules) ─► stage
-//!                  │                                              (typed local Parquet)
+//! ingest ──────► discover (submissions, manifests) ─► staging: source (decode, CSV, file
+//!                  │   checks) ─► validation (header, fields, row rules per table) ─► stage
+//!                  │   (typed local Parquet) ─► decide (which provinces change)
 //!                  ▼
-//!                cross (orphans, duplicates, links, warnings: SQL on DataFusion)
-//!                  │
+//!                crosscheck (orphans, duplicates, links, warnings: SQL on DataFusion)
+//!                  │   ─► write (tables, rejects, rows balance) ─► commit ─► summary
 //!                  ▼
 //! warehouse ───► versioned province partitions + snapshot catalog (local disk or S3)
 //!                  │
 //!                  ├──► console: `povcensus sql` over the warehouse (read-only)
 //!                  ▼
-//! pipeline ────► pipelines/*.toml + queries/*.sql ─► OUT/<table>.parquet, .csv, run_manifest.json
+//! pipeline ────► spec (pipelines/*.toml + queries/*.sql, embedded) ─► resolve (checked as a
+//!                  │   whole) ─► run (+ builtins) ─► OUT/<table>.parquet, .csv, run_manifest.json
 //!                  │        (assessment: survey_variance / t_quantile SQL functions)
 //!                  ▼
 //! report ──────► bulletin.html, workbook.xlsx, evaluator/, quality/, index.html
 //!
-//! extract ─────► research_persons, research_households (pseudonymized, k-anonymous),
-//!                risk_report.html/.json; `povcensus sql --extract` over them
+//! extract ─────► passes (quasi-identifiers, then records) ─► anonymize (k-anonymous) ─► key
+//!                (keyed pseudonyms) ─► research_persons, research_households; risk
+//!                (risk_report.html/.json); published (suppressed county tables, their SQL
+//!                filled like a pipeline's); `povcensus sql --extract` over them
 //! server ──────► Arrow Flight SQL over an extract (`povcensus serve`): tokens, read-only, logged
 //! ```
 
