@@ -487,7 +487,7 @@ impl<'c, 'a> CountyGen<'c, 'a> {
         let params = HouseholdParams {
             ethnic: model::ethnic_mix(self.ctx.province.province.code),
             exit_remaining,
-            income: household::IncomeModel::new(),
+            income: household::IncomeModel::published(),
         };
         let mut summaries: Vec<HouseholdSummary> = Vec::with_capacity(self.cp.households);
         #[allow(clippy::needless_range_loop)] // the index is also the village's number in summaries
@@ -598,18 +598,7 @@ impl<'c, 'a> CountyGen<'c, 'a> {
         let size = categorical(rng, &HOUSEHOLD_SIZE) + 1;
         let members = draw_members(rng, size, is_anchor.then_some(&self.anchor));
         let head_surname = names::surname(rng);
-        let eth = {
-            let mut e = 1u8;
-            let mut u: f64 = rng.random();
-            for &(code, share) in params.ethnic {
-                if u < share {
-                    e = code;
-                    break;
-                }
-                u -= share;
-            }
-            e
-        };
+        let eth = draw_ethnicity(rng, params.ethnic);
         let attribute = if size == 1 && members[0].age >= 60 && rng.random_bool(0.4) {
             3
         } else {
@@ -874,6 +863,18 @@ impl<'c, 'a> CountyGen<'c, 'a> {
         }
         self.out
     }
+}
+
+/// A household's ethnicity from the province's mix (1, Han, for the remainder).
+fn draw_ethnicity(rng: &mut ChaCha8Rng, ethnic: &[(u8, f64)]) -> u8 {
+    let mut u: f64 = rng.random();
+    for &(code, share) in ethnic {
+        if u < share {
+            return code;
+        }
+        u -= share;
+    }
+    1
 }
 
 /// Largest-remainder allocation of the county's households to its villages, by weight.

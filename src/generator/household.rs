@@ -168,7 +168,8 @@ pub struct IncomeModel {
 }
 
 impl IncomeModel {
-    pub fn new() -> Self {
+    /// The model calibrated to the published mean income per capita.
+    pub fn published() -> Self {
         let mu = MEAN_INCOME_PER_CAPITA.ln() - INCOME_SIGMA * INCOME_SIGMA / 2.0;
         IncomeModel {
             // Cannot fail: constant, finite parameters (sigma > 0).

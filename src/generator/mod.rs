@@ -1,8 +1,9 @@
 //! `povcensus generate`: synthetic province submissions that look like the real census.
 //!
 //! Owns the synthetic data: the plan of counties ([`plan`]), the calibration model
-//! ([`model`]), the drawing of one county's records ([`county`]), planted faults with their
-//! ground truth ([`faults`]) and the writing of each province's files and manifest (here).
+//! ([`model`]), the drawing of one county's records ([`county`], the items of its households
+//! and their members in [`household`]), planted faults with their ground truth ([`faults`])
+//! and the writing of each province's files and manifest (here).
 //!
 //! Counties are drawn in parallel (rayon) in bounded batches and written in plan order, so
 //! memory does not grow with the scale and the bytes do not depend on the thread count.
