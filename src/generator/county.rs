@@ -12,12 +12,12 @@ use chrono::{Datelike, Duration, NaiveDate};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Gamma, Normal};
 
 use super::faults::{self, FaultSink};
+use super::household;
 use super::model::{
-    self, AssistanceModel, CountyModel, HOUSEHOLD_SIZE, INCOME_SIGMA, MEAN_INCOME_PER_CAPITA,
-    REGISTERED_YEAR, SCHOOLING, ScopeModel, TownshipModel, VillageModel, categorical, yes_no,
+    self, AssistanceModel, CountyModel, HOUSEHOLD_SIZE, REGISTERED_YEAR, ScopeModel, TownshipModel,
+    VillageModel, categorical, yes_no,
 };
 use super::names;
 use super::plan::{CountyPlan, CountyType, MAX_HOUSEHOLD_SERIAL, ProvincePlan, hash64, unit};
@@ -114,10 +114,10 @@ pub struct Ctx<'a> {
     pub other_province: &'static str,
     npc: ScopeModel,
     sample: ScopeModel,
-    assistance: AssistanceModel,
+    pub(super) assistance: AssistanceModel,
     /// Probability of education assistance for households with (without) a member aged 3–28,
     /// i.e. of school or student age at some time since registration in 2014.
-    edu_join: (f64, f64),
+    pub(super) edu_join: (f64, f64),
 }
 
 impl<'a> Ctx<'a> {
@@ -342,512 +342,558 @@ pub struct Samples {
     pub assessment_lines: [Option<String>; 3],
 }
 
-/// Draw one county.
+/// Draw one county: townships, villages, households with their members, village rows, the
+/// county row, then the assessment survey and planted faults from streams of their own.
 pub fn generate_county(ctx: &Ctx<'_>, cp: &CountyPlan) -> CountyOutput {
-    let mut rng = ChaCha8Rng::seed_from_u64(hash64(ctx.seed, "county", cp.code));
-    let mut out = CountyOutput::default();
-    let mut line = Line::default();
-    let mut samples = Samples::default();
-    let sampled = cp.county_type == CountyType::Sampled;
-    let scope = if sampled { &ctx.sample } else { &ctx.npc };
-    // Cannot fail: county codes of the embedded reference are 6 digits.
-    let address: u32 = cp.code.parse().expect("county code");
-    let mut used_ids: HashSet<(NaiveDate, u16)> = HashSet::new();
-    let anchor = anchor_identity(ctx.seed, cp.code);
-    // Cannot fail: `id_number::build` writes 3 digits at 14..17.
-    used_ids.insert((anchor.birth, anchor.id[14..17].parse().expect("seq")));
-    let mut warnings = faults::WarningPlanter::new(ctx, cp);
+    let mut g = CountyGen::new(ctx, cp);
+    g.townships();
+    let mut villages = g.villages();
+    allocate_households(&mut villages, cp.households);
+    let summaries = g.households(&mut villages);
+    let rural_population = g.village_rows(&mut villages);
+    g.county_row(rural_population);
+    g.finish(&villages, &summaries)
+}
 
-    // Townships.
-    for t in &cp.townships {
-        let health = categorical(&mut rng, &TownshipModel::HEALTH_CENTRE) + 1;
-        line.start()
-            .text(t.code)
-            .text(t.name)
-            .int(health)
-            .int(yes_no(&mut rng, TownshipModel::PRIMARY))
-            .int(yes_no(&mut rng, TownshipModel::JUNIOR))
-            .int(yes_no(&mut rng, TownshipModel::BOARDING))
-            .int(yes_no(&mut rng, TownshipModel::CULTURE));
-        out.table(Table::Townships).push_line(&line.s);
-        if samples.township_line.is_empty() {
-            samples.township_line = line.s.clone();
+/// One county being drawn: its random stream, its rows so far, the IDs it has used and the
+/// templates the planted faults need. The phases must run in the order of
+/// [`generate_county`], which is the order of the draws.
+struct CountyGen<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    cp: &'c CountyPlan,
+    rng: ChaCha8Rng,
+    out: CountyOutput,
+    line: Line,
+    hh_line: Line,
+    samples: Samples,
+    sampled: bool,
+    scope: &'c ScopeModel,
+    address: u32,
+    used_ids: HashSet<(NaiveDate, u16)>,
+    anchor: Identity,
+    warnings: faults::WarningPlanter,
+}
+
+/// The registration items every household row has, enumerated or not.
+struct Registration {
+    status: u8,
+    registered_year: i32,
+    exit_year: Option<i32>,
+    registration: NaiveDate,
+}
+
+/// What the members' rows tell the household row.
+struct MembersDrawn {
+    all_children_ok: bool,
+    all_insured: bool,
+    head_id: String,
+    second_id: String,
+    eligible_edu: bool,
+    /// The head's person line (empty for the anchor household).
+    head_line: String,
+}
+
+/// The county-wide parameters of the household draws.
+struct HouseholdParams {
+    ethnic: &'static [(u8, f64)],
+    exit_remaining: f64,
+    income: household::IncomeModel,
+}
+
+impl<'c, 'a> CountyGen<'c, 'a> {
+    fn new(ctx: &'c Ctx<'a>, cp: &'c CountyPlan) -> Self {
+        let sampled = cp.county_type == CountyType::Sampled;
+        let scope = if sampled { &ctx.sample } else { &ctx.npc };
+        // Cannot fail: county codes of the embedded reference are 6 digits.
+        let address: u32 = cp.code.parse().expect("county code");
+        let mut used_ids: HashSet<(NaiveDate, u16)> = HashSet::new();
+        let anchor = anchor_identity(ctx.seed, cp.code);
+        // Cannot fail: `id_number::build` writes 3 digits at 14..17.
+        used_ids.insert((anchor.birth, anchor.id[14..17].parse().expect("seq")));
+        CountyGen {
+            ctx,
+            cp,
+            rng: ChaCha8Rng::seed_from_u64(hash64(ctx.seed, "county", cp.code)),
+            out: CountyOutput::default(),
+            line: Line::default(),
+            hh_line: Line::default(),
+            samples: Samples::default(),
+            sampled,
+            scope,
+            address,
+            used_ids,
+            anchor,
+            warnings: faults::WarningPlanter::new(ctx, cp),
         }
     }
 
-    // Villages: spread round-robin over the townships; poor villages hold more households.
-    let poor_share = if sampled { 0.25 } else { 0.55 };
-    let mut villages: Vec<Village> = Vec::with_capacity(cp.villages);
-    let mut serials = vec![0usize; cp.townships.len()];
-    for i in 0..cp.villages {
-        let t = i % cp.townships.len();
-        serials[t] += 1;
-        let poor = rng.random_bool(poor_share);
-        villages.push(Village {
-            code: format!("{}{:03}", cp.townships[t].code, serials[t]),
-            name: names::village_name(&mut rng),
-            poor,
-            stratum: if poor { 1 } else { 2 },
-            weight: if poor { 2.0 } else { 1.0 } * rng.random_range(0.6..1.4),
-            households: 0,
-            registered_persons: 0,
-            population: 0,
-        });
+    /// The township rows.
+    fn townships(&mut self) {
+        let rng = &mut self.rng;
+        for t in &self.cp.townships {
+            let health = categorical(rng, &TownshipModel::HEALTH_CENTRE) + 1;
+            self.line
+                .start()
+                .text(t.code)
+                .text(t.name)
+                .int(health)
+                .int(yes_no(rng, TownshipModel::PRIMARY))
+                .int(yes_no(rng, TownshipModel::JUNIOR))
+                .int(yes_no(rng, TownshipModel::BOARDING))
+                .int(yes_no(rng, TownshipModel::CULTURE));
+            self.out.table(Table::Townships).push_line(&self.line.s);
+            if self.samples.township_line.is_empty() {
+                self.samples.township_line = self.line.s.clone();
+            }
+        }
     }
-    // Largest-remainder allocation of the county's households to its villages.
+
+    /// The villages, spread round-robin over the townships; poor villages weigh more (they
+    /// will hold more households).
+    fn villages(&mut self) -> Vec<Village> {
+        let cp = self.cp;
+        let rng = &mut self.rng;
+        let poor_share = if self.sampled { 0.25 } else { 0.55 };
+        let mut villages: Vec<Village> = Vec::with_capacity(cp.villages);
+        let mut serials = vec![0usize; cp.townships.len()];
+        for i in 0..cp.villages {
+            let t = i % cp.townships.len();
+            serials[t] += 1;
+            let poor = rng.random_bool(poor_share);
+            villages.push(Village {
+                code: format!("{}{:03}", cp.townships[t].code, serials[t]),
+                name: names::village_name(rng),
+                poor,
+                stratum: if poor { 1 } else { 2 },
+                weight: if poor { 2.0 } else { 1.0 } * rng.random_range(0.6..1.4),
+                households: 0,
+                registered_persons: 0,
+                population: 0,
+            });
+        }
+        villages
+    }
+
+    /// The households of every village with their members, in village and serial order.
+    fn households(&mut self, villages: &mut [Village]) -> Vec<HouseholdSummary> {
+        let mut exit_remaining = if self.cp.exit_year == Some(2020) {
+            0.15
+        } else {
+            0.05
+        };
+        if self.sampled {
+            exit_remaining = 0.05;
+        }
+        let params = HouseholdParams {
+            ethnic: model::ethnic_mix(self.ctx.province.province.code),
+            exit_remaining,
+            income: household::IncomeModel::published(),
+        };
+        let mut summaries: Vec<HouseholdSummary> = Vec::with_capacity(self.cp.households);
+        #[allow(clippy::needless_range_loop)] // the index is also the village's number in summaries
+        for vi in 0..villages.len() {
+            let n = villages[vi].households;
+            for serial in 1..=n {
+                let hid = format!("{}{:04}", villages[vi].code, serial);
+                let is_anchor = vi == 0 && serial == 1;
+                // One household per county (the last of the first village) could not be
+                // enumerated, plus a small random share elsewhere.
+                let unreachable = vi == 0 && serial == n && n >= 2;
+                let reg = self.registration(&params, unreachable, is_anchor);
+                let summary = if reg.status != 1 {
+                    self.unenumerated(hid, vi, &reg, is_anchor)
+                } else {
+                    self.enumerated(&params, &mut villages[vi], vi, hid, &reg, is_anchor)
+                };
+                summaries.push(summary);
+            }
+        }
+        summaries
+    }
+
+    /// Status, registration year, exit year and enumeration date of a household.
+    fn registration(
+        &mut self,
+        params: &HouseholdParams,
+        unreachable: bool,
+        is_anchor: bool,
+    ) -> Registration {
+        let rng = &mut self.rng;
+        let status = if unreachable {
+            2
+        } else if !is_anchor && rng.random_bool(0.0015) {
+            if rng.random_bool(0.67) { 2 } else { 3 }
+        } else {
+            1
+        };
+        let registered_year = 2014 + categorical(rng, &REGISTERED_YEAR) as i32;
+        let exit_year = if rng.random_bool(params.exit_remaining) {
+            None
+        } else {
+            let span = (2020 - registered_year + 1) as f64;
+            Some(registered_year + (span * rng.random::<f64>().powf(0.7)) as i32)
+        };
+        // Cannot fail: a constant, valid date.
+        let registration = NaiveDate::from_ymd_opt(2020, 7, 1).expect("date")
+            + Duration::days(rng.random_range(0..=152));
+        Registration {
+            status,
+            registered_year,
+            exit_year,
+            registration,
+        }
+    }
+
+    /// The row of a household that could not be enumerated: registration items only.
+    fn unenumerated(
+        &mut self,
+        hid: String,
+        vi: usize,
+        reg: &Registration,
+        is_anchor: bool,
+    ) -> HouseholdSummary {
+        let head = if is_anchor {
+            self.anchor.clone()
+        } else {
+            fresh_identity(&mut self.rng, self.address, 40, &mut self.used_ids)
+        };
+        let attribute = categorical(&mut self.rng, &[0.68, 0.29, 0.03]) + 1;
+        self.hh_line
+            .start()
+            .text(&hid)
+            .text(&head.id)
+            .int(reg.status)
+            .date(reg.registration)
+            .int(attribute)
+            .int(reg.registered_year)
+            .opt(reg.exit_year);
+        for _ in 0..34 {
+            self.hh_line.opt(None::<u8>);
+        }
+        self.out.table(Table::Households).push_line(&self.hh_line.s);
+        self.samples
+            .unenumerated_household
+            .get_or_insert_with(|| hid.clone());
+        HouseholdSummary {
+            id: hid,
+            village: vi,
+            size: 0,
+            enumerated: false,
+            exited: reg.exit_year.is_some(),
+            meets_exit_standard: true,
+        }
+    }
+
+    /// An enumerated household: its members' rows, then its own row.
+    fn enumerated(
+        &mut self,
+        params: &HouseholdParams,
+        village: &mut Village,
+        vi: usize,
+        hid: String,
+        reg: &Registration,
+        is_anchor: bool,
+    ) -> HouseholdSummary {
+        let rng = &mut self.rng;
+        let size = categorical(rng, &HOUSEHOLD_SIZE) + 1;
+        let members = draw_members(rng, size, is_anchor.then_some(&self.anchor));
+        let head_surname = names::surname(rng);
+        let eth = draw_ethnicity(rng, params.ethnic);
+        let attribute = if size == 1 && members[0].age >= 60 && rng.random_bool(0.4) {
+            3
+        } else {
+            categorical(rng, &[0.68, 0.29, 0.03]) + 1
+        };
+        let warn = self.warnings.decide(&hid, size, is_anchor);
+        let drawn = self.members(
+            &members,
+            &hid,
+            head_surname,
+            eth,
+            attribute,
+            warn,
+            is_anchor,
+        );
+
+        let living = household::living(&mut self.rng, self.scope);
+        let income = household::income(&mut self.rng, &params.income, size);
+        let income_ok = income.above_line(size);
+        let flags = household::assistance(&mut self.rng, self.ctx, drawn.eligible_edu);
+        let guarantees = living.food == 1
+            && living.clothing == 1
+            && living.route <= 3
+            && drawn.all_children_ok
+            && drawn.all_insured;
+        let declared_size = if warn == Some(faults::Warning::SizeMismatch) {
+            size + 1
+        } else {
+            size
+        };
+        let declared_head = if warn == Some(faults::Warning::HeadId) {
+            &drawn.second_id
+        } else {
+            &drawn.head_id
+        };
+        self.hh_line
+            .start()
+            .text(&hid)
+            .text(declared_head)
+            .int(1)
+            .date(reg.registration)
+            .int(attribute)
+            .int(reg.registered_year)
+            .opt(reg.exit_year)
+            .int(declared_size)
+            .int(living.food)
+            .int(living.protein)
+            .int(living.clothing)
+            .int(living.route)
+            .opt(living.grade)
+            .int(living.quantity)
+            .int(living.quality)
+            .int(living.access)
+            .int(living.reliability)
+            .int(income.wage)
+            .int(income.business)
+            .int(income.property)
+            .int(income.transfer);
+        for f in flags {
+            self.hh_line.int(if f { 1 } else { 2 });
+        }
+        let hh_row = self.out.table(Table::Households).rows;
+        self.out.table(Table::Households).push_line(&self.hh_line.s);
+        if let Some(w) = warn {
+            self.warnings.record(&mut self.out, w, hh_row, &hid);
+        }
+        if self.samples.household_id.is_empty() && !is_anchor && warn.is_none() {
+            self.samples.household_line = self.hh_line.s.clone();
+            self.samples.household_id = hid.clone();
+            self.samples.village_code = village.code.clone();
+            self.samples.person_line = drawn.head_line;
+        }
+        village.registered_persons += size;
+        HouseholdSummary {
+            id: hid,
+            village: vi,
+            size,
+            enumerated: true,
+            exited: reg.exit_year.is_some(),
+            meets_exit_standard: guarantees && income_ok,
+        }
+    }
+
+    /// The person rows of a household's members.
+    #[allow(clippy::too_many_arguments)] // the household's items every member row repeats
+    fn members(
+        &mut self,
+        members: &[Member],
+        hid: &str,
+        head_surname: &'static str,
+        eth: u8,
+        attribute: usize,
+        warn: Option<faults::Warning>,
+        is_anchor: bool,
+    ) -> MembersDrawn {
+        let mut drawn = MembersDrawn {
+            all_children_ok: true,
+            all_insured: true,
+            head_id: String::new(),
+            second_id: String::new(),
+            eligible_edu: false,
+            head_line: String::new(),
+        };
+        for (k, m) in members.iter().enumerate() {
+            let rng = &mut self.rng;
+            let ident = if k == 0 && is_anchor {
+                self.anchor.clone()
+            } else {
+                identity_for(rng, self.address, m, &mut self.used_ids)
+            };
+            if k == 0 {
+                drawn.head_id = ident.id.clone();
+            } else if k == 1 {
+                drawn.second_id = ident.id.clone();
+            }
+            let surname = if m.relation == 2 || m.relation == 4 && m.sex == 2 {
+                names::surname(rng)
+            } else {
+                head_surname
+            };
+            let name = names::full_name(rng, surname, m.sex);
+            let age = m.age;
+            drawn.eligible_edu |= (3..=28).contains(&age);
+            let p = household::person_items(rng, self.scope, age);
+            if let Some(s) = p.schooling {
+                drawn.all_children_ok &= s <= 3;
+            }
+            drawn.all_insured &= p.medical <= 3;
+            let dibao = if attribute == 2 { 1 } else { 2 };
+            let ethnicity = if m.relation == 2 && rng.random_bool(0.1) {
+                1
+            } else {
+                eth
+            };
+            let relation = if warn == Some(faults::Warning::HeadCount) && k == 1 {
+                1
+            } else {
+                m.relation
+            };
+            self.line
+                .start()
+                .text(&ident.id)
+                .text(hid)
+                .text(&name)
+                .int(relation)
+                .int(m.sex)
+                .date(ident.birth)
+                .text(&format!("{ethnicity:02}"))
+                .int(p.education)
+                .opt(p.schooling)
+                .int(p.health)
+                .opt(p.grade)
+                .int(p.medical)
+                .int(p.pension)
+                .int(p.labour)
+                .int(p.months)
+                .int(dibao);
+            self.out.table(Table::Persons).push_line(&self.line.s);
+            if k == 0 && !is_anchor && self.samples.household_id.is_empty() {
+                drawn.head_line = self.line.s.clone();
+            }
+            if is_anchor && k == 0 {
+                self.samples.first_person_id = ident.id.clone();
+            }
+        }
+        drawn
+    }
+
+    /// The village rows, now that their registered population is known; returns the
+    /// county's rural population.
+    fn village_rows(&mut self, villages: &mut [Village]) -> u64 {
+        let rng = &mut self.rng;
+        let mut rural_population: u64 = 0;
+        for v in villages.iter_mut() {
+            let share = if v.poor {
+                rng.random_range(0.12..0.35)
+            } else {
+                rng.random_range(0.04..0.15)
+            };
+            v.population = ((v.registered_persons as f64 / share).round() as u64)
+                .max(v.registered_persons as u64 + 20);
+            rural_population += v.population;
+            let road = categorical(rng, &VillageModel::ROAD) + 1;
+            let power = categorical(rng, &VillageModel::POWER) + 1;
+            let urban_rural = VillageModel::URBAN_RURAL
+                [categorical(rng, &VillageModel::URBAN_RURAL.map(|(_, p)| p))]
+            .0;
+            let income = (rng.random_range(0.0..1.0f64).powf(0.6) * 40.0 * 10.0).round() / 10.0
+                + if rng.random_bool(0.72) { 5.0 } else { 0.0 };
+            self.line
+                .start()
+                .text(&v.code)
+                .text(&v.name)
+                .int(urban_rural)
+                .int(if v.poor { 1 } else { 2 })
+                .int(v.population)
+                .int(road)
+                .int(power)
+                .int(yes_no(rng, VillageModel::MOBILE))
+                .int(yes_no(rng, VillageModel::BROADBAND))
+                .int(yes_no(rng, VillageModel::RADIO_TV))
+                .int(yes_no(rng, VillageModel::SERVICE_CENTRE))
+                .int(yes_no(rng, VillageModel::ECOMMERCE))
+                .int(categorical(rng, &VillageModel::WATER) + 1)
+                .int(categorical(rng, &VillageModel::GARBAGE) + 1)
+                .int(categorical(rng, &VillageModel::CLINIC) + 1)
+                .int(yes_no(rng, VillageModel::DOCTOR))
+                .int(yes_no(rng, VillageModel::LIBRARY))
+                .int(income);
+            self.out.table(Table::Villages).push_line(&self.line.s);
+            if self.samples.village_line.is_empty() {
+                self.samples.village_line = self.line.s.clone();
+            }
+        }
+        rural_population
+    }
+
+    /// The county row.
+    fn county_row(&mut self, rural_population: u64) {
+        let cp = self.cp;
+        let c = &mut self.rng;
+        self.line
+            .start()
+            .text(cp.code)
+            .text(cp.name)
+            .int(cp.county_type as u8)
+            .opt(cp.exit_year)
+            .int(cp.sampling_weight)
+            .int(rural_population)
+            .int(yes_no(c, CountyModel::HOSPITAL))
+            .int(yes_no(c, CountyModel::GRADE2))
+            .int(yes_no(c, CountyModel::STAFFED))
+            .int(yes_no(c, CountyModel::JUNIOR))
+            .int(yes_no(c, CountyModel::VOCATIONAL))
+            .int(yes_no(c, CountyModel::TECHNICAL))
+            .int(yes_no(c, CountyModel::SKILLS))
+            .int(yes_no(c, CountyModel::LIBRARY));
+        self.out.table(Table::Counties).push_line(&self.line.s);
+        self.samples.county_line = self.line.s.clone();
+    }
+
+    /// The assessment survey and the planted faults (each from a stream of its own).
+    fn finish(mut self, villages: &[Village], summaries: &[HouseholdSummary]) -> CountyOutput {
+        let (ctx, cp) = (self.ctx, self.cp);
+        if cp.assessed {
+            assessment_survey(
+                ctx,
+                cp,
+                villages,
+                summaries,
+                &mut self.out,
+                &mut self.samples,
+            );
+        }
+        if ctx.error_rate > 0.0 {
+            let mut sink = FaultSink {
+                out: &mut self.out,
+                used_ids: &mut self.used_ids,
+                address: self.address,
+            };
+            faults::plant_rows(ctx, cp, &self.samples, &mut sink);
+        }
+        self.out
+    }
+}
+
+/// A household's ethnicity from the province's mix (1, Han, for the remainder).
+fn draw_ethnicity(rng: &mut ChaCha8Rng, ethnic: &[(u8, f64)]) -> u8 {
+    let mut u: f64 = rng.random();
+    for &(code, share) in ethnic {
+        if u < share {
+            return code;
+        }
+        u -= share;
+    }
+    1
+}
+
+/// Largest-remainder allocation of the county's households to its villages, by weight.
+fn allocate_households(villages: &mut [Village], households: usize) {
     let total_w: f64 = villages.iter().map(|v| v.weight).sum();
     let mut rema: Vec<(usize, f64)> = Vec::with_capacity(villages.len());
     let mut given = 0;
     for (i, v) in villages.iter_mut().enumerate() {
-        let exact = cp.households as f64 * v.weight / total_w;
+        let exact = households as f64 * v.weight / total_w;
         v.households = (exact.floor() as usize).min(MAX_HOUSEHOLD_SERIAL);
         given += v.households;
         rema.push((i, exact.fract()));
     }
     rema.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    for (i, _) in rema
-        .iter()
-        .cycle()
-        .take(cp.households.saturating_sub(given))
-    {
+    for (i, _) in rema.iter().cycle().take(households.saturating_sub(given)) {
         if villages[*i].households < MAX_HOUSEHOLD_SERIAL {
             villages[*i].households += 1;
         }
     }
-
-    // Households and their members.
-    let ethnic = model::ethnic_mix(ctx.province.province.code);
-    let mut summaries: Vec<HouseholdSummary> = Vec::with_capacity(cp.households);
-    let mut hh_line = Line::default();
-    let mut county_exit_remaining = if cp.exit_year == Some(2020) {
-        0.15
-    } else {
-        0.05
-    };
-    if sampled {
-        county_exit_remaining = 0.05;
-    }
-    let mu = MEAN_INCOME_PER_CAPITA.ln() - INCOME_SIGMA * INCOME_SIGMA / 2.0;
-    // Cannot fail: constant, finite parameters (sigma > 0).
-    let income_dist = Normal::new(mu, INCOME_SIGMA).expect("valid normal");
-    // Cannot fail: constant shapes > 0 (the four Gamma below).
-    let gammas = [
-        Gamma::new(6.5, 1.0).expect("shape"),
-        Gamma::new(1.5, 1.0).expect("shape"),
-        Gamma::new(0.2, 1.0).expect("shape"),
-        Gamma::new(1.8, 1.0).expect("shape"),
-    ];
-    #[allow(clippy::needless_range_loop)] // the index is also the village's number in summaries
-    for vi in 0..villages.len() {
-        let n = villages[vi].households;
-        for serial in 1..=n {
-            let hid = format!("{}{:04}", villages[vi].code, serial);
-            let is_anchor = vi == 0 && serial == 1;
-            // One household per county (the last of the first village) could not be
-            // enumerated, plus a small random share elsewhere.
-            let status = if vi == 0 && serial == n && n >= 2 {
-                2
-            } else if !is_anchor && rng.random_bool(0.0015) {
-                if rng.random_bool(0.67) { 2 } else { 3 }
-            } else {
-                1
-            };
-            let registered_year = 2014 + categorical(&mut rng, &REGISTERED_YEAR) as i32;
-            let exit_year = if rng.random_bool(county_exit_remaining) {
-                None
-            } else {
-                let span = (2020 - registered_year + 1) as f64;
-                Some(registered_year + (span * rng.random::<f64>().powf(0.7)) as i32)
-            };
-            // Cannot fail: a constant, valid date.
-            let registration = NaiveDate::from_ymd_opt(2020, 7, 1).expect("date")
-                + Duration::days(rng.random_range(0..=152));
-            if status != 1 {
-                let head = if is_anchor {
-                    anchor.clone()
-                } else {
-                    fresh_identity(&mut rng, address, 40, &mut used_ids)
-                };
-                let attribute = categorical(&mut rng, &[0.68, 0.29, 0.03]) + 1;
-                hh_line
-                    .start()
-                    .text(&hid)
-                    .text(&head.id)
-                    .int(status)
-                    .date(registration)
-                    .int(attribute)
-                    .int(registered_year)
-                    .opt(exit_year);
-                for _ in 0..34 {
-                    hh_line.opt(None::<u8>);
-                }
-                out.table(Table::Households).push_line(&hh_line.s);
-                samples
-                    .unenumerated_household
-                    .get_or_insert_with(|| hid.clone());
-                summaries.push(HouseholdSummary {
-                    id: hid,
-                    village: vi,
-                    size: 0,
-                    enumerated: false,
-                    exited: exit_year.is_some(),
-                    meets_exit_standard: true,
-                });
-                continue;
-            }
-
-            let size = categorical(&mut rng, &HOUSEHOLD_SIZE) + 1;
-            let members = draw_members(&mut rng, size, is_anchor.then_some(&anchor));
-            let head_surname = names::surname(&mut rng);
-            let eth = {
-                let mut e = 1u8;
-                let mut u: f64 = rng.random();
-                for &(code, share) in ethnic {
-                    if u < share {
-                        e = code;
-                        break;
-                    }
-                    u -= share;
-                }
-                e
-            };
-            let attribute = if size == 1 && members[0].age >= 60 && rng.random_bool(0.4) {
-                3
-            } else {
-                categorical(&mut rng, &[0.68, 0.29, 0.03]) + 1
-            };
-            let warn = warnings.decide(&hid, size, is_anchor);
-
-            // Members.
-            let mut all_children_ok = true;
-            let mut all_insured = true;
-            let mut head_id = String::new();
-            let mut second_id = String::new();
-            let mut eligible_edu = false;
-            let mut head_line = String::new();
-            for (k, m) in members.iter().enumerate() {
-                let ident = if k == 0 && is_anchor {
-                    anchor.clone()
-                } else {
-                    identity_for(&mut rng, address, m, &mut used_ids)
-                };
-                if k == 0 {
-                    head_id = ident.id.clone();
-                } else if k == 1 {
-                    second_id = ident.id.clone();
-                }
-                let surname = if m.relation == 2 || m.relation == 4 && m.sex == 2 {
-                    names::surname(&mut rng)
-                } else {
-                    head_surname
-                };
-                let name = names::full_name(&mut rng, surname, m.sex);
-                let age = m.age;
-                eligible_edu |= (3..=28).contains(&age);
-                let schooling = (6..=15)
-                    .contains(&age)
-                    .then(|| categorical(&mut rng, &SCHOOLING) as u8 + 1);
-                let (health, grade) = match schooling {
-                    Some(2) => (4u8, Some(rng.random_range(1..=2u8))),
-                    Some(3) => {
-                        if rng.random_bool(0.8) {
-                            (4, Some(rng.random_range(1..=3u8)))
-                        } else {
-                            (3, None)
-                        }
-                    }
-                    _ => {
-                        let (dis, big, chronic) = match age {
-                            0..=15 => (0.02, 0.01, 0.01),
-                            16..=59 => (0.05, 0.02, 0.10),
-                            _ => (0.10, 0.04, 0.35),
-                        };
-                        let h =
-                            categorical(&mut rng, &[1.0 - dis - big - chronic, chronic, big, dis])
-                                as u8
-                                + 1;
-                        (h, (h == 4).then(|| rng.random_range(1..=4u8)))
-                    }
-                };
-                if let Some(s) = schooling {
-                    all_children_ok &= s <= 3;
-                }
-                let education = match age {
-                    0..=5 => 1u8,
-                    6..=15 => {
-                        if schooling == Some(3) {
-                            2
-                        } else if age <= 11 {
-                            3
-                        } else {
-                            4
-                        }
-                    }
-                    16..=29 => 3 + categorical(&mut rng, &[0.08, 0.50, 0.27, 0.15]) as u8,
-                    30..=59 => 2 + categorical(&mut rng, &[0.08, 0.35, 0.45, 0.09, 0.03]) as u8,
-                    _ => 2 + categorical(&mut rng, &[0.45, 0.40, 0.12, 0.03]) as u8,
-                };
-                let medical = categorical(&mut rng, &scope.medical) as u8 + 1;
-                all_insured &= medical <= 3;
-                let in_school = age < 16 || (age <= 22 && education >= 5 && rng.random_bool(0.5));
-                let pension = if in_school {
-                    3
-                } else if rng.random_bool(0.93) {
-                    1
-                } else {
-                    2
-                };
-                let labour = if in_school {
-                    4
-                } else if health == 4 && grade.is_some_and(|g| g <= 2) || age >= 75 {
-                    3
-                } else if age >= 65 || health == 3 {
-                    if rng.random_bool(0.6) { 2 } else { 1 }
-                } else {
-                    1
-                };
-                let months = if labour == 1 && (18..=55).contains(&age) && rng.random_bool(0.45) {
-                    rng.random_range(3..=12)
-                } else {
-                    0
-                };
-                let dibao = if attribute == 2 { 1 } else { 2 };
-                let ethnicity = if m.relation == 2 && rng.random_bool(0.1) {
-                    1
-                } else {
-                    eth
-                };
-                let relation = if warn == Some(faults::Warning::HeadCount) && k == 1 {
-                    1
-                } else {
-                    m.relation
-                };
-                line.start()
-                    .text(&ident.id)
-                    .text(&hid)
-                    .text(&name)
-                    .int(relation)
-                    .int(m.sex)
-                    .date(ident.birth)
-                    .text(&format!("{ethnicity:02}"))
-                    .int(education)
-                    .opt(schooling)
-                    .int(health)
-                    .opt(grade)
-                    .int(medical)
-                    .int(pension)
-                    .int(labour)
-                    .int(months)
-                    .int(dibao);
-                out.table(Table::Persons).push_line(&line.s);
-                if k == 0 && !is_anchor && samples.household_id.is_empty() {
-                    head_line = line.s.clone();
-                }
-                if is_anchor && k == 0 {
-                    samples.first_person_id = ident.id.clone();
-                }
-            }
-
-            // Household items.
-            let food = yes_no(&mut rng, 0.99995);
-            let protein = categorical(&mut rng, &scope.protein) + 1;
-            let clothing = yes_no(&mut rng, 0.9999);
-            let route = categorical(&mut rng, &scope.housing) + 1;
-            let grade: Option<&str> = match route {
-                1 => [Some("A"), Some("B"), None][categorical(&mut rng, &[0.60, 0.35, 0.05])],
-                2 => [Some("A"), Some("B")][categorical(&mut rng, &[0.7, 0.3])],
-                3 => [None, Some("A")][categorical(&mut rng, &[0.8, 0.2])],
-                _ => [Some("C"), Some("D")][categorical(&mut rng, &[0.6, 0.4])],
-            };
-            let quantity = yes_no(&mut rng, 0.9999);
-            let quality = yes_no(&mut rng, 0.9998);
-            let access = if route == 3 {
-                if rng.random_bool(scope.relocated_piped) {
-                    1
-                } else {
-                    2
-                }
-            } else if rng.random_bool(scope.piped_if_not_relocated()) {
-                1
-            } else if rng
-                .random_bool(scope.water_inconvenient / (1.0 - scope.piped_if_not_relocated()))
-            {
-                3
-            } else {
-                2
-            };
-            let reliability = categorical(&mut rng, &scope.reliability) + 1;
-            let per_capita: f64 = income_dist.sample(&mut rng).exp();
-            let total = (per_capita * size as f64).round();
-            let s: Vec<f64> = gammas.iter().map(|g| g.sample(&mut rng) + 1e-9).collect();
-            let ssum: f64 = s.iter().sum();
-            let mut wage = (total * s[0] / ssum).round();
-            let mut business = (total * s[1] / ssum).round();
-            let property = (total * s[2] / ssum).round();
-            let transfer = (total - wage - business - property).max(0.0) + 0.0;
-            if rng.random_bool(0.005) {
-                // A business loss, made up by wages.
-                let loss = rng.random_range(100.0..3000.0f64).round();
-                wage += business + loss;
-                business = -loss + 0.0;
-            }
-            let income = wage + business + property + transfer;
-            let income_ok = income / size as f64 >= POVERTY_LINE;
-            let mut flags = [false; 20];
-            let a = &ctx.assistance;
-            if rng.random_bool(a.industry.any) {
-                a.industry.draw_items(&mut rng, &mut flags[0..4]);
-            }
-            if rng.random_bool(a.employment.any) {
-                a.employment.draw_items(&mut rng, &mut flags[4..11]);
-            }
-            if rng.random_bool(a.health.any) {
-                a.health.draw_items(&mut rng, &mut flags[11..14]);
-            }
-            if rng.random_bool(if eligible_edu {
-                ctx.edu_join.0
-            } else {
-                ctx.edu_join.1
-            }) {
-                a.education.draw_items(&mut rng, &mut flags[14..20]);
-            }
-            let guarantees =
-                food == 1 && clothing == 1 && route <= 3 && all_children_ok && all_insured;
-            let declared_size = if warn == Some(faults::Warning::SizeMismatch) {
-                size + 1
-            } else {
-                size
-            };
-            let declared_head = if warn == Some(faults::Warning::HeadId) {
-                &second_id
-            } else {
-                &head_id
-            };
-            hh_line
-                .start()
-                .text(&hid)
-                .text(declared_head)
-                .int(1)
-                .date(registration)
-                .int(attribute)
-                .int(registered_year)
-                .opt(exit_year)
-                .int(declared_size)
-                .int(food)
-                .int(protein)
-                .int(clothing)
-                .int(route)
-                .opt(grade)
-                .int(quantity)
-                .int(quality)
-                .int(access)
-                .int(reliability)
-                .int(wage)
-                .int(business)
-                .int(property)
-                .int(transfer);
-            for f in flags {
-                hh_line.int(if f { 1 } else { 2 });
-            }
-            let hh_row = out.table(Table::Households).rows;
-            out.table(Table::Households).push_line(&hh_line.s);
-            if let Some(w) = warn {
-                warnings.record(&mut out, w, hh_row, &hid);
-            }
-            if samples.household_id.is_empty() && !is_anchor && warn.is_none() {
-                samples.household_line = hh_line.s.clone();
-                samples.household_id = hid.clone();
-                samples.village_code = villages[vi].code.clone();
-                samples.person_line = std::mem::take(&mut head_line);
-            }
-            villages[vi].registered_persons += size;
-            summaries.push(HouseholdSummary {
-                id: hid,
-                village: vi,
-                size,
-                enumerated: true,
-                exited: exit_year.is_some(),
-                meets_exit_standard: guarantees && income_ok,
-            });
-        }
-    }
-
-    // Village rows, now that their registered population is known.
-    let mut rural_population: u64 = 0;
-    for v in villages.iter_mut() {
-        let share = if v.poor {
-            rng.random_range(0.12..0.35)
-        } else {
-            rng.random_range(0.04..0.15)
-        };
-        v.population = ((v.registered_persons as f64 / share).round() as u64)
-            .max(v.registered_persons as u64 + 20);
-        rural_population += v.population;
-        let road = categorical(&mut rng, &VillageModel::ROAD) + 1;
-        let power = categorical(&mut rng, &VillageModel::POWER) + 1;
-        let urban_rural = VillageModel::URBAN_RURAL
-            [categorical(&mut rng, &VillageModel::URBAN_RURAL.map(|(_, p)| p))]
-        .0;
-        let income = (rng.random_range(0.0..1.0f64).powf(0.6) * 40.0 * 10.0).round() / 10.0
-            + if rng.random_bool(0.72) { 5.0 } else { 0.0 };
-        line.start()
-            .text(&v.code)
-            .text(&v.name)
-            .int(urban_rural)
-            .int(if v.poor { 1 } else { 2 })
-            .int(v.population)
-            .int(road)
-            .int(power)
-            .int(yes_no(&mut rng, VillageModel::MOBILE))
-            .int(yes_no(&mut rng, VillageModel::BROADBAND))
-            .int(yes_no(&mut rng, VillageModel::RADIO_TV))
-            .int(yes_no(&mut rng, VillageModel::SERVICE_CENTRE))
-            .int(yes_no(&mut rng, VillageModel::ECOMMERCE))
-            .int(categorical(&mut rng, &VillageModel::WATER) + 1)
-            .int(categorical(&mut rng, &VillageModel::GARBAGE) + 1)
-            .int(categorical(&mut rng, &VillageModel::CLINIC) + 1)
-            .int(yes_no(&mut rng, VillageModel::DOCTOR))
-            .int(yes_no(&mut rng, VillageModel::LIBRARY))
-            .int(income);
-        out.table(Table::Villages).push_line(&line.s);
-        if samples.village_line.is_empty() {
-            samples.village_line = line.s.clone();
-        }
-    }
-
-    // The county row.
-    let c = &mut rng;
-    line.start()
-        .text(cp.code)
-        .text(cp.name)
-        .int(cp.county_type as u8)
-        .opt(cp.exit_year)
-        .int(cp.sampling_weight)
-        .int(rural_population)
-        .int(yes_no(c, CountyModel::HOSPITAL))
-        .int(yes_no(c, CountyModel::GRADE2))
-        .int(yes_no(c, CountyModel::STAFFED))
-        .int(yes_no(c, CountyModel::JUNIOR))
-        .int(yes_no(c, CountyModel::VOCATIONAL))
-        .int(yes_no(c, CountyModel::TECHNICAL))
-        .int(yes_no(c, CountyModel::SKILLS))
-        .int(yes_no(c, CountyModel::LIBRARY));
-    out.table(Table::Counties).push_line(&line.s);
-    samples.county_line = line.s.clone();
-
-    if cp.assessed {
-        assessment_survey(ctx, cp, &villages, &summaries, &mut out, &mut samples);
-    }
-
-    if ctx.error_rate > 0.0 {
-        let mut sink = FaultSink {
-            out: &mut out,
-            used_ids: &mut used_ids,
-            address,
-        };
-        faults::plant_rows(ctx, cp, &samples, &mut sink);
-    }
-    out
 }
 
 /// A fresh identity for a member: birth date from the age, sequence code 900–999 with the
@@ -919,23 +965,22 @@ fn assessment_survey(
     out: &mut CountyOutput,
     samples: &mut Samples,
 ) {
-    let mut rng = ChaCha8Rng::seed_from_u64(hash64(ctx.seed, "assessment", cp.code));
     // County-level tendencies, so that some counties fail or are borderline.
-    let miss_rate = 0.001 + 0.03 * unit(ctx.seed, "miss", cp.code).powi(3);
-    let approval_rate = 0.985 - 0.12 * unit(ctx.seed, "approval", cp.code).powi(4);
+    let mut survey = Survey {
+        rng: ChaCha8Rng::seed_from_u64(hash64(ctx.seed, "assessment", cp.code)),
+        miss_rate: 0.001 + 0.03 * unit(ctx.seed, "miss", cp.code).powi(3),
+        approval_rate: 0.985 - 0.12 * unit(ctx.seed, "approval", cp.code).powi(4),
+        county: cp.code,
+        line: Line::default(),
+        out,
+        samples,
+    };
     let lonely = hash64(ctx.seed, "lonely", cp.code).is_multiple_of(3);
-    let mut line = Line::default();
     let mut by_village: Vec<Vec<&HouseholdSummary>> = vec![Vec::new(); villages.len()];
     for h in summaries.iter().filter(|h| h.enumerated) {
         by_village[h.village].push(h);
     }
     for stratum in [1u8, 2] {
-        let mut frame: Vec<usize> = (0..villages.len())
-            .filter(|&i| villages[i].stratum == stratum)
-            .collect();
-        if frame.is_empty() {
-            continue;
-        }
         let want = if stratum == 1 {
             10
         } else if lonely {
@@ -943,72 +988,130 @@ fn assessment_survey(
         } else {
             5
         };
-        let n_h = want.min(frame.len());
-        let psu_weight = frame.len() as f64 / n_h as f64;
-        frame.shuffle(&mut rng);
-        let mut chosen = frame[..n_h].to_vec();
-        chosen.sort_unstable();
+        let Some((chosen, psu_weight)) = survey.villages(villages, stratum, want) else {
+            continue;
+        };
         for vi in chosen {
             let v = &villages[vi];
-            for (sample_type, take) in [(1u8, 8usize), (2, 2)] {
-                let mut pool: Vec<&HouseholdSummary> = by_village[vi]
-                    .iter()
-                    .copied()
-                    .filter(|h| h.exited == (sample_type == 1))
-                    .collect();
-                if pool.is_empty() {
-                    continue;
-                }
-                let m = take.min(pool.len());
-                let w = psu_weight * pool.len() as f64 / m as f64;
-                pool.shuffle(&mut rng);
-                let mut picked = pool[..m].to_vec();
-                picked.sort_by(|a, b| a.id.cmp(&b.id));
-                for h in picked {
-                    let wrong =
-                        (sample_type == 1).then_some(if h.meets_exit_standard { 2 } else { 1 });
-                    let approval = draw_approval(&mut rng, approval_rate);
-                    line.start()
-                        .text(cp.code)
-                        .int(stratum)
-                        .text(&v.code)
-                        .int(sample_type)
-                        .text(&h.id)
-                        .int(round6(w))
-                        .int(h.size)
-                        .opt(wrong)
-                        .opt(None::<u8>)
-                        .int(approval);
-                    out.table(Table::AssessmentHouseholds).push_line(&line.s);
-                    samples.assessment_lines[sample_type as usize - 1]
-                        .get_or_insert_with(|| line.s.clone());
-                }
+            survey.registered(stratum, v, &by_village[vi], psu_weight);
+            survey.unregistered(stratum, v, psu_weight);
+        }
+    }
+}
+
+/// The assessment survey of one county under way: its random stream and its rows so far.
+struct Survey<'o> {
+    rng: ChaCha8Rng,
+    miss_rate: f64,
+    approval_rate: f64,
+    county: &'static str,
+    line: Line,
+    out: &'o mut CountyOutput,
+    samples: &'o mut Samples,
+}
+
+impl Survey<'_> {
+    /// First stage: up to `want` villages of the stratum by simple random sampling, in code
+    /// order, with their weight (none when the stratum has no village).
+    fn villages(
+        &mut self,
+        villages: &[Village],
+        stratum: u8,
+        want: usize,
+    ) -> Option<(Vec<usize>, f64)> {
+        let mut frame: Vec<usize> = (0..villages.len())
+            .filter(|&i| villages[i].stratum == stratum)
+            .collect();
+        if frame.is_empty() {
+            return None;
+        }
+        let n_h = want.min(frame.len());
+        let psu_weight = frame.len() as f64 / n_h as f64;
+        frame.shuffle(&mut self.rng);
+        let mut chosen = frame[..n_h].to_vec();
+        chosen.sort_unstable();
+        Some((chosen, psu_weight))
+    }
+
+    /// Second stage: registered households of a sampled village, 8 exited (sample type 1) and
+    /// 2 not exited (type 2), each asked whether it was wrongly exited and its approval.
+    fn registered(
+        &mut self,
+        stratum: u8,
+        v: &Village,
+        households: &[&HouseholdSummary],
+        psu_weight: f64,
+    ) {
+        for (sample_type, take) in [(1u8, 8usize), (2, 2)] {
+            let mut pool: Vec<&HouseholdSummary> = households
+                .iter()
+                .copied()
+                .filter(|h| h.exited == (sample_type == 1))
+                .collect();
+            if pool.is_empty() {
+                continue;
             }
-            // Households that are not registered: their number is estimated from the
-            // village's population.
-            let nonreg = ((v.population.saturating_sub(v.registered_persons as u64)) as f64 / 3.3)
-                .round()
-                .max(5.0);
-            let k = 5;
-            let w = psu_weight * nonreg / k as f64;
-            for _ in 0..k {
-                let persons = categorical(&mut rng, &HOUSEHOLD_SIZE) + 1;
-                let missed = (0..persons).filter(|_| rng.random_bool(miss_rate)).count();
-                let approval = draw_approval(&mut rng, approval_rate);
-                line.start()
-                    .text(cp.code)
+            let m = take.min(pool.len());
+            let w = psu_weight * pool.len() as f64 / m as f64;
+            pool.shuffle(&mut self.rng);
+            let mut picked = pool[..m].to_vec();
+            picked.sort_by(|a, b| a.id.cmp(&b.id));
+            for h in picked {
+                let wrong = (sample_type == 1).then_some(if h.meets_exit_standard { 2 } else { 1 });
+                let approval = draw_approval(&mut self.rng, self.approval_rate);
+                self.line
+                    .start()
+                    .text(self.county)
                     .int(stratum)
                     .text(&v.code)
-                    .int(3)
-                    .text("")
+                    .int(sample_type)
+                    .text(&h.id)
                     .int(round6(w))
-                    .int(persons)
+                    .int(h.size)
+                    .opt(wrong)
                     .opt(None::<u8>)
-                    .int(missed)
                     .int(approval);
-                out.table(Table::AssessmentHouseholds).push_line(&line.s);
-                samples.assessment_lines[2].get_or_insert_with(|| line.s.clone());
+                self.out
+                    .table(Table::AssessmentHouseholds)
+                    .push_line(&self.line.s);
+                self.samples.assessment_lines[sample_type as usize - 1]
+                    .get_or_insert_with(|| self.line.s.clone());
             }
+        }
+    }
+
+    /// Second stage: five households of a sampled village that are not registered (sample
+    /// type 3), asked for missed persons; their number is estimated from the village's
+    /// population.
+    fn unregistered(&mut self, stratum: u8, v: &Village, psu_weight: f64) {
+        let nonreg = ((v.population.saturating_sub(v.registered_persons as u64)) as f64 / 3.3)
+            .round()
+            .max(5.0);
+        let k = 5;
+        let w = psu_weight * nonreg / k as f64;
+        for _ in 0..k {
+            let rng = &mut self.rng;
+            let persons = categorical(rng, &HOUSEHOLD_SIZE) + 1;
+            let missed = (0..persons)
+                .filter(|_| rng.random_bool(self.miss_rate))
+                .count();
+            let approval = draw_approval(rng, self.approval_rate);
+            self.line
+                .start()
+                .text(self.county)
+                .int(stratum)
+                .text(&v.code)
+                .int(3)
+                .text("")
+                .int(round6(w))
+                .int(persons)
+                .opt(None::<u8>)
+                .int(missed)
+                .int(approval);
+            self.out
+                .table(Table::AssessmentHouseholds)
+                .push_line(&self.line.s);
+            self.samples.assessment_lines[2].get_or_insert_with(|| self.line.s.clone());
         }
     }
 }

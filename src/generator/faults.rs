@@ -269,6 +269,23 @@ fn malformed(mut fields: Vec<String>, text_col: usize, key: Option<String>) -> O
     })
 }
 
+/// A fault made by setting columns of the template row to fixed values.
+struct Fixed {
+    set: &'static [(&'static str, &'static str)],
+    rule: Rule,
+    column: &'static str,
+    note: &'static str,
+}
+
+impl Fixed {
+    fn plant(&self, t: Table, mut f: Vec<String>, key: Option<String>) -> Option<Planted> {
+        for (column, value) in self.set {
+            set(t, &mut f, column, *value);
+        }
+        planted(f, self.rule, Some(self.column), key, self.note)
+    }
+}
+
 fn county_fault(
     ctx: &Ctx<'_>,
     cp: &CountyPlan,
@@ -295,71 +312,10 @@ fn county_fault(
     set(t, &mut f, "county_code", free.code);
     set(t, &mut f, "county_name", free.name);
     let key = Some(free.code.to_string());
+    if let Some(fixed) = county_fixed(kind) {
+        return fixed.plant(t, f, key);
+    }
     match kind {
-        0 => {
-            set(t, &mut f, "county_name", "");
-            planted(
-                f,
-                Rule::ValueRequired,
-                Some("county_name"),
-                key,
-                "county_name left empty",
-            )
-        }
-        1 => {
-            set(t, &mut f, "has_county_hospital", "3");
-            planted(
-                f,
-                Rule::ValueCode,
-                Some("has_county_hospital"),
-                key,
-                "yes/no item coded 3",
-            )
-        }
-        2 => {
-            set(t, &mut f, "rural_population", "12万");
-            planted(
-                f,
-                Rule::ValueFormat,
-                Some("rural_population"),
-                key,
-                "population written with a unit",
-            )
-        }
-        3 => {
-            set(t, &mut f, "sampling_weight", "0.5");
-            planted(
-                f,
-                Rule::ValueRange,
-                Some("sampling_weight"),
-                key,
-                "sampling weight below 1",
-            )
-        }
-        4 => {
-            set(t, &mut f, "county_type", "1");
-            set(t, &mut f, "exit_year", "");
-            set(t, &mut f, "sampling_weight", "1");
-            planted(
-                f,
-                Rule::CountyExitYear,
-                Some("exit_year"),
-                key,
-                "poverty county without exit year",
-            )
-        }
-        5 => {
-            set(t, &mut f, "county_type", "1");
-            set(t, &mut f, "exit_year", "2019");
-            set(t, &mut f, "sampling_weight", "2");
-            planted(
-                f,
-                Rule::CountySamplingWeight,
-                Some("sampling_weight"),
-                key,
-                "poverty county with weight 2",
-            )
-        }
         6 => {
             let code = with_province(free.code, ctx.other_province);
             set(t, &mut f, "county_code", code.clone());
@@ -371,20 +327,69 @@ fn county_fault(
                 "county code of another province",
             )
         }
-        8 => {
-            set(t, &mut f, "county_type", "3");
-            set(t, &mut f, "exit_year", "");
-            set(t, &mut f, "sampling_weight", "1000000000000000");
-            planted(
-                f,
-                Rule::ValueWeight,
-                Some("sampling_weight"),
-                key,
-                "sampling weight 1e15",
-            )
-        }
         _ => malformed(f, idx(t, "county_name"), key),
     }
+}
+
+/// The county faults of fixed values, planted on a row of an unused county.
+fn county_fixed(kind: usize) -> Option<Fixed> {
+    Some(match kind {
+        0 => Fixed {
+            set: &[("county_name", "")],
+            rule: Rule::ValueRequired,
+            column: "county_name",
+            note: "county_name left empty",
+        },
+        1 => Fixed {
+            set: &[("has_county_hospital", "3")],
+            rule: Rule::ValueCode,
+            column: "has_county_hospital",
+            note: "yes/no item coded 3",
+        },
+        2 => Fixed {
+            set: &[("rural_population", "12万")],
+            rule: Rule::ValueFormat,
+            column: "rural_population",
+            note: "population written with a unit",
+        },
+        3 => Fixed {
+            set: &[("sampling_weight", "0.5")],
+            rule: Rule::ValueRange,
+            column: "sampling_weight",
+            note: "sampling weight below 1",
+        },
+        4 => Fixed {
+            set: &[
+                ("county_type", "1"),
+                ("exit_year", ""),
+                ("sampling_weight", "1"),
+            ],
+            rule: Rule::CountyExitYear,
+            column: "exit_year",
+            note: "poverty county without exit year",
+        },
+        5 => Fixed {
+            set: &[
+                ("county_type", "1"),
+                ("exit_year", "2019"),
+                ("sampling_weight", "2"),
+            ],
+            rule: Rule::CountySamplingWeight,
+            column: "sampling_weight",
+            note: "poverty county with weight 2",
+        },
+        8 => Fixed {
+            set: &[
+                ("county_type", "3"),
+                ("exit_year", ""),
+                ("sampling_weight", "1000000000000000"),
+            ],
+            rule: Rule::ValueWeight,
+            column: "sampling_weight",
+            note: "sampling weight 1e15",
+        },
+        _ => return None,
+    })
 }
 
 fn township_fault(
@@ -496,47 +501,10 @@ fn village_fault(
     let code = format!("{}{}", cp.townships[(j / 9) % n_twn].code, 590 + j % 9);
     set(t, &mut f, "village_code", code.clone());
     let key = Some(code.clone());
+    if let Some(fixed) = village_fixed(kind) {
+        return fixed.plant(t, f, key);
+    }
     match kind {
-        0 => {
-            set(t, &mut f, "village_name", "");
-            planted(
-                f,
-                Rule::ValueRequired,
-                Some("village_name"),
-                key,
-                "village_name left empty",
-            )
-        }
-        1 => {
-            set(t, &mut f, "urban_rural_code", "230");
-            planted(
-                f,
-                Rule::ValueCode,
-                Some("urban_rural_code"),
-                key,
-                "urban-rural code 230 does not exist",
-            )
-        }
-        2 => {
-            set(t, &mut f, "population", "约1200");
-            planted(
-                f,
-                Rule::ValueFormat,
-                Some("population"),
-                key,
-                "population written as an estimate",
-            )
-        }
-        3 => {
-            set(t, &mut f, "collective_income", "-3");
-            planted(
-                f,
-                Rule::ValueRange,
-                Some("collective_income"),
-                key,
-                "negative collective income",
-            )
-        }
         4 => {
             let code = format!("{}000", &code[..9]);
             set(t, &mut f, "village_code", code.clone());
@@ -570,18 +538,45 @@ fn village_fault(
                 "village of a township not in townships.csv",
             )
         }
-        8 => {
-            set(t, &mut f, "population", "200000");
-            planted(
-                f,
-                Rule::ValueCount,
-                Some("population"),
-                key,
-                "village population 200,000",
-            )
-        }
         _ => malformed(f, idx(t, "village_name"), key),
     }
+}
+
+/// The village faults of fixed values, planted on a row with a reserved village code.
+fn village_fixed(kind: usize) -> Option<Fixed> {
+    Some(match kind {
+        0 => Fixed {
+            set: &[("village_name", "")],
+            rule: Rule::ValueRequired,
+            column: "village_name",
+            note: "village_name left empty",
+        },
+        1 => Fixed {
+            set: &[("urban_rural_code", "230")],
+            rule: Rule::ValueCode,
+            column: "urban_rural_code",
+            note: "urban-rural code 230 does not exist",
+        },
+        2 => Fixed {
+            set: &[("population", "约1200")],
+            rule: Rule::ValueFormat,
+            column: "population",
+            note: "population written as an estimate",
+        },
+        3 => Fixed {
+            set: &[("collective_income", "-3")],
+            rule: Rule::ValueRange,
+            column: "collective_income",
+            note: "negative collective income",
+        },
+        8 => Fixed {
+            set: &[("population", "200000")],
+            rule: Rule::ValueCount,
+            column: "population",
+            note: "village population 200,000",
+        },
+        _ => return None,
+    })
 }
 
 fn household_fault(
@@ -608,47 +603,10 @@ fn household_fault(
     let hid = format!("{}{}", s.village_code, 9000 + j);
     set(t, &mut f, "household_id", hid.clone());
     let key = Some(hid.clone());
+    if let Some(fixed) = household_fixed(kind) {
+        return fixed.plant(t, f, key);
+    }
     match kind {
-        0 => {
-            set(t, &mut f, "food_enough", "");
-            planted(
-                f,
-                Rule::ValueRequired,
-                Some("food_enough"),
-                key,
-                "food_enough left empty",
-            )
-        }
-        1 => {
-            set(t, &mut f, "housing_route", "5");
-            planted(
-                f,
-                Rule::ValueCode,
-                Some("housing_route"),
-                key,
-                "housing route 5 does not exist",
-            )
-        }
-        2 => {
-            set(t, &mut f, "registration_date", "2020/09/01");
-            planted(
-                f,
-                Rule::ValueFormat,
-                Some("registration_date"),
-                key,
-                "date written with slashes",
-            )
-        }
-        3 => {
-            set(t, &mut f, "household_size", "21");
-            planted(
-                f,
-                Rule::ValueRange,
-                Some("household_size"),
-                key,
-                "household size above 20",
-            )
-        }
         4 => {
             let id = break_checksum(get(t, &f, "head_id_number"));
             set(t, &mut f, "head_id_number", id);
@@ -669,28 +627,6 @@ fn household_fault(
                 Some("head_id_number"),
                 key,
                 "head ID with 17 characters",
-            )
-        }
-        6 => {
-            set(t, &mut f, "housing_route", "1");
-            set(t, &mut f, "housing_grade", "C");
-            planted(
-                f,
-                Rule::HouseholdHousingGrade,
-                Some("housing_grade"),
-                key,
-                "grade C housing counted as safe existing housing",
-            )
-        }
-        7 => {
-            set(t, &mut f, "registered_year", "2017");
-            set(t, &mut f, "exit_year", "2016");
-            planted(
-                f,
-                Rule::HouseholdExitYear,
-                Some("exit_year"),
-                key,
-                "exit a year before registration",
             )
         }
         8 => {
@@ -715,18 +651,57 @@ fn household_fault(
                 "household of a village not in villages.csv",
             )
         }
-        11 => {
-            set(t, &mut f, "income_wage", "10000000000000000000");
-            planted(
-                f,
-                Rule::ValueMoney,
-                Some("income_wage"),
-                key,
-                "wage income 1e19 yuan",
-            )
-        }
         _ => malformed(f, idx(t, "household_id"), key),
     }
+}
+
+/// The household faults of fixed values, planted on a row with a reserved household serial.
+fn household_fixed(kind: usize) -> Option<Fixed> {
+    Some(match kind {
+        0 => Fixed {
+            set: &[("food_enough", "")],
+            rule: Rule::ValueRequired,
+            column: "food_enough",
+            note: "food_enough left empty",
+        },
+        1 => Fixed {
+            set: &[("housing_route", "5")],
+            rule: Rule::ValueCode,
+            column: "housing_route",
+            note: "housing route 5 does not exist",
+        },
+        2 => Fixed {
+            set: &[("registration_date", "2020/09/01")],
+            rule: Rule::ValueFormat,
+            column: "registration_date",
+            note: "date written with slashes",
+        },
+        3 => Fixed {
+            set: &[("household_size", "21")],
+            rule: Rule::ValueRange,
+            column: "household_size",
+            note: "household size above 20",
+        },
+        6 => Fixed {
+            set: &[("housing_route", "1"), ("housing_grade", "C")],
+            rule: Rule::HouseholdHousingGrade,
+            column: "housing_grade",
+            note: "grade C housing counted as safe existing housing",
+        },
+        7 => Fixed {
+            set: &[("registered_year", "2017"), ("exit_year", "2016")],
+            rule: Rule::HouseholdExitYear,
+            column: "exit_year",
+            note: "exit a year before registration",
+        },
+        11 => Fixed {
+            set: &[("income_wage", "10000000000000000000")],
+            rule: Rule::ValueMoney,
+            column: "income_wage",
+            note: "wage income 1e19 yuan",
+        },
+        _ => return None,
+    })
 }
 
 /// A new person for the template's household: same birth date and sex as the template, a new
@@ -784,53 +759,56 @@ fn person_fault(
     let (mut f, ident) = clone_person(s, sink);
     set(t, &mut f, "household_id", s.household_id.clone());
     let key = Some(ident.id.clone());
-    let as_identity = |f: &mut Vec<String>, who: &Identity| {
-        set(t, f, "person_id", who.id.clone());
-        set(t, f, "sex", who.sex.to_string());
-        set(t, f, "birth_date", who.birth.format("%Y-%m-%d").to_string());
-        let age = 2020 - who.birth.year();
-        set(
-            t,
-            f,
-            "schooling_status",
-            if (6..=15).contains(&age) { "1" } else { "" },
-        );
-    };
+    if let Some(fixed) = person_fixed(kind) {
+        return fixed.plant(t, f, key);
+    }
     match kind {
-        0 => {
-            set(t, &mut f, "name", "");
-            planted(f, Rule::ValueRequired, Some("name"), key, "name left empty")
-        }
-        1 => {
-            set(t, &mut f, "medical_insurance", "5");
-            planted(
-                f,
-                Rule::ValueCode,
-                Some("medical_insurance"),
-                key,
-                "insurance code 5 does not exist",
-            )
-        }
-        2 => {
-            set(t, &mut f, "migrant_months", "三");
-            planted(
-                f,
-                Rule::ValueFormat,
-                Some("migrant_months"),
-                key,
-                "months written as a Chinese numeral",
-            )
-        }
-        3 => {
-            set(t, &mut f, "migrant_months", "13");
-            planted(
-                f,
-                Rule::ValueRange,
-                Some("migrant_months"),
-                key,
-                "13 months of migrant work",
-            )
-        }
+        4..=9 => person_consistency_fault(f, kind, &ident, key),
+        _ => person_link_fault(ctx, s, f, kind, key),
+    }
+}
+
+/// The person faults of fixed values, planted on a new member of the template's household.
+fn person_fixed(kind: usize) -> Option<Fixed> {
+    Some(match kind {
+        0 => Fixed {
+            set: &[("name", "")],
+            rule: Rule::ValueRequired,
+            column: "name",
+            note: "name left empty",
+        },
+        1 => Fixed {
+            set: &[("medical_insurance", "5")],
+            rule: Rule::ValueCode,
+            column: "medical_insurance",
+            note: "insurance code 5 does not exist",
+        },
+        2 => Fixed {
+            set: &[("migrant_months", "三")],
+            rule: Rule::ValueFormat,
+            column: "migrant_months",
+            note: "months written as a Chinese numeral",
+        },
+        3 => Fixed {
+            set: &[("migrant_months", "13")],
+            rule: Rule::ValueRange,
+            column: "migrant_months",
+            note: "13 months of migrant work",
+        },
+        _ => return None,
+    })
+}
+
+/// Person faults against the ID number and the items that must agree with the person's age
+/// or health (kinds 4–9).
+fn person_consistency_fault(
+    mut f: Vec<String>,
+    kind: usize,
+    ident: &Identity,
+    key: Option<String>,
+) -> Option<Planted> {
+    let t = Table::Persons;
+    match kind {
         4 => {
             let id = ident.id[..17].to_string();
             set(t, &mut f, "person_id", id.clone());
@@ -911,6 +889,21 @@ fn person_fault(
                 "disability grade without disability (or the reverse)",
             )
         }
+        _ => None,
+    }
+}
+
+/// Person faults in how the person links to households and to other persons: codes of
+/// another province, duplicates, orphans (kinds 10–14), or a malformed record.
+fn person_link_fault(
+    ctx: &Ctx<'_>,
+    s: &Samples,
+    mut f: Vec<String>,
+    kind: usize,
+    key: Option<String>,
+) -> Option<Planted> {
+    let t = Table::Persons;
+    match kind {
         10 => {
             let hid = with_province(&s.household_id, ctx.other_province);
             set(t, &mut f, "household_id", hid);
@@ -975,6 +968,22 @@ fn person_fault(
     }
 }
 
+/// Make a person row someone else: their ID, sex and birth date, and a schooling item that
+/// fits their age.
+fn as_identity(f: &mut [String], who: &Identity) {
+    let t = Table::Persons;
+    set(t, f, "person_id", who.id.clone());
+    set(t, f, "sex", who.sex.to_string());
+    set(t, f, "birth_date", who.birth.format("%Y-%m-%d").to_string());
+    let age = 2020 - who.birth.year();
+    set(
+        t,
+        f,
+        "schooling_status",
+        if (6..=15).contains(&age) { "1" } else { "" },
+    );
+}
+
 fn assessment_fault(
     ctx: &Ctx<'_>,
     cp: &CountyPlan,
@@ -982,59 +991,72 @@ fn assessment_fault(
     kind: usize,
     _j: usize,
 ) -> Option<Planted> {
-    let t = Table::AssessmentHouseholds;
-    let template = |ty: usize| {
-        s.assessment_lines[ty].as_deref().or(s
-            .assessment_lines
-            .iter()
-            .flatten()
-            .next()
-            .map(String::as_str))
-    };
-    let key_of = |f: &[String]| {
-        let h = get(t, f, "household_id");
-        Some(if h.is_empty() {
-            get(t, f, "village_code").to_string()
-        } else {
-            h.to_string()
-        })
-    };
+    let _ = cp;
     match kind {
-        0 => {
-            let mut f = split(template(0)?);
-            set(t, &mut f, "approval", "");
-            let k = key_of(&f);
-            planted(
-                f,
-                Rule::ValueRequired,
-                Some("approval"),
-                k,
-                "approval left empty",
-            )
-        }
-        1 => {
-            let mut f = split(template(1)?);
-            set(t, &mut f, "sample_type", "4");
-            let k = key_of(&f);
-            planted(
-                f,
-                Rule::ValueCode,
-                Some("sample_type"),
-                k,
-                "sample type 4 does not exist",
-            )
-        }
-        2 => {
-            let mut f = split(template(2)?);
-            set(t, &mut f, "weight", "0");
-            let k = key_of(&f);
-            planted(f, Rule::ValueRange, Some("weight"), k, "weight 0")
-        }
+        0..=2 | 8 => assessment_value_fault(s, kind),
+        _ => assessment_design_fault(ctx, s, kind),
+    }
+}
+
+/// The assessment row template of a sample type (0-based), or any template.
+fn assessment_template(s: &Samples, ty: usize) -> Option<&str> {
+    s.assessment_lines[ty].as_deref().or(s
+        .assessment_lines
+        .iter()
+        .flatten()
+        .next()
+        .map(String::as_str))
+}
+
+/// An assessment row's key: its household, or its village for a non-registered household.
+fn assessment_key(f: &[String]) -> Option<String> {
+    let t = Table::AssessmentHouseholds;
+    let h = get(t, f, "household_id");
+    Some(if h.is_empty() {
+        get(t, f, "village_code").to_string()
+    } else {
+        h.to_string()
+    })
+}
+
+/// Assessment faults of one value: empty, unknown code, out of range, absurd weight.
+fn assessment_value_fault(s: &Samples, kind: usize) -> Option<Planted> {
+    let t = Table::AssessmentHouseholds;
+    let (ty, column, value, rule, note) = match kind {
+        0 => (
+            0,
+            "approval",
+            "",
+            Rule::ValueRequired,
+            "approval left empty",
+        ),
+        1 => (
+            1,
+            "sample_type",
+            "4",
+            Rule::ValueCode,
+            "sample type 4 does not exist",
+        ),
+        2 => (2, "weight", "0", Rule::ValueRange, "weight 0"),
+        8 => (0, "weight", "1e300", Rule::ValueWeight, "weight 1e300"),
+        _ => return None,
+    };
+    let mut f = split(assessment_template(s, ty)?);
+    set(t, &mut f, column, value);
+    let k = assessment_key(&f);
+    planted(f, rule, Some(column), k, note)
+}
+
+/// Assessment faults against the survey design and the census records (kinds 3–7), or a
+/// malformed record.
+fn assessment_design_fault(ctx: &Ctx<'_>, s: &Samples, kind: usize) -> Option<Planted> {
+    let t = Table::AssessmentHouseholds;
+    match kind {
         3 => {
             let mut f = split(s.assessment_lines[2].as_deref()?);
             let hid = format!("{}0001", get(t, &f, "village_code"));
             set(t, &mut f, "household_id", hid);
-            let k = key_of(&f);
+            let k = assessment_key(&f);
             planted(
                 f,
                 Rule::AssessmentHouseholdId,
@@ -1046,7 +1068,7 @@ fn assessment_fault(
         4 => {
             let mut f = split(s.assessment_lines[1].as_deref()?);
             set(t, &mut f, "wrongly_exited", "2");
-            let k = key_of(&f);
+            let k = assessment_key(&f);
             planted(
                 f,
                 Rule::AssessmentItem,
@@ -1059,7 +1081,7 @@ fn assessment_fault(
             let mut f = split(s.assessment_lines[2].as_deref()?);
             let persons: u32 = get(t, &f, "persons").parse().ok()?;
             set(t, &mut f, "missed_persons", (persons + 1).to_string());
-            let k = key_of(&f);
+            let k = assessment_key(&f);
             planted(
                 f,
                 Rule::AssessmentMissedPersons,
@@ -1069,11 +1091,11 @@ fn assessment_fault(
             )
         }
         6 => {
-            let mut f = split(template(2)?);
+            let mut f = split(assessment_template(s, 2)?);
             let other = ctx.province.unused_counties.first()?;
             let village = format!("{}{}", other.code, &get(t, &f, "village_code")[6..]);
             set(t, &mut f, "village_code", village);
-            let k = key_of(&f);
+            let k = assessment_key(&f);
             planted(
                 f,
                 Rule::AssessmentVillageCounty,
@@ -1094,16 +1116,9 @@ fn assessment_fault(
                 "sampled household not in households.csv",
             )
         }
-        8 => {
-            let mut f = split(template(0)?);
-            set(t, &mut f, "weight", "1e300");
-            let k = key_of(&f);
-            planted(f, Rule::ValueWeight, Some("weight"), k, "weight 1e300")
-        }
         _ => {
-            let f = split(template(0)?);
-            let k = key_of(&f);
-            let _ = cp;
+            let f = split(assessment_template(s, 0)?);
+            let k = assessment_key(&f);
             malformed(f, idx(t, "village_code"), k)
         }
     }

@@ -1,8 +1,9 @@
 //! `povcensus generate`: synthetic province submissions that look like the real census.
 //!
 //! Owns the synthetic data: the plan of counties ([`plan`]), the calibration model
-//! ([`model`]), the drawing of one county's records ([`county`]), planted faults with their
-//! ground truth ([`faults`]) and the writing of each province's files and manifest (here).
+//! ([`model`]), the drawing of one county's records ([`county`], the items of its households
+//! and their members in [`household`]), planted faults with their ground truth ([`faults`])
+//! and the writing of each province's files and manifest (here).
 //!
 //! Counties are drawn in parallel (rayon) in bounded batches and written in plan order, so
 //! memory does not grow with the scale and the bytes do not depend on the thread count.
@@ -14,10 +15,12 @@
 
 pub mod county;
 pub mod faults;
+pub mod household;
 pub mod model;
 pub mod names;
 pub mod plan;
 
+use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -29,7 +32,7 @@ use sha2::{Digest, Sha256};
 use crate::contract::reference::Reference;
 use crate::contract::rules::{Rule, Severity};
 use crate::contract::schema::Table;
-use county::{CountyOutput, Ctx, generate_county};
+use county::{CountyOutput, Ctx, TableBuf, generate_county};
 use plan::{Plan, ProvincePlan};
 
 pub use crate::contract::manifest::{Encoding, Manifest, ManifestFile};
@@ -290,7 +293,6 @@ fn write_province(
     let code = pp.province.code;
     let dir = opts.out.join(code);
     fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    let errors = opts.error_rate > 0.0;
     let r = Reference::get();
     let other = r.provinces[(pp.census_index + 1) % r.provinces.len()].code;
     let ctx = Ctx::new(
@@ -300,48 +302,7 @@ fn write_province(
         plan.donor_of(pp.census_index),
         other,
     );
-    let has_assessment = pp.counties.iter().any(|c| c.assessed);
-    let file_fault = if errors && has_assessment {
-        file_fault_for(code, pp.census_index)
-    } else {
-        None
-    };
-    let tables: Vec<Table> = Table::ALL
-        .into_iter()
-        .filter(|t| t.required() || has_assessment)
-        .collect();
-
-    let mut sinks: Vec<Option<FileSink>> = Vec::new();
-    for t in Table::ALL {
-        if !tables.contains(&t) {
-            sinks.push(None);
-            continue;
-        }
-        let mut sink = FileSink::create(dir.join(t.file_name()), opts.encoding)?;
-        let mut header: Vec<&str> = t
-            .columns()
-            .iter()
-            .map(|c| {
-                if opts.chinese_headers {
-                    c.label_zh
-                } else {
-                    c.name
-                }
-            })
-            .collect();
-        if t == Table::AssessmentHouseholds && file_fault == Some(FileFault::MissingColumn) {
-            header.pop();
-        }
-        if t == Table::Villages && errors {
-            header.push(PLANTED_EXTRA_COLUMN);
-        }
-        let line = format!("{}\n", header.join(","));
-        sink.write_text(line.as_bytes())?;
-        sinks.push(Some(sink));
-    }
-
-    let mut truth: Vec<TruthEntry> = Vec::new();
-    let mut encoding_fault_offset: Option<u64> = None;
+    let mut w = ProvinceWriter::open(opts, pp, &dir, other)?;
     let batch = rayon::current_num_threads().max(1) * 4;
     for chunk in pp.counties.chunks(batch) {
         let outputs: Vec<CountyOutput> = chunk
@@ -349,185 +310,301 @@ fn write_province(
             .map(|cp| generate_county(&ctx, cp))
             .collect();
         for out in outputs {
-            for t in &tables {
-                // Cannot fail: a sink is open for every table until the loop below ends.
-                let sink = sinks[*t as usize].as_mut().expect("open sink");
-                let block = &out.tables[*t as usize];
-                let first_line = sink.rows + 2;
-                for f in out.faults.iter().filter(|f| f.table == *t) {
-                    truth.push(TruthEntry {
-                        province: code.to_string(),
-                        file: t.file_name().to_string(),
-                        line: Some(first_line + f.row as u64),
-                        record_key: f.record_key.clone(),
-                        rule: f.rule,
-                        severity: f.rule.severity(),
-                        column: f.column.map(str::to_string),
-                        cascade: f.cascade,
-                        requires_province: f.requires_province.map(str::to_string),
-                        note: f.note.clone(),
-                    });
-                }
-                let bytes: Vec<u8>;
-                let data: &[u8] = match (*t, file_fault) {
-                    (Table::Villages, _) if errors => {
-                        bytes = map_lines(&block.bytes, |l| format!("{l},"));
-                        &bytes
-                    }
-                    (Table::AssessmentHouseholds, Some(FileFault::MissingColumn)) => {
-                        bytes = map_lines(&block.bytes, |l| {
-                            l.rsplit_once(',').map_or(l, |(a, _)| a).to_string()
-                        });
-                        &bytes
-                    }
-                    (Table::AssessmentHouseholds, Some(FileFault::OtherProvince)) => {
-                        bytes = map_lines(&block.bytes, |l| {
-                            l.split(',')
-                                .enumerate()
-                                .map(|(i, f)| {
-                                    if matches!(i, 0 | 2 | 4) && f.starts_with(code) {
-                                        format!("{other}{}", &f[2..])
-                                    } else {
-                                        f.to_string()
-                                    }
-                                })
-                                .collect::<Vec<_>>()
-                                .join(",")
-                        });
-                        &bytes
-                    }
-                    _ => &block.bytes,
-                };
-                if *t == Table::AssessmentHouseholds
-                    && file_fault == Some(FileFault::Encoding)
-                    && encoding_fault_offset.is_none()
-                    && !data.is_empty()
-                {
-                    // An undecodable byte (0xFF is not valid in UTF-8 nor GB18030) after the
-                    // first field of the first data row.
-                    // Cannot fail: every generated record has several fields.
-                    let comma = data
-                        .iter()
-                        .position(|&b| b == b',')
-                        .expect("a field separator");
-                    let (head, tail) = data.split_at(comma + 1);
-                    sink.write_text(head)?;
-                    encoding_fault_offset = Some(sink.bytes);
-                    sink.write_raw(&[0xFF])?;
-                    sink.write_text(tail)?;
-                } else {
-                    sink.write_text(data)?;
-                }
-                sink.rows += block.rows as u64;
-            }
+            w.write_county(&out)?;
             bar.inc(1);
         }
     }
+    w.finish(opts, &dir)
+}
 
-    // Close the files and write the manifest.
-    let mut files = std::collections::BTreeMap::new();
-    let mut summary_files = Vec::new();
-    for t in &tables {
-        // Cannot fail: each table's sink is taken once, here.
-        let sink = sinks[*t as usize].take().expect("open sink");
-        let path = sink.path.clone();
-        let (rows, bytes, sha) = sink.finish()?;
-        let mut mf = ManifestFile {
-            rows: Some(rows),
-            sha256: Some(sha),
+/// A province's files being written: one sink per table, the planted file-level fault and
+/// the ground truth so far.
+struct ProvinceWriter {
+    code: &'static str,
+    /// The province whose codes an `OtherProvince` file fault carries.
+    other: &'static str,
+    errors: bool,
+    file_fault: Option<FileFault>,
+    /// The tables written, in `Table::ALL` order.
+    tables: Vec<Table>,
+    /// By `Table as usize`; `None` for a table not written or already closed.
+    sinks: Vec<Option<FileSink>>,
+    truth: Vec<TruthEntry>,
+    encoding_fault_offset: Option<u64>,
+}
+
+impl ProvinceWriter {
+    /// Create the province's files and write their headers.
+    fn open(
+        opts: &GenerateOptions,
+        pp: &ProvincePlan,
+        dir: &Path,
+        other: &'static str,
+    ) -> Result<Self, GenerateError> {
+        let code = pp.province.code;
+        let errors = opts.error_rate > 0.0;
+        let has_assessment = pp.counties.iter().any(|c| c.assessed);
+        let file_fault = if errors && has_assessment {
+            file_fault_for(code, pp.census_index)
+        } else {
+            None
         };
-        if *t == Table::AssessmentHouseholds {
-            match file_fault {
-                Some(FileFault::ManifestRows) => mf.rows = Some(rows + 1),
-                Some(FileFault::ManifestSha256) => alter_last_digit(&path)?,
-                _ => {}
+        let tables: Vec<Table> = Table::ALL
+            .into_iter()
+            .filter(|t| t.required() || has_assessment)
+            .collect();
+        let mut sinks: Vec<Option<FileSink>> = Vec::new();
+        for t in Table::ALL {
+            if !tables.contains(&t) {
+                sinks.push(None);
+                continue;
             }
+            let mut sink = FileSink::create(dir.join(t.file_name()), opts.encoding)?;
+            let header = header_line(t, opts.chinese_headers, errors, file_fault);
+            sink.write_text(header.as_bytes())?;
+            sinks.push(Some(sink));
         }
-        files.insert(t.file_name().to_string(), mf);
-        summary_files.push((t.file_name().to_string(), rows, bytes));
-    }
-    if errors {
-        truth.push(file_truth(
+        Ok(ProvinceWriter {
             code,
-            Table::Villages,
-            Rule::FileUnknownColumn,
-            Some(1),
-            Some(PLANTED_EXTRA_COLUMN),
-            "an extra column `remarks` in the header and every row",
-        ));
+            other,
+            errors,
+            file_fault,
+            tables,
+            sinks,
+            truth: Vec::new(),
+            encoding_fault_offset: None,
+        })
     }
-    if let Some(ff) = file_fault {
-        let file = Table::AssessmentHouseholds.file_name();
-        // The file is rejected as a whole: its row-level faults are not reported on their own.
-        truth.retain(|e| e.file != file);
-        let (rule, column, note): (Rule, Option<&str>, String) = match ff {
-            FileFault::Encoding => (
-                Rule::FileEncoding,
-                None,
-                format!(
-                    "byte 0xFF at byte offset {}",
-                    encoding_fault_offset.unwrap_or(0)
-                ),
-            ),
-            FileFault::ManifestRows => (
-                Rule::FileManifestRows,
-                None,
-                "the manifest states one row more than the file has".into(),
-            ),
-            FileFault::ManifestSha256 => (
-                Rule::FileManifestSha256,
-                None,
-                "one digit altered after the manifest's checksum was taken".into(),
-            ),
-            FileFault::MissingColumn => (
-                Rule::FileMissingColumn,
-                Some("approval"),
-                "the approval column is missing".into(),
-            ),
-            FileFault::OtherProvince => (
-                Rule::FileOtherProvince,
-                None,
-                format!("the records carry the codes of province {other}"),
-            ),
-        };
-        truth.push(file_truth(
-            code,
-            Table::AssessmentHouseholds,
-            rule,
-            None,
-            column,
-            &note,
-        ));
-    }
-    let manifest = Manifest {
-        province_code: code.to_string(),
-        submission_id: format!("{code}-2021-01-15-01"),
-        batch: 1,
-        encoding: Some(opts.encoding.label().to_string()),
-        files,
-    };
-    let mpath = dir.join("manifest.json");
-    // Cannot fail: plain strings and integers serialize.
-    let json = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
-    fs::write(&mpath, json + "\n").map_err(io_err(&mpath))?;
 
-    if errors {
-        let tdir = opts.out.join("ground_truth");
-        fs::create_dir_all(&tdir).map_err(io_err(&tdir))?;
-        let tpath = tdir.join(format!("{code}.jsonl"));
-        let mut s = String::new();
-        for e in &truth {
-            // Cannot fail: plain strings and integers serialize.
-            s.push_str(&serde_json::to_string(e).expect("truth serializes"));
-            s.push('\n');
+    /// Append one county's rows to every file, and its planted faults to the ground truth
+    /// with their physical line numbers.
+    fn write_county(&mut self, out: &CountyOutput) -> Result<(), GenerateError> {
+        for t in self.tables.clone() {
+            // Cannot fail: a sink is open for every table until `finish`.
+            let first_line = self.sinks[t as usize].as_ref().expect("open sink").rows + 2;
+            for f in out.faults.iter().filter(|f| f.table == t) {
+                self.truth.push(TruthEntry {
+                    province: self.code.to_string(),
+                    file: t.file_name().to_string(),
+                    line: Some(first_line + f.row as u64),
+                    record_key: f.record_key.clone(),
+                    rule: f.rule,
+                    severity: f.rule.severity(),
+                    column: f.column.map(str::to_string),
+                    cascade: f.cascade,
+                    requires_province: f.requires_province.map(str::to_string),
+                    note: f.note.clone(),
+                });
+            }
+            self.write_block(t, &out.tables[t as usize])?;
         }
-        fs::write(&tpath, s).map_err(io_err(&tpath))?;
+        Ok(())
     }
-    Ok(ProvinceSummary {
-        province: code.to_string(),
-        files: summary_files,
-        faults: truth.len(),
-    })
+
+    /// Write a county's block of one table, with the province's file-level faults applied.
+    fn write_block(&mut self, t: Table, block: &TableBuf) -> Result<(), GenerateError> {
+        let data = self.planted_block(t, &block.bytes);
+        // Cannot fail: a sink is open for every table until `finish`.
+        let sink = self.sinks[t as usize].as_mut().expect("open sink");
+        if t == Table::AssessmentHouseholds
+            && self.file_fault == Some(FileFault::Encoding)
+            && self.encoding_fault_offset.is_none()
+            && !data.is_empty()
+        {
+            // An undecodable byte (0xFF is not valid in UTF-8 nor GB18030) after the
+            // first field of the first data row.
+            // Cannot fail: every generated record has several fields.
+            let comma = data
+                .iter()
+                .position(|&b| b == b',')
+                .expect("a field separator");
+            let (head, tail) = data.split_at(comma + 1);
+            sink.write_text(head)?;
+            self.encoding_fault_offset = Some(sink.bytes);
+            sink.write_raw(&[0xFF])?;
+            sink.write_text(tail)?;
+        } else {
+            sink.write_text(&data)?;
+        }
+        sink.rows += block.rows as u64;
+        Ok(())
+    }
+
+    /// A block's bytes as written: the extra villages column, and the assessment file's
+    /// missing column or other province's codes when those are the planted file fault.
+    fn planted_block<'b>(&self, t: Table, bytes: &'b [u8]) -> Cow<'b, [u8]> {
+        let (code, other) = (self.code, self.other);
+        match (t, self.file_fault) {
+            (Table::Villages, _) if self.errors => {
+                Cow::Owned(map_lines(bytes, |l| format!("{l},")))
+            }
+            (Table::AssessmentHouseholds, Some(FileFault::MissingColumn)) => {
+                Cow::Owned(map_lines(bytes, |l| {
+                    l.rsplit_once(',').map_or(l, |(a, _)| a).to_string()
+                }))
+            }
+            (Table::AssessmentHouseholds, Some(FileFault::OtherProvince)) => {
+                Cow::Owned(map_lines(bytes, |l| {
+                    l.split(',')
+                        .enumerate()
+                        .map(|(i, f)| {
+                            if matches!(i, 0 | 2 | 4) && f.starts_with(code) {
+                                format!("{other}{}", &f[2..])
+                            } else {
+                                f.to_string()
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }))
+            }
+            _ => Cow::Borrowed(bytes),
+        }
+    }
+
+    /// Close the files, plant the manifest faults, and write the manifest and the ground
+    /// truth.
+    fn finish(
+        mut self,
+        opts: &GenerateOptions,
+        dir: &Path,
+    ) -> Result<ProvinceSummary, GenerateError> {
+        let code = self.code;
+        let mut files = std::collections::BTreeMap::new();
+        let mut summary_files = Vec::new();
+        for t in &self.tables {
+            // Cannot fail: each table's sink is taken once, here.
+            let sink = self.sinks[*t as usize].take().expect("open sink");
+            let path = sink.path.clone();
+            let (rows, bytes, sha) = sink.finish()?;
+            let mut mf = ManifestFile {
+                rows: Some(rows),
+                sha256: Some(sha),
+            };
+            if *t == Table::AssessmentHouseholds {
+                match self.file_fault {
+                    Some(FileFault::ManifestRows) => mf.rows = Some(rows + 1),
+                    Some(FileFault::ManifestSha256) => alter_last_digit(&path)?,
+                    _ => {}
+                }
+            }
+            files.insert(t.file_name().to_string(), mf);
+            summary_files.push((t.file_name().to_string(), rows, bytes));
+        }
+        if self.errors {
+            self.truth.push(file_truth(
+                code,
+                Table::Villages,
+                Rule::FileUnknownColumn,
+                Some(1),
+                Some(PLANTED_EXTRA_COLUMN),
+                "an extra column `remarks` in the header and every row",
+            ));
+        }
+        if let Some(ff) = self.file_fault {
+            let file = Table::AssessmentHouseholds.file_name();
+            // The file is rejected as a whole: its row-level faults are not reported on their
+            // own.
+            self.truth.retain(|e| e.file != file);
+            let entry = file_fault_truth(code, self.other, ff, self.encoding_fault_offset);
+            self.truth.push(entry);
+        }
+        let manifest = Manifest {
+            province_code: code.to_string(),
+            submission_id: format!("{code}-2021-01-15-01"),
+            batch: 1,
+            encoding: Some(opts.encoding.label().to_string()),
+            files,
+        };
+        let mpath = dir.join("manifest.json");
+        // Cannot fail: plain strings and integers serialize.
+        let json = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
+        fs::write(&mpath, json + "\n").map_err(io_err(&mpath))?;
+        if self.errors {
+            write_truth(&opts.out, code, &self.truth)?;
+        }
+        Ok(ProvinceSummary {
+            province: code.to_string(),
+            files: summary_files,
+            faults: self.truth.len(),
+        })
+    }
+}
+
+/// A file's header line: English or Chinese labels, less the assessment file's last column
+/// or plus the villages' extra column when those faults are planted.
+fn header_line(
+    t: Table,
+    chinese_headers: bool,
+    errors: bool,
+    file_fault: Option<FileFault>,
+) -> String {
+    let mut header: Vec<&str> = t
+        .columns()
+        .iter()
+        .map(|c| if chinese_headers { c.label_zh } else { c.name })
+        .collect();
+    if t == Table::AssessmentHouseholds && file_fault == Some(FileFault::MissingColumn) {
+        header.pop();
+    }
+    if t == Table::Villages && errors {
+        header.push(PLANTED_EXTRA_COLUMN);
+    }
+    format!("{}\n", header.join(","))
+}
+
+/// The ground-truth entry of the assessment file's file-level fault.
+fn file_fault_truth(
+    code: &str,
+    other: &str,
+    ff: FileFault,
+    encoding_fault_offset: Option<u64>,
+) -> TruthEntry {
+    let (rule, column, note): (Rule, Option<&str>, String) = match ff {
+        FileFault::Encoding => (
+            Rule::FileEncoding,
+            None,
+            format!(
+                "byte 0xFF at byte offset {}",
+                encoding_fault_offset.unwrap_or(0)
+            ),
+        ),
+        FileFault::ManifestRows => (
+            Rule::FileManifestRows,
+            None,
+            "the manifest states one row more than the file has".into(),
+        ),
+        FileFault::ManifestSha256 => (
+            Rule::FileManifestSha256,
+            None,
+            "one digit altered after the manifest's checksum was taken".into(),
+        ),
+        FileFault::MissingColumn => (
+            Rule::FileMissingColumn,
+            Some("approval"),
+            "the approval column is missing".into(),
+        ),
+        FileFault::OtherProvince => (
+            Rule::FileOtherProvince,
+            None,
+            format!("the records carry the codes of province {other}"),
+        ),
+    };
+    file_truth(code, Table::AssessmentHouseholds, rule, None, column, &note)
+}
+
+/// Write `OUT/ground_truth/<province>.jsonl`.
+fn write_truth(out: &Path, code: &str, truth: &[TruthEntry]) -> Result<(), GenerateError> {
+    let tdir = out.join("ground_truth");
+    fs::create_dir_all(&tdir).map_err(io_err(&tdir))?;
+    let tpath = tdir.join(format!("{code}.jsonl"));
+    let mut s = String::new();
+    for e in truth {
+        // Cannot fail: plain strings and integers serialize.
+        s.push_str(&serde_json::to_string(e).expect("truth serializes"));
+        s.push('\n');
+    }
+    fs::write(&tpath, s).map_err(io_err(&tpath))
 }
 
 fn file_truth(

@@ -108,140 +108,25 @@ impl Plan {
     pub fn new(scale: f64, seed: u64, assess_all: bool) -> Plan {
         let r = Reference::get();
         let c = scale.sqrt().min(1.0);
-        let per_county = scale / c;
-
-        // Sample frames and the allocation of the 100 sampled counties at national size:
-        // one per province, the rest proportional to the frame (largest remainder).
-        let mut selections = Vec::new();
-        for p in &r.provinces {
-            let all = &r.counties[p.code];
-            let mut ranked: Vec<Division> = all.clone();
-            // Poverty counties are mostly rural counties (县), not city districts (区).
-            ranked.sort_by_key(|d| (d.name.ends_with('区'), hash64(seed, "county-rank", d.code)));
-            let (type2, rest): (Vec<Division>, Vec<Division>) = if p.code == "65" {
-                let (aksu, rest): (Vec<_>, Vec<_>) =
-                    ranked.into_iter().partition(|d| d.code.starts_with("6529"));
-                let mut aksu = aksu;
-                let others = aksu.split_off(TYPE2_COUNTIES.min(aksu.len()));
-                (aksu, rest.into_iter().chain(others).collect())
-            } else {
-                (Vec::new(), ranked)
-            };
-            let npc: Vec<Division> = rest[..p.national_poverty_counties].to_vec();
-            let frame: Vec<Division> = rest[p.national_poverty_counties..].to_vec();
-            selections.push((type2, npc, frame));
-        }
-        let frame_total: usize = selections.iter().map(|s| s.2.len()).sum();
-        let spare = SAMPLED_COUNTIES - r.provinces.len();
-        let mut alloc: Vec<(usize, f64)> = selections
-            .iter()
-            .map(|s| {
-                let exact = spare as f64 * s.2.len() as f64 / frame_total as f64;
-                (1 + exact.floor() as usize, exact.fract())
-            })
-            .collect();
-        let mut left = SAMPLED_COUNTIES - alloc.iter().map(|a| a.0).sum::<usize>();
-        let mut order: Vec<usize> = (0..alloc.len()).collect();
-        order.sort_by(|&a, &b| alloc[b].1.total_cmp(&alloc[a].1).then(a.cmp(&b)));
-        for i in order {
-            if left == 0 {
-                break;
-            }
-            alloc[i].0 += 1;
-            left -= 1;
-        }
-
-        let scaled = |n: usize| -> usize {
-            if n == 0 {
-                0
-            } else {
-                ((n as f64 * c).round() as usize).clamp(1, n)
-            }
+        let sizing = Sizing {
+            seed,
+            c,
+            per_county: scale / c,
+            assess_all,
         };
-
-        let mut provinces = Vec::new();
-        for (pi, (p, (type2, npc, frame))) in r.provinces.iter().zip(selections).enumerate() {
-            let mut counties = Vec::new();
-            let n_npc = scaled(npc.len());
-            let n_2020 = scaled(counties_exiting_2020(p.code)).min(n_npc);
-            for (i, d) in npc.iter().take(n_npc).enumerate() {
-                let exit_year = if i < n_2020 {
-                    2020
-                } else {
-                    let u = unit(seed, "exit-year", d.code);
-                    let mut acc = 0.0;
-                    let mut year = 2019;
-                    for (y, share) in CountyModel::EXIT_YEARS_BEFORE_2020 {
-                        acc += share;
-                        if u < acc {
-                            year = y;
-                            break;
-                        }
-                    }
-                    year
-                };
-                counties.push((*d, CountyType::National, Some(exit_year), 1.0));
-            }
-            for d in type2.iter().take(scaled(type2.len())) {
-                counties.push((*d, CountyType::AreaPolicy, Some(2019), 1.0));
-            }
-            let n_sampled = scaled(alloc[pi].0).min(frame.len());
-            for d in frame.iter().take(n_sampled) {
-                // Inverse inclusion probability of a PPS draw: frame size over sample size,
-                // varied by the county's relative size measure.
-                let base = frame.len() as f64 / n_sampled as f64;
-                let u = 0.75 + 0.5 * unit(seed, "pps", d.code);
-                let w = ((base * u) * 10_000.0).round() / 10_000.0;
-                counties.push((*d, CountyType::Sampled, None, w.max(1.0)));
-            }
-            let unused_counties: Vec<Division> = frame[n_sampled..].to_vec();
-
-            let counties = counties
-                .into_iter()
-                .enumerate()
-                .map(|(rank, (d, county_type, exit_year, sampling_weight))| {
-                    let size = (0.5 * normal(seed, "size", d.code) - 0.125).exp();
-                    let (hh_base, vil_base) = match county_type {
-                        CountyType::Sampled => {
-                            (SAMPLE_HOUSEHOLDS_PER_COUNTY, NPC_VILLAGES_PER_COUNTY)
-                        }
-                        _ => (NPC_HOUSEHOLDS_PER_COUNTY, NPC_VILLAGES_PER_COUNTY),
-                    };
-                    let households = ((hh_base * per_county * size).round() as usize).max(8);
-                    let available = r.townships.get(d.code).cloned().unwrap_or_default();
-                    let mut twn = available;
-                    twn.sort_by_key(|t| hash64(seed, "township-rank", t.code));
-                    let want_twn =
-                        ((TOWNSHIPS_PER_COUNTY * per_county.min(1.0)).round() as usize).max(1);
-                    twn.truncate(want_twn.min(twn.len()));
-                    twn.sort_by_key(|t| t.code);
-                    let villages = ((vil_base * per_county * size).round() as usize)
-                        .max(twn.len())
-                        .min(twn.len() * MAX_VILLAGE_SERIAL)
-                        .max(1);
-                    let assessed = exit_year == Some(2020)
-                        || (assess_all && county_type != CountyType::Sampled);
-                    CountyPlan {
-                        code: d.code,
-                        name: d.name,
-                        county_type,
-                        exit_year,
-                        sampling_weight,
-                        households,
-                        villages,
-                        townships: twn,
-                        assessed,
-                        rank,
-                    }
-                })
-                .collect();
-            provinces.push(ProvincePlan {
-                province: p,
-                census_index: pi,
-                counties,
-                unused_counties,
-            });
-        }
+        let selections: Vec<Selection> = r
+            .provinces
+            .iter()
+            .map(|p| Selection::of(r, p, seed))
+            .collect();
+        let alloc = allocate_sampled(&selections);
+        let provinces: Vec<ProvincePlan> = r
+            .provinces
+            .iter()
+            .zip(selections)
+            .enumerate()
+            .map(|(pi, (p, s))| sizing.province(r, pi, p, s, alloc[pi]))
+            .collect();
         let first_counties = provinces
             .iter()
             .map(|p| (p.province.code, p.counties[0].code))
@@ -266,6 +151,192 @@ impl Plan {
     /// the donor of the planted cross-province duplicate person.
     pub fn donor_of(&self, census_index: usize) -> Option<(&'static str, &'static str)> {
         census_index.checked_sub(1).map(|i| self.first_counties[i])
+    }
+}
+
+/// A province's counties by role, before scaling: contiguous-area policy counties (type 2),
+/// national poverty counties (type 1) and the frame the sampled counties come from.
+struct Selection {
+    type2: Vec<Division>,
+    npc: Vec<Division>,
+    frame: Vec<Division>,
+}
+
+impl Selection {
+    fn of(r: &Reference, p: &Province, seed: u64) -> Self {
+        let all = &r.counties[p.code];
+        let mut ranked: Vec<Division> = all.clone();
+        // Poverty counties are mostly rural counties (县), not city districts (区).
+        ranked.sort_by_key(|d| (d.name.ends_with('区'), hash64(seed, "county-rank", d.code)));
+        let (type2, rest): (Vec<Division>, Vec<Division>) = if p.code == "65" {
+            let (aksu, rest): (Vec<_>, Vec<_>) =
+                ranked.into_iter().partition(|d| d.code.starts_with("6529"));
+            let mut aksu = aksu;
+            let others = aksu.split_off(TYPE2_COUNTIES.min(aksu.len()));
+            (aksu, rest.into_iter().chain(others).collect())
+        } else {
+            (Vec::new(), ranked)
+        };
+        Selection {
+            type2,
+            npc: rest[..p.national_poverty_counties].to_vec(),
+            frame: rest[p.national_poverty_counties..].to_vec(),
+        }
+    }
+}
+
+/// The allocation of the 100 sampled counties at national size: one per province, the rest
+/// proportional to the frame (largest remainder).
+fn allocate_sampled(selections: &[Selection]) -> Vec<usize> {
+    let frame_total: usize = selections.iter().map(|s| s.frame.len()).sum();
+    let spare = SAMPLED_COUNTIES - selections.len();
+    let mut alloc: Vec<(usize, f64)> = selections
+        .iter()
+        .map(|s| {
+            let exact = spare as f64 * s.frame.len() as f64 / frame_total as f64;
+            (1 + exact.floor() as usize, exact.fract())
+        })
+        .collect();
+    let mut left = SAMPLED_COUNTIES - alloc.iter().map(|a| a.0).sum::<usize>();
+    let mut order: Vec<usize> = (0..alloc.len()).collect();
+    order.sort_by(|&a, &b| alloc[b].1.total_cmp(&alloc[a].1).then(a.cmp(&b)));
+    for i in order {
+        if left == 0 {
+            break;
+        }
+        alloc[i].0 += 1;
+        left -= 1;
+    }
+    alloc.into_iter().map(|a| a.0).collect()
+}
+
+/// The year a national poverty county left the list when that was before 2020, drawn from
+/// the published shares.
+fn exit_year_before_2020(seed: u64, code: &str) -> u16 {
+    let u = unit(seed, "exit-year", code);
+    let mut acc = 0.0;
+    let mut year = 2019;
+    for (y, share) in CountyModel::EXIT_YEARS_BEFORE_2020 {
+        acc += share;
+        if u < acc {
+            year = y;
+            break;
+        }
+    }
+    year
+}
+
+/// How the plan scales counties and their contents.
+struct Sizing {
+    seed: u64,
+    /// The share of counties kept, `min(1, √scale)`.
+    c: f64,
+    /// The share of a county's households, villages and townships kept.
+    per_county: f64,
+    assess_all: bool,
+}
+
+impl Sizing {
+    /// `max(1, round(n·c))` of `n` (none of none).
+    fn scaled(&self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            ((n as f64 * self.c).round() as usize).clamp(1, n)
+        }
+    }
+
+    /// A province's plan: its national poverty counties (those exiting in 2020 first), its
+    /// type-2 counties and its sampled counties, in that order.
+    fn province(
+        &self,
+        r: &Reference,
+        pi: usize,
+        p: &'static Province,
+        s: Selection,
+        sampled_at_national_size: usize,
+    ) -> ProvincePlan {
+        let mut counties = Vec::new();
+        let n_npc = self.scaled(s.npc.len());
+        let n_2020 = self.scaled(counties_exiting_2020(p.code)).min(n_npc);
+        for (i, d) in s.npc.iter().take(n_npc).enumerate() {
+            let exit_year = if i < n_2020 {
+                2020
+            } else {
+                exit_year_before_2020(self.seed, d.code)
+            };
+            counties.push((*d, CountyType::National, Some(exit_year), 1.0));
+        }
+        for d in s.type2.iter().take(self.scaled(s.type2.len())) {
+            counties.push((*d, CountyType::AreaPolicy, Some(2019), 1.0));
+        }
+        let n_sampled = self.scaled(sampled_at_national_size).min(s.frame.len());
+        for d in s.frame.iter().take(n_sampled) {
+            // Inverse inclusion probability of a PPS draw: frame size over sample size,
+            // varied by the county's relative size measure.
+            let base = s.frame.len() as f64 / n_sampled as f64;
+            let u = 0.75 + 0.5 * unit(self.seed, "pps", d.code);
+            let w = ((base * u) * 10_000.0).round() / 10_000.0;
+            counties.push((*d, CountyType::Sampled, None, w.max(1.0)));
+        }
+        let unused_counties: Vec<Division> = s.frame[n_sampled..].to_vec();
+        let counties = counties
+            .into_iter()
+            .enumerate()
+            .map(|(rank, (d, county_type, exit_year, sampling_weight))| {
+                self.county(r, d, county_type, exit_year, sampling_weight, rank)
+            })
+            .collect();
+        ProvincePlan {
+            province: p,
+            census_index: pi,
+            counties,
+            unused_counties,
+        }
+    }
+
+    /// One county's plan: its size (households, villages), its townships and whether it
+    /// is assessed.
+    fn county(
+        &self,
+        r: &Reference,
+        d: Division,
+        county_type: CountyType,
+        exit_year: Option<u16>,
+        sampling_weight: f64,
+        rank: usize,
+    ) -> CountyPlan {
+        let (seed, per_county) = (self.seed, self.per_county);
+        let size = (0.5 * normal(seed, "size", d.code) - 0.125).exp();
+        let (hh_base, vil_base) = match county_type {
+            CountyType::Sampled => (SAMPLE_HOUSEHOLDS_PER_COUNTY, NPC_VILLAGES_PER_COUNTY),
+            _ => (NPC_HOUSEHOLDS_PER_COUNTY, NPC_VILLAGES_PER_COUNTY),
+        };
+        let households = ((hh_base * per_county * size).round() as usize).max(8);
+        let available = r.townships.get(d.code).cloned().unwrap_or_default();
+        let mut twn = available;
+        twn.sort_by_key(|t| hash64(seed, "township-rank", t.code));
+        let want_twn = ((TOWNSHIPS_PER_COUNTY * per_county.min(1.0)).round() as usize).max(1);
+        twn.truncate(want_twn.min(twn.len()));
+        twn.sort_by_key(|t| t.code);
+        let villages = ((vil_base * per_county * size).round() as usize)
+            .max(twn.len())
+            .min(twn.len() * MAX_VILLAGE_SERIAL)
+            .max(1);
+        let assessed =
+            exit_year == Some(2020) || (self.assess_all && county_type != CountyType::Sampled);
+        CountyPlan {
+            code: d.code,
+            name: d.name,
+            county_type,
+            exit_year,
+            sampling_weight,
+            households,
+            villages,
+            townships: twn,
+            assessed,
+            rank,
+        }
     }
 }
 

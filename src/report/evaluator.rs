@@ -139,57 +139,88 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
     let mut rows = Vec::new();
     let mut xrows = Vec::new();
     for r in &t.rows {
-        let code = t.get(r, "county_code").str();
-        let name = t.get(r, "county_name").str();
-        let rec = t.get(r, "exit_recommended").bool() == Some(true);
-        let (conf, class) = confidence_name(t.get(r, "confidence").str());
-        let mut cells = vec![
-            Td::Html(format!(
-                "<a href=\"{}.html\">{} {}</a>",
-                esc(&super::file_stem(code)),
-                esc(code),
-                esc(name)
-            )),
-            Td::Text(super::province_name(t.get(r, "province_code").str())),
-        ];
-        let mut x = vec![
-            X::Str(code.into()),
-            X::Str(name.into()),
-            X::Str(t.get(r, "province_code").str().into()),
-        ];
-        for (ind, _) in INDICATORS {
-            let est = t.get(r, &format!("{ind}_pct")).f64();
-            let se = t.get(r, &format!("{ind}_se")).f64();
-            cells.push(Td::Num(format!("{} ({})", pct(est), pct(se))));
-            x.push(X::opt(est, "0.00"));
-            x.push(X::opt(se, "0.000"));
-        }
-        cells.push(Td::Html(badge(
-            if rec {
-                "建议退出"
-            } else {
-                "不建议退出"
-            },
-            if rec { "pass" } else { "failtxt" },
-        )));
-        cells.push(Td::Html(badge(conf, class)));
-        let (check, check_class) = census_check_name(t.get(r, "census_check").str());
-        cells.push(Td::Html(badge(check, check_class)));
-        x.push(X::Str(if rec { "是" } else { "否" }.into()));
-        x.push(X::Str(conf.into()));
-        x.push(X::opt(t.get(r, "census_wrong_exit_pct").f64(), "0.00"));
-        x.push(X::Str(t.get(r, "census_check").str().into()));
-        for (ind, _) in INDICATORS {
-            for col in ["ci_low", "ci_high", "deff", "n_eff"] {
-                if *ind == "incidence" && matches!(col, "deff" | "n_eff") {
-                    continue;
-                }
-                x.push(X::opt(t.get(r, &format!("{ind}_{col}")).f64(), "0.0000"));
-            }
-        }
-        rows.push((if rec { None } else { Some("fail") }, cells));
+        let (row, x) = summary_row(t, r);
+        rows.push(row);
         xrows.push(x);
     }
+    files.push(summary_page(inputs, &rows, dir)?);
+    links.push((
+        "evaluator/index.html".to_string(),
+        format!("评估汇总（{} 个县）", t.rows.len()),
+    ));
+    files.push(summary_workbook(inputs, &xrows, dir)?);
+
+    // One report per county.
+    for r in &t.rows {
+        let code = t.get(r, "county_code").str().to_string();
+        let (h, x) = county_page(inputs, r, &code, dir)?;
+        files.push(h);
+        files.push(x);
+    }
+    Ok(Written { files, links })
+}
+
+/// A county's line of the summary: the HTML row (failing counties marked) and the workbook
+/// row.
+fn summary_row(t: &Table, r: &[Cell]) -> ((Option<&'static str>, Vec<Td>), Vec<X>) {
+    let code = t.get(r, "county_code").str();
+    let name = t.get(r, "county_name").str();
+    let rec = t.get(r, "exit_recommended").bool() == Some(true);
+    let (conf, class) = confidence_name(t.get(r, "confidence").str());
+    let mut cells = vec![
+        Td::Html(format!(
+            "<a href=\"{}.html\">{} {}</a>",
+            esc(&super::file_stem(code)),
+            esc(code),
+            esc(name)
+        )),
+        Td::Text(super::province_name(t.get(r, "province_code").str())),
+    ];
+    let mut x = vec![
+        X::Str(code.into()),
+        X::Str(name.into()),
+        X::Str(t.get(r, "province_code").str().into()),
+    ];
+    for (ind, _) in INDICATORS {
+        let est = t.get(r, &format!("{ind}_pct")).f64();
+        let se = t.get(r, &format!("{ind}_se")).f64();
+        cells.push(Td::Num(format!("{} ({})", pct(est), pct(se))));
+        x.push(X::opt(est, "0.00"));
+        x.push(X::opt(se, "0.000"));
+    }
+    cells.push(Td::Html(badge(
+        if rec {
+            "建议退出"
+        } else {
+            "不建议退出"
+        },
+        if rec { "pass" } else { "failtxt" },
+    )));
+    cells.push(Td::Html(badge(conf, class)));
+    let (check, check_class) = census_check_name(t.get(r, "census_check").str());
+    cells.push(Td::Html(badge(check, check_class)));
+    x.push(X::Str(if rec { "是" } else { "否" }.into()));
+    x.push(X::Str(conf.into()));
+    x.push(X::opt(t.get(r, "census_wrong_exit_pct").f64(), "0.00"));
+    x.push(X::Str(t.get(r, "census_check").str().into()));
+    for (ind, _) in INDICATORS {
+        for col in ["ci_low", "ci_high", "deff", "n_eff"] {
+            if *ind == "incidence" && matches!(col, "deff" | "n_eff") {
+                continue;
+            }
+            x.push(X::opt(t.get(r, &format!("{ind}_{col}")).f64(), "0.0000"));
+        }
+    }
+    ((if rec { None } else { Some("fail") }, cells), x)
+}
+
+/// The summary page across counties, `index.html`.
+fn summary_page(
+    inputs: &Inputs,
+    rows: &[(Option<&'static str>, Vec<Td>)],
+    dir: &Path,
+) -> Result<PathBuf, ReportError> {
+    let t = &inputs.assessment;
     let mut b = String::from("<h1>贫困县退出专项评估检查 · 汇总</h1>\n");
     b.push_str(&format!(
         "<p class=\"sub\">评估县 {} 个，建议退出 {} 个</p>\n",
@@ -215,7 +246,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
                 "置信程度",
                 "普查核查",
             ],
-            &rows,
+            rows,
         ));
     }
     b.push_str("<p><a href=\"summary.xlsx\">下载汇总工作簿（含抽样设计和核实清单）</a> · <a href=\"../index.html\">返回索引</a></p>\n");
@@ -224,12 +255,12 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
         &index,
         page("贫困县退出专项评估检查 · 汇总", &b, &inputs.generated_at).as_bytes(),
     )?;
-    files.push(index);
-    links.push((
-        "evaluator/index.html".to_string(),
-        format!("评估汇总（{} 个县）", t.rows.len()),
-    ));
+    Ok(index)
+}
 
+/// The summary workbook, `summary.xlsx`: the counties' estimates and intervals, then the
+/// design and follow-up sheets of every county.
+fn summary_workbook(inputs: &Inputs, xrows: &[Vec<X>], dir: &Path) -> Result<PathBuf, ReportError> {
     let mut interval_headers = Vec::new();
     for (ind, label) in INDICATORS {
         for what in ["置信区间下限", "置信区间上限", "设计效应", "有效样本量"]
@@ -258,7 +289,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
     let path = dir.join("summary.xlsx");
     let e = err(&path);
     let mut wb = workbook("贫困县退出专项评估检查汇总", &inputs.generated_at);
-    sheet(&mut wb, "汇总", &summary_headers, &xrows).map_err(&e)?;
+    sheet(&mut wb, "汇总", &summary_headers, xrows).map_err(&e)?;
     design_and_followup_sheets(
         &mut wb,
         &design_rows(&inputs.design, None),
@@ -266,16 +297,7 @@ pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written, ReportError> {
     )
     .map_err(&e)?;
     save(&mut wb, &path)?;
-    files.push(path);
-
-    // One report per county.
-    for r in &t.rows {
-        let code = t.get(r, "county_code").str().to_string();
-        let (h, x) = county_page(inputs, r, &code, dir)?;
-        files.push(h);
-        files.push(x);
-    }
-    Ok(Written { files, links })
+    Ok(path)
 }
 
 const DESIGN_HEADERS: &[&str] = &[
@@ -369,6 +391,7 @@ fn html_rows(rows: &[Vec<X>]) -> Vec<(Option<&'static str>, Vec<Td>)> {
         .collect()
 }
 
+/// One county's report: its HTML page and its workbook.
 fn county_page(
     inputs: &Inputs,
     r: &[Cell],
@@ -377,6 +400,43 @@ fn county_page(
 ) -> Result<(PathBuf, PathBuf), ReportError> {
     let t = &inputs.assessment;
     let name = t.get(r, "county_name").str();
+    let indicators = indicator_rows(t, r);
+    let design = design_rows(&inputs.design, Some(code));
+    let followup = followup_rows(&inputs.followup, Some(code));
+
+    let mut b = county_heading(t, r, code, name);
+    b.push_str(&indicator_section(&indicators));
+    b.push_str(&census_section(t, r));
+    b.push_str(&interval_notes(t, r));
+    b.push_str(&design_section(inputs, code, &design));
+    b.push_str(&format!(
+        "<h2>疑似问题核实清单（{} 户）</h2>\n<p>已脱贫户以户编码标识，非建档立卡户以样本村标识；不含姓名和身份证号码。</p>\n",
+        followup.len()
+    ));
+    b.push_str(&table(FOLLOWUP_HEADERS, &html_rows(&followup)));
+    b.push_str(&format!(
+        "<p><a href=\"{}.xlsx\">下载本县工作簿</a> · <a href=\"index.html\">返回汇总</a></p>\n",
+        esc(&super::file_stem(code))
+    ));
+    let stem = super::file_stem(code);
+    let html_path = dir.join(format!("{stem}.html"));
+    write_file(
+        &html_path,
+        page(&format!("{code} {name} 退出评估"), &b, &inputs.generated_at).as_bytes(),
+    )?;
+    let xlsx_path = dir.join(format!("{stem}.xlsx"));
+    let title = format!("{code} {name} 退出评估");
+    let sheets = CountySheets {
+        indicators: &indicators.xlsx,
+        design: &design,
+        followup: &followup,
+    };
+    county_workbook(&xlsx_path, &title, inputs, r, &sheets)?;
+    Ok((html_path, xlsx_path))
+}
+
+/// The title, the sample's size and the decision with its confidence.
+fn county_heading(t: &Table, r: &[Cell], code: &str, name: &str) -> String {
     let mut b = format!(
         "<h1>{} {} 贫困县退出专项评估检查报告</h1>\n<p class=\"sub\">{} · 样本户 {} 户 · 样本村（PSU）{} 个 · 抽样层 {} 个</p>\n",
         esc(code),
@@ -400,9 +460,22 @@ fn county_page(
         ),
         badge(conf, class)
     ));
-    let mut rows = Vec::new();
-    let mut xrows = Vec::new();
-    let mut chart = Vec::new();
+    b
+}
+
+/// A county's four indicators as HTML rows, workbook rows and chart rows.
+struct IndicatorRows {
+    html: Vec<(Option<&'static str>, Vec<Td>)>,
+    xlsx: Vec<Vec<X>>,
+    chart: Vec<IntervalRow>,
+}
+
+fn indicator_rows(t: &Table, r: &[Cell]) -> IndicatorRows {
+    let mut rows = IndicatorRows {
+        html: Vec::new(),
+        xlsx: Vec::new(),
+        chart: Vec::new(),
+    };
     for (ind, label) in INDICATORS {
         let g = |s: &str| t.get(r, &format!("{ind}_{s}")).f64();
         let (thr, op) = threshold(r, t, ind);
@@ -422,7 +495,7 @@ fn county_page(
         let num = |v: Option<f64>, digits: usize| {
             v.map_or_else(|| "—".into(), |v| format!("{v:.digits$}"))
         };
-        rows.push((
+        rows.html.push((
             None,
             vec![
                 Td::Text(label.to_string()),
@@ -443,7 +516,7 @@ fn county_page(
                 Td::Html(badge(&v, vclass)),
             ],
         ));
-        xrows.push(vec![
+        rows.xlsx.push(vec![
             X::Str(label.to_string()),
             X::opt(g("pct"), "0.0000"),
             X::opt(g("se"), "0.0000"),
@@ -462,14 +535,19 @@ fn county_page(
             X::Str(format!("{op} {thr}")),
             X::Str(v),
         ]);
-        chart.push(IntervalRow {
+        rows.chart.push(IntervalRow {
             label: label.to_string(),
             estimate: g("pct"),
             ci,
             threshold: thr,
         });
     }
-    b.push_str("<h2>三率一度</h2>\n");
+    rows
+}
+
+/// The indicators' table and interval chart.
+fn indicator_section(rows: &IndicatorRows) -> String {
+    let mut b = String::from("<h2>三率一度</h2>\n");
     b.push_str(&table(
         &[
             "指标",
@@ -481,15 +559,20 @@ fn county_page(
             "标准",
             "判定",
         ],
-        &rows,
+        &rows.html,
     ));
     b.push_str(&interval_chart(
         "估计值及置信区间（Korn–Graubard）与标准",
-        &chart,
+        &rows.chart,
     ));
+    b
+}
+
+/// The census cross-check, with the warning when the census finds more wrong exits.
+fn census_section(t: &Table, r: &[Cell]) -> String {
     let census_check = t.get(r, "census_check").str();
     let (check, check_class) = census_check_name(census_check);
-    b.push_str(&format!(
+    let mut b = format!(
         "<p>普查全面核查：已脱贫人口中未达退出标准的比例为 {}%（抽样估计的错退率为 {}%，置信区间 {}）。核对结果：{}。</p>\n",
         pct(t.get(r, "census_wrong_exit_pct").f64()),
         pct(t.get(r, "wrong_exit_pct").f64()),
@@ -501,20 +584,28 @@ fn county_page(
             _ => "—".into(),
         },
         badge(check, check_class)
-    ));
+    );
     if census_check == "census_higher" {
         b.push_str(&format!(
             "<p class=\"failtxt\" id=\"census-higher\">{}</p>\n",
             esc(CENSUS_HIGHER_WARNING)
         ));
     }
-    b.push_str(&format!("<p class=\"notes\">{}</p>\n", esc(INTERVAL_NOTE)));
+    b
+}
+
+/// How the intervals are computed, and why a standard error may be missing.
+fn interval_notes(t: &Table, r: &[Cell]) -> String {
+    let mut b = format!("<p class=\"notes\">{}</p>\n", esc(INTERVAL_NOTE));
     if t.get(r, "wrong_exit_se").f64().is_none() && t.get(r, "wrong_exit_pct").f64().is_some() {
         b.push_str("<p class=\"failtxt\">样本村少于2个，无法估计抽样误差（不是误差为0）。</p>\n");
     }
+    b
+}
 
-    let design = design_rows(&inputs.design, Some(code));
-    b.push_str("<h2>抽样设计</h2>\n");
+/// The sample design: lonely-PSU strata and the strata's table.
+fn design_section(inputs: &Inputs, code: &str, design: &[Vec<X>]) -> String {
+    let mut b = String::from("<h2>抽样设计</h2>\n");
     let lonely: Vec<String> = inputs
         .design
         .rows
@@ -533,26 +624,29 @@ fn county_page(
             esc(&lonely.join("、"))
         ));
     }
-    b.push_str(&table(DESIGN_HEADERS, &html_rows(&design)));
-    let followup = followup_rows(&inputs.followup, Some(code));
-    b.push_str(&format!(
-        "<h2>疑似问题核实清单（{} 户）</h2>\n<p>已脱贫户以户编码标识，非建档立卡户以样本村标识；不含姓名和身份证号码。</p>\n",
-        followup.len()
-    ));
-    b.push_str(&table(FOLLOWUP_HEADERS, &html_rows(&followup)));
-    b.push_str(&format!(
-        "<p><a href=\"{}.xlsx\">下载本县工作簿</a> · <a href=\"index.html\">返回汇总</a></p>\n",
-        esc(&super::file_stem(code))
-    ));
-    let stem = super::file_stem(code);
-    let html_path = dir.join(format!("{stem}.html"));
-    write_file(
-        &html_path,
-        page(&format!("{code} {name} 退出评估"), &b, &inputs.generated_at).as_bytes(),
-    )?;
-    let xlsx_path = dir.join(format!("{stem}.xlsx"));
-    let e = err(&xlsx_path);
-    let mut wb = workbook(&format!("{code} {name} 退出评估"), &inputs.generated_at);
+    b.push_str(&table(DESIGN_HEADERS, &html_rows(design)));
+    b
+}
+
+/// The rows of a county workbook's sheets that its page has drawn already.
+struct CountySheets<'a> {
+    indicators: &'a [Vec<X>],
+    design: &'a [Vec<X>],
+    followup: &'a [Vec<X>],
+}
+
+/// A county's workbook: indicators, census cross-check, design and follow-up.
+fn county_workbook(
+    xlsx_path: &Path,
+    title: &str,
+    inputs: &Inputs,
+    r: &[Cell],
+    sheets: &CountySheets<'_>,
+) -> Result<(), ReportError> {
+    let t = &inputs.assessment;
+    let census_check = t.get(r, "census_check").str();
+    let e = err(xlsx_path);
+    let mut wb = workbook(title, &inputs.generated_at);
     sheet(
         &mut wb,
         "三率一度",
@@ -567,7 +661,7 @@ fn county_page(
             "标准",
             "判定",
         ],
-        &xrows,
+        sheets.indicators,
     )
     .map_err(&e)?;
     sheet(
@@ -598,7 +692,7 @@ fn county_page(
         ]],
     )
     .map_err(&e)?;
-    design_and_followup_sheets(&mut wb, &design, &followup).map_err(&e)?;
-    save(&mut wb, &xlsx_path)?;
-    Ok((html_path, xlsx_path))
+    design_and_followup_sheets(&mut wb, sheets.design, sheets.followup).map_err(&e)?;
+    save(&mut wb, xlsx_path)?;
+    Ok(())
 }
