@@ -90,11 +90,52 @@ pub struct ServeArgs {
     /// The most rows one query may return.
     #[arg(long, default_value_t = 1_000_000)]
     pub max_rows: usize,
-    /// The longest one query may run, in seconds.
+    /// The longest one query may run, in seconds; then its plan is cancelled.
     #[arg(long, default_value_t = 300)]
     pub timeout_secs: u64,
+    /// Statements one researcher may have running at once.
+    #[arg(long, default_value_t = 2)]
+    pub max_concurrent: usize,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// What one statement may ask of the machine (`sql` and `serve`).
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// The longest statement, in bytes of SQL.
+    #[arg(long, default_value_t = crate::engine::guard::DEFAULT_MAX_STATEMENT_BYTES)]
+    pub max_statement_bytes: usize,
+    /// The deepest nesting of expressions and subqueries, and the most SELECTs and tables one
+    /// statement may combine.
+    #[arg(long, default_value_t = crate::engine::guard::DEFAULT_MAX_DEPTH)]
+    pub max_expression_depth: usize,
+    /// Memory of one query (its operators spill beyond it where they can, else it fails), and
+    /// the most one batch of a growing function such as repeat() may make.
+    #[arg(long, default_value = "1GiB", value_parser = crate::engine::parse_size)]
+    pub query_memory_limit: usize,
+    /// The largest result of one query (Arrow bytes in memory), beside any row limit.
+    #[arg(long, default_value = "256MiB", value_parser = crate::engine::parse_size)]
+    pub max_result_bytes: usize,
+}
+
+impl LimitArgs {
+    pub fn limits(
+        &self,
+        max_rows: Option<usize>,
+        timeout: Option<std::time::Duration>,
+    ) -> crate::engine::guard::Limits {
+        crate::engine::guard::Limits {
+            max_statement_bytes: self.max_statement_bytes,
+            max_depth: self.max_expression_depth,
+            query_memory: self.query_memory_limit,
+            max_result_bytes: self.max_result_bytes,
+            max_rows,
+            timeout,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -273,6 +314,8 @@ pub struct SqlArgs {
     #[arg(long, value_enum, default_value = "table")]
     pub format: crate::console::OutputFormat,
     #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
     pub engine: EngineArgs,
 }
 
@@ -335,6 +378,20 @@ impl GenerateArgs {
 /// The next step for a failure, where there is an obvious one (`main` prints it as `hint:`).
 pub fn hint(e: &anyhow::Error) -> Option<String> {
     let text = format!("{e:#}");
+    for cause in e.chain() {
+        if let Some(h) = cause
+            .downcast_ref::<crate::engine::guard::QueryError>()
+            .and_then(|q| q.hint())
+        {
+            return Some(h.to_string());
+        }
+        if let Some(h) = cause
+            .downcast_ref::<crate::server::ServerError>()
+            .and_then(|s| s.hint())
+        {
+            return Some(h);
+        }
+    }
     if text.contains("has no committed snapshot") {
         return Some(
             "check the --warehouse path, or load submissions into it with \
@@ -431,7 +488,12 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
             Ok(report.exit_code())
         }
         Command::Sql(args) => {
-            let ctx = crate::engine::session(&args.engine.config(None))?;
+            let engine = args.engine.config(None);
+            let ctx = crate::engine::session(&engine)?;
+            let runner = crate::engine::guard::QueryRunner::new(
+                args.limits.limits(None, None),
+                engine.threads,
+            )?;
             // The survey functions of the exit assessment, for statisticians at the prompt.
             crate::assessment::register(&ctx);
             if let Some(dir) = &args.extract {
@@ -446,6 +508,7 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
                 }
                 wh.register(&ctx, snapshot.as_ref())?;
             }
+            runner.guard(&ctx);
             let script = match &args.command {
                 Some(c) => Some(c.clone()),
                 None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => None,
@@ -458,15 +521,15 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
             match script {
                 Some(script) => {
                     for stmt in crate::console::split_statements(&script) {
-                        let batches = crate::engine::run_sql(&ctx, &stmt).await?;
+                        let answer = runner.run(&ctx, &stmt).await?;
                         crate::console::write_batches(
                             &mut std::io::stdout().lock(),
-                            &batches,
+                            &answer.batches,
                             args.format,
                         )?;
                     }
                 }
-                None => crate::console::repl(&ctx, args.format).await?,
+                None => crate::console::repl(&ctx, &runner, args.format).await?,
             }
             Ok(0)
         }
@@ -547,8 +610,11 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
                 tokens: args.tokens.clone(),
                 addr: std::net::SocketAddr::new(args.host, args.port),
                 query_log: args.query_log.clone(),
-                max_rows: args.max_rows,
-                timeout: std::time::Duration::from_secs(args.timeout_secs),
+                limits: args.limits.limits(
+                    Some(args.max_rows),
+                    Some(std::time::Duration::from_secs(args.timeout_secs)),
+                ),
+                max_concurrent: args.max_concurrent,
                 engine: args.engine.config(None),
             };
             crate::server::serve(&opts).await?;
