@@ -40,7 +40,7 @@ fn hostile() -> Vec<String> {
     vec![
         chain(2000, "+"),
         chain(20_000, "OR"),
-        vec!["SELECT repeat('x', 1000000000) AS s"; 5].join(" UNION ALL "),
+        ["SELECT repeat('x', 1000000000) AS s"; 5].join(" UNION ALL "),
         "SELECT repeat('x', 4000000) AS s FROM generate_series(1, 1000)".into(),
         "SELECT repeat('x', 500000) AS s FROM generate_series(1, 1000)".into(),
         "SELECT COUNT(*) FROM generate_series(1, 200000) a, generate_series(1, 200000) b \
@@ -55,6 +55,7 @@ struct Outcome {
     valid: bool,
     ms: f64,
     ok: bool,
+    error: Option<String>,
 }
 
 async fn query(port: u16, token: &str, sql: &str) -> Result<usize, String> {
@@ -107,6 +108,7 @@ async fn researcher(
             valid,
             ms: start.elapsed().as_secs_f64() * 1e3,
             ok: r.is_ok(),
+            error: r.err(),
         });
     }
     out
@@ -201,6 +203,7 @@ fn main() {
         limits: Limits {
             max_rows: Some(100_000),
             timeout: Some(Duration::from_secs(2)),
+            bounded_joins: true,
             ..Limits::default()
         },
         max_concurrent: 2,
@@ -238,6 +241,23 @@ fn main() {
     report("valid", &valid);
     report("hostile", &hostile);
     let wrong = valid.iter().filter(|o| !o.ok).count() + hostile.iter().filter(|o| o.ok).count();
+    let mut reasons = std::collections::BTreeMap::new();
+    for o in &outcomes {
+        if let Some(e) = &o.error {
+            let kind = if o.valid { "valid" } else { "hostile" };
+            let reason: String = e
+                .split("message: ")
+                .last()
+                .unwrap_or(e)
+                .chars()
+                .take(70)
+                .collect();
+            *reasons.entry((kind, reason)).or_insert(0) += 1;
+        }
+    }
+    for ((kind, reason), n) in &reasons {
+        println!("    {kind} refused {n:>3}×: {reason}");
+    }
     println!(
         "  peak RSS {peak:.0} MiB   valid refused or hostile answered: {wrong}   \
          the server answers afterwards: {}",

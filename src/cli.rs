@@ -114,7 +114,7 @@ pub struct LimitArgs {
     pub max_expression_depth: usize,
     /// Memory of one query (its operators spill beyond it where they can, else it fails), and
     /// the most one batch of a growing function such as repeat() may make.
-    #[arg(long, default_value = "1GiB", value_parser = crate::engine::parse_size)]
+    #[arg(long, default_value = "512MiB", value_parser = crate::engine::parse_size)]
     pub query_memory_limit: usize,
     /// The largest result of one query (Arrow bytes in memory), beside any row limit.
     #[arg(long, default_value = "256MiB", value_parser = crate::engine::parse_size)]
@@ -122,12 +122,14 @@ pub struct LimitArgs {
 }
 
 impl LimitArgs {
+    /// The limits of one statement; `serve` adds rows, a timeout and bounded joins.
     pub fn limits(
         &self,
         max_rows: Option<usize>,
         timeout: Option<std::time::Duration>,
     ) -> crate::engine::guard::Limits {
         crate::engine::guard::Limits {
+            bounded_joins: timeout.is_some(),
             max_statement_bytes: self.max_statement_bytes,
             max_depth: self.max_expression_depth,
             query_memory: self.query_memory_limit,

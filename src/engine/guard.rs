@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::logical_expr::{FetchType, LogicalPlan};
 use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::sql::parser::{CopyToSource, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::{Expr, Query, Select, TableFactor, Visit, Visitor};
@@ -41,11 +43,14 @@ pub struct Limits {
     pub max_rows: Option<usize>,
     /// Wall time of one query, planning included.
     pub timeout: Option<Duration>,
+    /// Refuse joins without an equality condition unless one side is known to be small: the
+    /// engine compares their rows in loops that a timeout cannot interrupt.
+    pub bounded_joins: bool,
 }
 
 pub const DEFAULT_MAX_STATEMENT_BYTES: usize = 64 << 10;
 pub const DEFAULT_MAX_DEPTH: usize = 200;
-pub const DEFAULT_QUERY_MEMORY: usize = 1 << 30;
+pub const DEFAULT_QUERY_MEMORY: usize = 512 << 20;
 pub const DEFAULT_MAX_RESULT_BYTES: usize = 256 << 20;
 
 impl Default for Limits {
@@ -57,6 +62,7 @@ impl Default for Limits {
             max_result_bytes: DEFAULT_MAX_RESULT_BYTES,
             max_rows: None,
             timeout: None,
+            bounded_joins: false,
         }
     }
 }
@@ -74,6 +80,10 @@ pub enum QueryError {
     Refused(DataFusionError),
     #[error("the query failed: {0}")]
     Failed(DataFusionError),
+    #[error(
+        "the statement joins two inputs without an equality condition, and neither is known to have at most {SMALL_SIDE_ROWS} rows"
+    )]
+    UnboundedJoin,
     #[error("the result has more than {limit} rows")]
     TooManyRows { limit: usize },
     #[error("the result is larger than {}", size(*.limit as u64))]
@@ -109,6 +119,9 @@ impl QueryError {
                 "aggregate or filter earlier, or make smaller values"
             }
             QueryError::Timeout { .. } => "filter earlier, or avoid joins without an equality",
+            QueryError::UnboundedJoin => {
+                "join on an equality (a.x = b.y), or make one side small: an aggregate without GROUP BY, a LIMIT or VALUES"
+            }
             _ => return None,
         })
     }
@@ -340,10 +353,62 @@ async fn plan(base: &SessionContext, sql: &str, limits: &Limits) -> Result<DataF
     super::read_only()
         .verify_plan(&plan)
         .map_err(QueryError::Refused)?;
-    SessionContext::new_with_state(state)
+    let df = SessionContext::new_with_state(state)
         .execute_logical_plan(plan)
         .await
-        .map_err(QueryError::Refused)
+        .map_err(QueryError::Refused)?;
+    if limits.bounded_joins {
+        let optimized = df
+            .clone()
+            .into_optimized_plan()
+            .map_err(QueryError::Refused)?;
+        check_joins(&optimized)?;
+    }
+    Ok(df)
+}
+
+/// The most rows a join side may have when the join has no equality condition.
+pub const SMALL_SIDE_ROWS: usize = 10_000;
+
+/// Rows a plan yields at most, where its shape says so.
+fn at_most_rows(plan: &LogicalPlan) -> Option<usize> {
+    match plan {
+        LogicalPlan::Aggregate(a) if a.group_expr.is_empty() => Some(1),
+        LogicalPlan::Limit(l) => match l.get_fetch_type() {
+            Ok(FetchType::Literal(Some(n))) => Some(n),
+            _ => at_most_rows(&l.input),
+        },
+        LogicalPlan::Values(v) => Some(v.values.len()),
+        LogicalPlan::EmptyRelation(_) => Some(1),
+        LogicalPlan::Projection(p) => at_most_rows(&p.input),
+        LogicalPlan::Filter(f) => at_most_rows(&f.input),
+        LogicalPlan::SubqueryAlias(s) => at_most_rows(&s.input),
+        LogicalPlan::Sort(s) => at_most_rows(&s.input),
+        LogicalPlan::Join(j) => at_most_rows(&j.left)?.checked_mul(at_most_rows(&j.right)?),
+        _ => None,
+    }
+}
+
+/// Refuse a join without an equality condition of two sides not known to be small.
+fn check_joins(plan: &LogicalPlan) -> Result<(), QueryError> {
+    let small = |p: &LogicalPlan| at_most_rows(p).is_some_and(|n| n <= SMALL_SIDE_ROWS);
+    let mut unbounded = false;
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::Join(j) = node
+            && j.on.is_empty()
+            && !small(&j.left)
+            && !small(&j.right)
+        {
+            unbounded = true;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    if unbounded {
+        Err(QueryError::UnboundedJoin)
+    } else {
+        Ok(())
+    }
 }
 
 /// Run a plan, stopping as soon as the result passes the row or byte cap.

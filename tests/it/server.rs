@@ -190,7 +190,7 @@ fn attacks_are_refused_at_their_limits_and_the_server_carries_on() {
         "1",
     ];
     let (server, port, log, _) = serve(dir.path(), &limits);
-    let five_gigabytes = vec!["SELECT repeat('x', 1000000000) AS s"; 5].join(" UNION ALL ");
+    let five_gigabytes = ["SELECT repeat('x', 1000000000) AS s"; 5].join(" UNION ALL ");
     let statements = serde_json::json!({
         "depth_under": chain(90, "+"),
         "depth_over": chain(2000, "+"),
@@ -201,6 +201,8 @@ fn attacks_are_refused_at_their_limits_and_the_server_carries_on() {
         "repeat_4m_rows": "SELECT repeat('x', 4000000) AS s FROM generate_series(1, 1000)",
         "bytes_under": "SELECT repeat('x', 3000) AS s FROM generate_series(1, 1000)",
         "bytes_over": "SELECT repeat('x', 5000) AS s FROM generate_series(1, 1000)",
+        "join_small": "SELECT COUNT(*) AS n FROM research_persons p, (SELECT COUNT(*) AS n FROM research_households) h WHERE h.n > 0",
+        "join_unbounded": "SELECT COUNT(*) AS n FROM generate_series(1, 200000) a, generate_series(1, 200000) b WHERE a.value * 7 + b.value * 3 < 0",
         "memory_over": "SELECT length(string_agg(repeat('x', 1000), ',')) AS n FROM generate_series(1, 100000)",
     });
     let file = dir.path().join("statements.json");
@@ -221,7 +223,12 @@ fn attacks_are_refused_at_their_limits_and_the_server_carries_on() {
     );
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let s = &r["statements"];
-    for (name, rows) in [("depth_under", 1), ("size_under", 1), ("bytes_under", 1000)] {
+    for (name, rows) in [
+        ("depth_under", 1),
+        ("size_under", 1),
+        ("bytes_under", 1000),
+        ("join_small", 1),
+    ] {
         assert_eq!(s[name]["rows"], rows, "{name}: {}", s[name]);
     }
     for (name, says) in [
@@ -232,6 +239,7 @@ fn attacks_are_refused_at_their_limits_and_the_server_carries_on() {
         ("repeat_4m_rows", "repeat() would make"),
         ("bytes_over", "the result is larger than 4.0 MiB"),
         ("memory_over", "memory limit of 64.0 MiB"),
+        ("join_unbounded", "without an equality condition"),
     ] {
         let error = s[name]["error"].as_str().unwrap_or_default();
         assert!(error.contains(says), "{name}: {}", s[name]);
