@@ -76,7 +76,7 @@ pub enum QueryError {
         "the statement nests expressions or subqueries, or combines SELECTs and tables, more than {limit} deep"
     )]
     TooDeep { limit: usize },
-    #[error("{0}")]
+    #[error("{}", readable(.0))]
     Refused(DataFusionError),
     #[error("the query failed: {0}")]
     Failed(DataFusionError),
@@ -124,6 +124,22 @@ impl QueryError {
             }
             _ => return None,
         })
+    }
+}
+
+/// A planning error as people read it: the SQL parser's without its Rust dress.
+fn readable(e: &DataFusionError) -> String {
+    use datafusion::sql::sqlparser::parser::ParserError;
+    match e {
+        DataFusionError::SQL(p, _) => match p.as_ref() {
+            ParserError::ParserError(m) | ParserError::TokenizerError(m) => {
+                format!("the SQL does not parse: {m}")
+            }
+            ParserError::RecursionLimitExceeded => {
+                "the SQL does not parse: it nests too deeply".to_string()
+            }
+        },
+        e => e.to_string(),
     }
 }
 
