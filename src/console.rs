@@ -1,13 +1,14 @@
 //! The console of `povcensus sql`: statements split from a script, results written as a
-//! table, CSV or JSON, and the interactive prompt. What SQL may do (read-only) is the engine's
-//! ([`crate::engine::read_only`], [`crate::engine::run_sql`]).
+//! table, CSV or JSON, and the interactive prompt. What SQL may do (read-only) and the guards
+//! every statement runs under (size, depth, memory, result bytes) are the engine's
+//! ([`crate::engine::read_only`], [`crate::engine::guard`]).
 
 use std::io::Write;
 
 use arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 
-use crate::engine::run_sql;
+use crate::engine::guard::QueryRunner;
 
 /// Output format of `povcensus sql`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -98,7 +99,11 @@ pub fn split_statements(script: &str) -> Vec<String> {
 }
 
 /// The interactive prompt: statements end with `;`, `\q` quits, `\d` lists tables.
-pub async fn repl(ctx: &SessionContext, format: OutputFormat) -> anyhow::Result<()> {
+pub async fn repl(
+    ctx: &SessionContext,
+    runner: &QueryRunner,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
     let mut rl = rustyline::DefaultEditor::new()?;
     let mut buffer = String::new();
     eprintln!("povcensus sql: end statements with ;  \\d lists tables  \\q quits");
@@ -122,8 +127,8 @@ pub async fn repl(ctx: &SessionContext, format: OutputFormat) -> anyhow::Result<
             break;
         }
         if buffer.is_empty() && trimmed == "\\d" {
-            let batches = run_sql(ctx, "SHOW TABLES").await?;
-            write_batches(&mut std::io::stdout(), &batches, format)?;
+            let answer = runner.run(ctx, "SHOW TABLES").await?;
+            write_batches(&mut std::io::stdout(), &answer.batches, format)?;
             continue;
         }
         buffer.push_str(&line);
@@ -134,13 +139,21 @@ pub async fn repl(ctx: &SessionContext, format: OutputFormat) -> anyhow::Result<
         let _ = rl.add_history_entry(buffer.trim());
         for stmt in split_statements(&buffer) {
             let start = std::time::Instant::now();
-            match run_sql(ctx, &stmt).await {
-                Ok(batches) => {
-                    write_batches(&mut std::io::stdout(), &batches, format)?;
-                    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-                    eprintln!("{rows} rows in {:.3} s", start.elapsed().as_secs_f64());
+            match runner.run(ctx, &stmt).await {
+                Ok(answer) => {
+                    write_batches(&mut std::io::stdout(), &answer.batches, format)?;
+                    eprintln!(
+                        "{} rows in {:.3} s",
+                        answer.rows,
+                        start.elapsed().as_secs_f64()
+                    );
                 }
-                Err(e) => eprintln!("error: {e}"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    if let Some(h) = e.hint() {
+                        eprintln!("  hint: {h}");
+                    }
+                }
             }
         }
         buffer.clear();

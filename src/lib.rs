@@ -8,7 +8,7 @@
 //! stages     generator · ingest · warehouse · pipeline · assessment · report · extract ·
 //!            server · console
 //! engine     engine (DataFusion sessions, memory pool, spill, column casts, Parquet
-//!            properties, progress bars, private scratch dirs) · render (HTML, XLSX) ·
+//!            properties, progress bars, private scratch dirs, guarded SQL) · render (HTML, XLSX) ·
 //!            output (whole output folders, Parquet + CSV tables, formula-safe text)
 //! contract   contract: schema, rules, manifest, id_number, reference
 //! ```
@@ -40,7 +40,8 @@
 //!                (keyed pseudonyms) ─► research_persons, research_households; risk
 //!                (risk_report.html/.json); published (suppressed county tables, their SQL
 //!                filled like a pipeline's); `povcensus sql --extract` over them
-//! server ──────► Arrow Flight SQL over an extract (`povcensus serve`): tokens, read-only, logged
+//! server ──────► Arrow Flight SQL over an extract (`povcensus serve`): tokens, read-only,
+//!                guarded (size, depth, memory, result, time, concurrency), logged
 //! ```
 
 pub mod assessment;

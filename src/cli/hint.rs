@@ -3,6 +3,20 @@
 /// The next step for a failure, where there is an obvious one (`main` prints it as `hint:`).
 pub fn hint(e: &anyhow::Error) -> Option<String> {
     let text = format!("{e:#}");
+    for cause in e.chain() {
+        if let Some(h) = cause
+            .downcast_ref::<crate::engine::guard::QueryError>()
+            .and_then(|q| q.hint())
+        {
+            return Some(h.to_string());
+        }
+        if let Some(h) = cause
+            .downcast_ref::<crate::server::ServerError>()
+            .and_then(|s| s.hint())
+        {
+            return Some(h);
+        }
+    }
     if text.contains("has no committed snapshot") {
         return Some(
             "check the --warehouse path, or load submissions into it with \

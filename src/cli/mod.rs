@@ -107,6 +107,44 @@ impl EngineArgs {
     }
 }
 
+/// What one statement may ask of the machine (`sql` and `serve`).
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// The longest statement, in bytes of SQL.
+    #[arg(long, default_value_t = crate::engine::guard::DEFAULT_MAX_STATEMENT_BYTES)]
+    pub max_statement_bytes: usize,
+    /// The deepest nesting of expressions and subqueries, and the most SELECTs and tables one
+    /// statement may combine.
+    #[arg(long, default_value_t = crate::engine::guard::DEFAULT_MAX_DEPTH)]
+    pub max_expression_depth: usize,
+    /// Memory of one query (its operators spill beyond it where they can, else it fails), and
+    /// the most one batch of a growing function such as repeat() may make.
+    #[arg(long, default_value = "512MiB", value_parser = crate::engine::parse_size)]
+    pub query_memory_limit: usize,
+    /// The largest result of one query (Arrow bytes in memory), beside any row limit.
+    #[arg(long, default_value = "256MiB", value_parser = crate::engine::parse_size)]
+    pub max_result_bytes: usize,
+}
+
+impl LimitArgs {
+    /// The limits of one statement; `serve` adds rows, a timeout and bounded joins.
+    pub fn limits(
+        &self,
+        max_rows: Option<usize>,
+        timeout: Option<std::time::Duration>,
+    ) -> crate::engine::guard::Limits {
+        crate::engine::guard::Limits {
+            bounded_joins: timeout.is_some(),
+            max_statement_bytes: self.max_statement_bytes,
+            max_depth: self.max_expression_depth,
+            query_memory: self.query_memory_limit,
+            max_result_bytes: self.max_result_bytes,
+            max_rows,
+            timeout,
+        }
+    }
+}
+
 /// Run a command. Returns the exit status: 0 ok, 1 rejected input (errors are status 2).
 pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
     match command {

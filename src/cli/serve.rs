@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::EngineArgs;
+use super::{EngineArgs, LimitArgs};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -26,9 +26,14 @@ pub struct ServeArgs {
     /// The most rows one query may return.
     #[arg(long, default_value_t = 1_000_000)]
     pub max_rows: usize,
-    /// The longest one query may run, in seconds.
+    /// The longest one query may run, in seconds; then its plan is cancelled.
     #[arg(long, default_value_t = 300)]
     pub timeout_secs: u64,
+    /// Statements one researcher may have running at once.
+    #[arg(long, default_value_t = 2)]
+    pub max_concurrent: usize,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -40,8 +45,11 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<u8> {
         tokens: args.tokens.clone(),
         addr: std::net::SocketAddr::new(args.host, args.port),
         query_log: args.query_log.clone(),
-        max_rows: args.max_rows,
-        timeout: std::time::Duration::from_secs(args.timeout_secs),
+        limits: args.limits.limits(
+            Some(args.max_rows),
+            Some(std::time::Duration::from_secs(args.timeout_secs)),
+        ),
+        max_concurrent: args.max_concurrent,
         engine: args.engine.config(None),
     };
     crate::server::serve(&opts).await?;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::EngineArgs;
+use super::{EngineArgs, LimitArgs};
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["warehouse", "extract"])))]
@@ -26,12 +26,17 @@ pub struct SqlArgs {
     #[arg(long, value_enum, default_value = "table")]
     pub format: crate::console::OutputFormat,
     #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
     pub engine: EngineArgs,
 }
 
 /// Runs `povcensus sql`.
 pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
-    let ctx = crate::engine::session(&args.engine.config(None))?;
+    let engine = args.engine.config(None);
+    let ctx = crate::engine::session(&engine)?;
+    let runner =
+        crate::engine::guard::QueryRunner::new(args.limits.limits(None, None), engine.threads)?;
     // The survey functions of the exit assessment, for statisticians at the prompt.
     crate::assessment::register(&ctx);
     if let Some(dir) = &args.extract {
@@ -44,6 +49,7 @@ pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
         }
         wh.register(&ctx, snapshot.as_ref())?;
     }
+    runner.guard(&ctx);
     let script = match &args.command {
         Some(c) => Some(c.clone()),
         None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => None,
@@ -56,15 +62,15 @@ pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
     match script {
         Some(script) => {
             for stmt in crate::console::split_statements(&script) {
-                let batches = crate::engine::run_sql(&ctx, &stmt).await?;
+                let answer = runner.run(&ctx, &stmt).await?;
                 crate::console::write_batches(
                     &mut std::io::stdout().lock(),
-                    &batches,
+                    &answer.batches,
                     args.format,
                 )?;
             }
         }
-        None => crate::console::repl(&ctx, args.format).await?,
+        None => crate::console::repl(&ctx, &runner, args.format).await?,
     }
     Ok(0)
 }

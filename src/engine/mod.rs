@@ -1,9 +1,12 @@
 //! The engine floor: DataFusion sessions with a bounded, spilling memory pool, read-only SQL,
-//! result-column casts, the Parquet writer properties, progress bars ([`progress`]) and private
-//! scratch directories ([`scratch`]). It knows no stage: the stages register their own tables
+//! result-column casts, the Parquet writer properties, progress bars ([`progress`]), private
+//! scratch directories ([`scratch`]) and guarded SQL for untrusted statements ([`guard`], with
+//! the per-query memory bounds of [`bounded`]). It knows no stage: the stages register their own tables
 //! and SQL functions on the sessions it makes.
 
+pub mod bounded;
 pub mod functions;
+pub mod guard;
 pub mod progress;
 pub mod scratch;
 

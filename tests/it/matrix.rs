@@ -513,7 +513,7 @@ impl Drop for Server {
 
 fn tokens_file(dir: &Path) -> PathBuf {
     let tokens = dir.join("tokens");
-    std::fs::write(&tokens, "alice:alice-0123456789abcdef\n").unwrap();
+    crate::support::private_file(&tokens, "alice:alice-0123456789abcdef\n");
     tokens
 }
 

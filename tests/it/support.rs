@@ -448,3 +448,13 @@ pub fn wait_until_listening(port: u16) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Writes a file only its owner may read (a tokens file: `serve` refuses one others may read).
+pub fn private_file(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}

@@ -2,24 +2,27 @@
 //! DataFusion that researchers reach from Python ADBC, JDBC tools such as DBeaver, or any
 //! Flight SQL client.
 //!
-//! - Every call needs a researcher's bearer token (the tokens file has one `name:token` per
-//!   line); a Basic handshake with `name:token` returns the bearer header for clients that
-//!   log in with user and password.
+//! - Every call needs a researcher's bearer token ([`tokens`]: a file only its owner may read,
+//!   one `name:token` per line); a Basic handshake with `name:token` returns the bearer header
+//!   for clients that log in with user and password.
 //! - Only the tables of one research extract exist in the session: the confidential warehouse
 //!   is never opened.
-//! - Statements are read-only (no DDL, DML, COPY or SET); results are capped at `max_rows`
-//!   rows and queries at `timeout`.
-//! - Every statement (and every refused token) is logged as one JSON line with the researcher,
-//!   the time, the statement, the outcome and the row count.
+//! - Statements are read-only (no DDL, DML, COPY or SET) and guarded
+//!   ([`crate::engine::guard`]): size and nesting depth checked at parse time, a memory budget
+//!   per query, results capped at `max_rows` rows and `max_result_bytes` bytes, a timeout that
+//!   cancels the plan; each researcher runs at most `max_concurrent` statements at once.
+//! - Every statement is logged ([`log`]) before any work on it and again with its outcome,
+//!   refused, failed and cancelled ones included; so is every refused token.
 //! - It listens on 127.0.0.1 unless told otherwise.
 
-use std::collections::BTreeMap;
-use std::io::Write as _;
+pub mod log;
+pub mod tokens;
+
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use arrow::datatypes::Schema;
 use arrow_flight::encode::FlightDataEncoderBuilder;
@@ -37,11 +40,14 @@ use base64::Engine as _;
 use datafusion::prelude::SessionContext;
 use futures::{Stream, TryStreamExt};
 use prost::Message;
-use serde::Serialize;
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::engine::{EngineConfig, read_only, session};
+use crate::engine::guard::{Limits, QueryError, QueryRunner};
+use crate::engine::{EngineConfig, session};
+
+use log::QueryLog;
+use tokens::Tokens;
 
 const CATALOG: &str = "datafusion";
 const SCHEMA: &str = "public";
@@ -55,6 +61,12 @@ pub enum ServerError {
     },
     #[error("the tokens file {path} has {} problem(s):\n  - {}", .problems.len(), .problems.join("\n  - "))]
     InvalidTokens { path: String, problems: Vec<String> },
+    #[error(
+        "the tokens file {path} may be read by others than its owner (mode {mode:o}): the tokens in it are not secret"
+    )]
+    TokensReadable { path: String, mode: u32 },
+    #[error("cannot start the query threads: {0}")]
+    Threads(std::io::Error),
     #[error("cannot open the query log {path}: {source}")]
     Log {
         path: String,
@@ -76,6 +88,18 @@ pub enum ServerError {
     },
 }
 
+impl ServerError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ServerError::TokensReadable { path, .. } => Some(format!(
+                "make it readable by its owner only: chmod 600 {path} (and give new tokens if others may have read it)"
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// What `povcensus serve` is asked to do.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -83,101 +107,66 @@ pub struct ServeOptions {
     pub tokens: PathBuf,
     pub addr: SocketAddr,
     pub query_log: Option<PathBuf>,
-    pub max_rows: usize,
-    pub timeout: Duration,
+    /// Every statement's limits (rows and timeout included).
+    pub limits: Limits,
+    /// Statements one researcher may have running at once.
+    pub max_concurrent: usize,
     pub engine: EngineConfig,
-}
-
-/// Researchers by token, read from `name:token` lines (blank lines and `#` comments ignored).
-/// Every problem is reported at once; tokens are never echoed.
-pub fn read_tokens(path: &Path) -> Result<BTreeMap<String, String>, ServerError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ServerError::Tokens {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let mut tokens = BTreeMap::new();
-    let mut problems = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        match line.split_once(':') {
-            Some((name, token)) if !name.trim().is_empty() && token.trim().len() >= 16 => {
-                if tokens
-                    .insert(token.trim().to_string(), name.trim().to_string())
-                    .is_some()
-                {
-                    problems.push(format!("line {}: this token is given twice", i + 1));
-                }
-            }
-            Some((name, _)) if !name.trim().is_empty() => problems.push(format!(
-                "line {}: the token of `{}` is shorter than 16 characters",
-                i + 1,
-                name.trim()
-            )),
-            _ => problems.push(format!("line {}: expected `name:token`", i + 1)),
-        }
-    }
-    if tokens.is_empty() && problems.is_empty() {
-        problems.push("no researcher is listed".into());
-    }
-    if problems.is_empty() {
-        Ok(tokens)
-    } else {
-        Err(ServerError::InvalidTokens {
-            path: path.display().to_string(),
-            problems,
-        })
-    }
-}
-
-/// One line of the query log.
-#[derive(Debug, Serialize)]
-struct LogEntry<'a> {
-    time: String,
-    researcher: &'a str,
-    statement: &'a str,
-    outcome: &'a str,
-    rows: Option<usize>,
-    ms: u128,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-/// Where query log lines go.
-enum LogSink {
-    File(std::fs::File),
-    Stderr,
 }
 
 pub struct ResearchService {
     ctx: SessionContext,
-    tokens: BTreeMap<String, String>,
-    log: Mutex<LogSink>,
-    max_rows: usize,
-    timeout: Duration,
+    runner: QueryRunner,
+    tokens: Tokens,
+    log: QueryLog,
+    /// Statements running, by researcher.
+    running: Mutex<HashMap<String, usize>>,
+    max_concurrent: usize,
     sql_info: SqlInfoData,
+}
+
+/// A researcher's place among the statements running; given back on drop.
+struct Slot<'a> {
+    running: &'a Mutex<HashMap<String, usize>>,
+    who: &'a str,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = running.get_mut(self.who) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// The gRPC status of a guarded statement's error; the message ends with the hint.
+fn status(e: &QueryError) -> Status {
+    let message = match e.hint() {
+        Some(h) => format!("{e}\nhint: {h}"),
+        None => e.to_string(),
+    };
+    match e {
+        QueryError::TooManyRows { .. }
+        | QueryError::TooManyBytes { .. }
+        | QueryError::Failed(datafusion::error::DataFusionError::ResourcesExhausted(_)) => {
+            Status::resource_exhausted(message)
+        }
+        QueryError::Timeout { .. } => Status::deadline_exceeded(message),
+        QueryError::Panicked(_) => Status::internal(message),
+        _ => Status::invalid_argument(message),
+    }
 }
 
 impl ResearchService {
     pub async fn new(opts: &ServeOptions) -> Result<ResearchService, ServerError> {
-        let tokens = read_tokens(&opts.tokens)?;
+        let tokens = Tokens::read(&opts.tokens)?;
         let ctx = session(&opts.engine)?;
         crate::extract::register(&ctx, &opts.extract).await?;
-        let log = match &opts.query_log {
-            Some(p) => LogSink::File(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .map_err(|source| ServerError::Log {
-                        path: p.display().to_string(),
-                        source,
-                    })?,
-            ),
-            None => LogSink::Stderr,
-        };
+        let runner = QueryRunner::new(opts.limits.clone(), opts.engine.threads)
+            .map_err(ServerError::Threads)?;
+        runner.guard(&ctx);
+        let log = QueryLog::open(opts.query_log.as_deref(), opts.limits.max_statement_bytes)?;
         let mut info = SqlInfoDataBuilder::new();
         info.append(SqlInfo::FlightSqlServerName, "povcensus research access");
         info.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
@@ -185,24 +174,15 @@ impl ResearchService {
         info.append(SqlInfo::FlightSqlServerReadOnly, true);
         Ok(ResearchService {
             ctx,
+            runner,
             tokens,
-            log: Mutex::new(log),
-            max_rows: opts.max_rows,
-            timeout: opts.timeout,
+            log,
+            running: Mutex::new(HashMap::new()),
+            max_concurrent: opts.max_concurrent.max(1),
             sql_info: info.build().map_err(|e| {
                 ServerError::Extract(datafusion::error::DataFusionError::Internal(e.to_string()))
             })?,
         })
-    }
-
-    fn log(&self, entry: LogEntry<'_>) {
-        // reason: strings and integers always serialize.
-        let line = serde_json::to_string(&entry).expect("log entry serializes") + "\n";
-        let mut sink = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = match &mut *sink {
-            LogSink::File(f) => f.write_all(line.as_bytes()).and_then(|_| f.flush()),
-            LogSink::Stderr => std::io::stderr().write_all(line.as_bytes()),
-        };
     }
 
     /// The researcher behind a request's bearer token.
@@ -214,19 +194,11 @@ impl ResearchService {
             .unwrap_or("");
         let found = header
             .strip_prefix("Bearer ")
-            .and_then(|t| self.tokens.get(t.trim()));
+            .and_then(|t| self.tokens.researcher(t.trim()));
         match found {
-            Some(name) => Ok(name.clone()),
+            Some(name) => Ok(name.to_string()),
             None => {
-                self.log(LogEntry {
-                    time: now(),
-                    researcher: "",
-                    statement: "",
-                    outcome: "unauthenticated",
-                    rows: None,
-                    ms: 0,
-                    error: None,
-                });
+                self.log.unauthenticated();
                 Err(Status::unauthenticated(
                     "a valid researcher token is required (authorization: Bearer <token>)",
                 ))
@@ -234,12 +206,56 @@ impl ResearchService {
         }
     }
 
-    /// Plan a statement under the read-only rules.
-    async fn plan(&self, sql: &str) -> Result<datafusion::prelude::DataFrame, Status> {
-        self.ctx
-            .sql_with_options(sql, read_only())
-            .await
-            .map_err(|e| Status::invalid_argument(e.to_string()))
+    /// A place for one more statement of `who`, unless they have `max_concurrent` running.
+    fn slot<'a>(&'a self, who: &'a str) -> Result<Slot<'a>, String> {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let n = running.entry(who.to_string()).or_insert(0);
+        if *n >= self.max_concurrent {
+            return Err(format!(
+                "{} of your statements are running already, the most one researcher may run at once\nhint: wait for one to finish",
+                self.max_concurrent
+            ));
+        }
+        *n += 1;
+        Ok(Slot {
+            running: &self.running,
+            who,
+        })
+    }
+
+    /// One statement under the guards: logged before any work, a place among the researcher's
+    /// running statements, then `work`, then its outcome logged (`done` the outcome of
+    /// success, with the row count of the answer).
+    async fn guarded<'a, T, F>(
+        &'a self,
+        who: &'a str,
+        sql: &'a str,
+        step: &'a str,
+        done: &str,
+        rows: impl FnOnce(&T) -> Option<usize>,
+        work: F,
+    ) -> Result<T, Status>
+    where
+        F: Future<Output = Result<T, QueryError>>,
+    {
+        let pending = self.log.start(who, sql, step);
+        let _slot = match self.slot(who) {
+            Ok(s) => s,
+            Err(message) => {
+                pending.finish("refused", None, Some(message.clone()));
+                return Err(Status::resource_exhausted(message));
+            }
+        };
+        match work.await {
+            Ok(t) => {
+                pending.finish(done, rows(&t), None);
+                Ok(t)
+            }
+            Err(e) => {
+                pending.finish(e.outcome(), None, Some(e.to_string()));
+                Err(status(&e))
+            }
+        }
     }
 
     fn stream(
@@ -277,10 +293,6 @@ impl ResearchService {
     }
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 type DoGetStream = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -308,24 +320,16 @@ impl FlightSqlService for ResearchService {
                 .unwrap_or_default();
             decoded
                 .split_once(':')
-                .filter(|(name, token)| self.tokens.get(*token) == Some(&name.to_string()))
+                .filter(|(name, token)| self.tokens.researcher(token) == Some(*name))
                 .map(|(_, token)| token.to_string())
         } else {
             header
                 .strip_prefix("Bearer ")
-                .filter(|t| self.tokens.contains_key(t.trim()))
+                .filter(|t| self.tokens.researcher(t.trim()).is_some())
                 .map(|t| t.trim().to_string())
         };
         let Some(token) = token else {
-            self.log(LogEntry {
-                time: now(),
-                researcher: "",
-                statement: "",
-                outcome: "unauthenticated",
-                rows: None,
-                ms: 0,
-                error: None,
-            });
+            self.log.unauthenticated();
             return Err(Status::unauthenticated("unknown researcher or token"));
         };
         let output = futures::stream::iter(vec![Ok(HandshakeResponse {
@@ -346,23 +350,11 @@ impl FlightSqlService for ResearchService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let who = self.researcher(&request)?;
-        let start = Instant::now();
-        let df = match self.plan(&query.query).await {
-            Ok(df) => df,
-            Err(e) => {
-                self.log(LogEntry {
-                    time: now(),
-                    researcher: &who,
-                    statement: &query.query,
-                    outcome: "refused",
-                    rows: None,
-                    ms: start.elapsed().as_millis(),
-                    error: Some(e.message().to_string()),
-                });
-                return Err(e);
-            }
-        };
-        let schema: Schema = df.schema().as_arrow().clone();
+        let sql = &query.query;
+        let work = self.runner.schema(&self.ctx, sql);
+        let schema = self
+            .guarded(&who, sql, "plan", "planned", |_| None, work)
+            .await?;
         let ticket = TicketStatementQuery {
             statement_handle: query.query.clone().into_bytes().into(),
         };
@@ -384,59 +376,11 @@ impl FlightSqlService for ResearchService {
         let who = self.researcher(&request)?;
         let sql = String::from_utf8(ticket.statement_handle.to_vec())
             .map_err(|_| Status::invalid_argument("the ticket is not a statement"))?;
-        let start = Instant::now();
-        let result: Result<(Vec<_>, Arc<Schema>), Status> = async {
-            let df = self.plan(&sql).await?;
-            let schema = Arc::new(df.schema().as_arrow().clone());
-            let df = df
-                .limit(0, Some(self.max_rows + 1))
-                .map_err(|e| Status::internal(e.to_string()))?;
-            let batches = tokio::time::timeout(self.timeout, df.collect())
-                .await
-                .map_err(|_| {
-                    Status::deadline_exceeded(format!(
-                        "the query ran longer than {} s",
-                        self.timeout.as_secs()
-                    ))
-                })?
-                .map_err(|e| Status::invalid_argument(e.to_string()))?;
-            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            if rows > self.max_rows {
-                return Err(Status::resource_exhausted(format!(
-                    "the result has more than {} rows; aggregate, filter or add a LIMIT",
-                    self.max_rows
-                )));
-            }
-            Ok((batches, schema))
-        }
-        .await;
-        match result {
-            Ok((batches, schema)) => {
-                let rows = batches.iter().map(|b| b.num_rows()).sum();
-                self.log(LogEntry {
-                    time: now(),
-                    researcher: &who,
-                    statement: &sql,
-                    outcome: "ok",
-                    rows: Some(rows),
-                    ms: start.elapsed().as_millis(),
-                    error: None,
-                });
-                Ok(Response::new(Self::stream(batches, schema)))
-            }
-            Err(e) => {
-                self.log(LogEntry {
-                    time: now(),
-                    researcher: &who,
-                    statement: &sql,
-                    outcome: "refused",
-                    rows: None,
-                    ms: start.elapsed().as_millis(),
-                    error: Some(e.message().to_string()),
-                });
-                Err(e)
-            }
-        }
+        let work = self.runner.run(&self.ctx, &sql);
+        let answer = self
+            .guarded(&who, &sql, "run", "ok", |a| Some(a.rows), work)
+            .await?;
+        Ok(Response::new(Self::stream(answer.batches, answer.schema)))
     }
 
     async fn get_flight_info_catalogs(
@@ -604,34 +548,4 @@ pub async fn serve(opts: &ServeOptions) -> Result<(), ServerError> {
 #[allow(dead_code)]
 fn _assert_service(s: ResearchService) -> impl FlightService {
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_file_problems_are_reported_together() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("tokens");
-        std::fs::write(
-            &p,
-            "# researchers\nalice:0123456789abcdef0\nbob:short\nnocolon\ncarol:0123456789abcdef0\n",
-        )
-        .unwrap();
-        let e = read_tokens(&p).unwrap_err().to_string();
-        assert!(e.contains("3 problem(s)"), "{e}");
-        assert!(
-            e.contains("line 3") && e.contains("line 4") && e.contains("line 5"),
-            "{e}"
-        );
-        assert!(
-            !e.contains("0123456789abcdef0"),
-            "tokens are not echoed: {e}"
-        );
-        std::fs::write(&p, "alice: 0123456789abcdef0\n\nbob:fedcba98765432100\n").unwrap();
-        let t = read_tokens(&p).unwrap();
-        assert_eq!(t["0123456789abcdef0"], "alice");
-        assert_eq!(t.len(), 2);
-    }
 }
