@@ -90,6 +90,16 @@ pub enum ExtractError {
         k: usize,
     },
     #[error(
+        "{records} {table} are in classes smaller than k = {k} with nothing left to suppress but \
+         the household size, which the household key gives away (too few households of their \
+         size): the extract cannot be made k-anonymous"
+    )]
+    SizeDisclosed {
+        table: &'static str,
+        records: usize,
+        k: usize,
+    },
+    #[error(
         "the {0} of the second pass differ from the first: was the snapshot changed while the extract ran?"
     )]
     Inconsistent(&'static str),
@@ -199,8 +209,10 @@ async fn write_into(
         "{spinner} writing the extract [{bar:30}] {pos}/{len} records, {eta} left",
     );
     tracing::info!("writing research_households and research_persons (pass 2 of 2)");
-    passes::write_households(&ctx, &queries, opts, &anon, &income, &bar).await?;
-    let health_by_class = passes::write_persons(&ctx, &queries, opts, &anon, &income, &bar).await?;
+    let mut check = risk::InferenceCheck::default();
+    passes::write_households(&ctx, &queries, opts, &anon, &income, &bar, &mut check).await?;
+    let health_by_class =
+        passes::write_persons(&ctx, &queries, opts, &anon, &income, &bar, &mut check).await?;
     bar.finish_and_clear();
 
     let report = RiskReport::new(
@@ -211,7 +223,8 @@ async fn write_into(
         uniques_before,
         ethnicity_groups,
         &income,
-    );
+    )
+    .with_inference(&check);
     // reason: a struct of numbers, strings and maps of string keys always serializes.
     let json = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
     write_file(&opts.out.join("risk_report.json"), json)?;
