@@ -405,6 +405,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_household_size_too_rare_to_hide_is_refused() {
+        // Six households of size 3 and one of size 7: suppressing its area leaves it alone
+        // among the households of size 7, and its size cannot be suppressed.
+        let households: Vec<u64> = [3, 3, 3, 3, 3, 3, 7]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| pack_household(Some(520101 + (i % 2) as u32), Some(*s)))
+            .collect();
+        let values = vec![pack_person([Some(1), Some(6), Some(1), Some(2)]); 7];
+        let e = anonymize(households, (0..7).collect(), values, 3).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ExtractError::SizeDisclosed {
+                    table: "households",
+                    records: 1,
+                    k: 3
+                }
+            ),
+            "{e}"
+        );
+    }
+
     /// Brute-force check on a random population: every record of both tables is compatible
     /// with at least k records, and households with several members stay linked.
     #[test]
@@ -458,6 +482,8 @@ mod tests {
                     .unwrap()
             };
             assert!(brute(&persons, &ALL_QI) >= k as u64, "persons, k = {k}");
+            // The household size is never suppressed: the household key gives it away.
+            assert!(a.households.iter().all(|t| field(*t, SIZE) != 0));
             assert!(
                 brute(&a.households, &HOUSEHOLD_QI) >= k as u64,
                 "households, k = {k}"

@@ -459,6 +459,59 @@ fn percentile(hist: &BTreeMap<u64, u64>, pct: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::{pack_household, pack_person};
+    use arrow::array::{Float64Array, Int64Array};
+
+    #[test]
+    fn determinants_are_hidden_with_what_they_determine() {
+        let b = RecordBatch::try_from_iter([
+            (
+                "health_status",
+                Arc::new(Int64Array::from(vec![4, 4, 1])) as ArrayRef,
+            ),
+            (
+                "schooling_status",
+                Arc::new(Int64Array::from(vec![Some(2), Some(2), Some(1)])) as ArrayRef,
+            ),
+            (
+                "weight",
+                Arc::new(Float64Array::from(vec![1.5, 1.5, 2.5])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let county = pack_household(Some(520101), Some(3));
+        let prefecture = pack_household(Some(5201), Some(3));
+        let tuples = [
+            county | u64::from(pack_person([Some(1), Some(2), Some(1), Some(1)])),
+            prefecture | u64::from(pack_person([Some(1), Some(2), Some(1), None])),
+            county | u64::from(pack_person([Some(1), None, Some(1), Some(2)])),
+        ];
+        let nulls = |c: &str| {
+            let a = published_column(&b, c, &tuples).unwrap();
+            (0..3).map(|i| a.is_null(i)).collect::<Vec<_>>()
+        };
+        assert_eq!(nulls("health_status"), [false, true, false]);
+        assert_eq!(nulls("schooling_status"), [false, true, true]);
+        assert_eq!(nulls("weight"), [false, true, false]);
+        // The check counts what would still give a value away.
+        let mut check = InferenceCheck::default();
+        let out = RecordBatch::try_from_iter([
+            (
+                "area_code",
+                Arc::new(StringArray::from(vec![Some("520101"), Some("5201"), None])) as ArrayRef,
+            ),
+            (
+                "weight",
+                Arc::new(Float64Array::from(vec![Some(1.5), Some(1.5), None])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        check.add(&out);
+        let lines = check.lines();
+        assert_eq!(lines[0].quasi_identifier, "area_code");
+        assert_eq!(lines[0].records_recoverable, 1);
+        assert!(lines[1..].iter().all(|l| l.records_recoverable == 0));
+    }
 
     #[test]
     fn percentiles_of_float_histograms() {
