@@ -21,6 +21,9 @@ pub(super) const WIDTH: [u64; 6] = [0xF_FFFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
 /// Household-level quasi-identifiers (area, household size), and the person-level ones that
 /// follow them in a person's tuple.
 pub(super) const HOUSEHOLD_QI: [usize; 2] = [AREA, SIZE];
+/// The household-level values that may be suppressed: the area only. The household size is
+/// the number of persons sharing the household key, so a researcher would recount it.
+const HOUSEHOLD_SUPPRESSIBLE: [usize; 1] = [AREA];
 pub(super) const PERSON_QI: [usize; 4] = [SEX, AGE, ETH, DIS];
 pub(super) const ALL_QI: [usize; 6] = [AREA, SIZE, SEX, AGE, ETH, DIS];
 pub(super) const QI_NAMES: [&str; 6] = [
@@ -199,8 +202,8 @@ pub fn anonymize(
     // depends only on its tuple and the frequencies, so records with one tuple fare alike.
     loop {
         a.rounds += 1;
-        suppress_households(&mut a.households, k);
-        if !suppress_persons(&mut a, k) {
+        suppress_households(&mut a.households, k)?;
+        if !suppress_persons(&mut a, k)? {
             break;
         }
     }
@@ -228,19 +231,34 @@ fn generalize_areas(a: &mut Anonymized, k: u64) {
     }
 }
 
-/// Step 2: households in classes smaller than k lose their rarest value, until none is left.
-fn suppress_households(households: &mut [u64], k: u64) {
+/// Step 2: households in classes smaller than k lose their area, until none is left. A
+/// household still in a class smaller than k then (too few households of its size) is an
+/// error: its size cannot be hidden.
+fn suppress_households(households: &mut [u64], k: u64) -> Result<(), ExtractError> {
     loop {
         let distinct = tally(households.iter().copied());
         let hc = compatible_counts(&distinct, &HOUSEHOLD_QI);
         let freq = frequencies(&distinct, &HOUSEHOLD_QI);
-        let fix: HashMap<u64, u64> = hc
+        let small: Vec<u64> = hc
             .iter()
             .filter(|(_, c)| **c < k)
-            .filter_map(|(&t, _)| rarest(t, &HOUSEHOLD_QI, &freq).map(|p| (t, t & !field_mask(p))))
+            .map(|(t, _)| *t)
+            .collect();
+        let fix: HashMap<u64, u64> = small
+            .iter()
+            .filter_map(|&t| {
+                rarest(t, &HOUSEHOLD_SUPPRESSIBLE, &freq).map(|p| (t, t & !field_mask(p)))
+            })
             .collect();
         if fix.is_empty() {
-            return;
+            return match small.iter().map(|t| distinct[t]).sum::<u64>() {
+                0 => Ok(()),
+                n => Err(ExtractError::SizeDisclosed {
+                    table: "households",
+                    records: n as usize,
+                    k: k as usize,
+                }),
+            };
         }
         for t in households.iter_mut() {
             if let Some(n) = fix.get(t) {
@@ -251,14 +269,16 @@ fn suppress_households(households: &mut [u64], k: u64) {
 }
 
 /// Step 3: persons in classes smaller than k lose their rarest person-level value, or when
-/// none is left their household's rarest value. False when every person was already
-/// k-anonymous.
-fn suppress_persons(a: &mut Anonymized, k: u64) -> bool {
+/// none is left their household's area. False when every person was already k-anonymous; an
+/// error when nothing is left to suppress (too few persons in households of their size).
+fn suppress_persons(a: &mut Anonymized, k: u64) -> Result<bool, ExtractError> {
     let distinct = a.person_tally();
     let pc = compatible_counts(&distinct, &ALL_QI);
     if pc.values().all(|c| *c >= k) {
-        return false;
+        return Ok(false);
     }
+    let mut changed = false;
+    let mut stuck = 0;
     let freq = frequencies(&distinct, &PERSON_QI);
     let hfreq = frequencies(&tally(a.households.iter().copied()), &HOUSEHOLD_QI);
     drop(distinct);
@@ -270,15 +290,27 @@ fn suppress_persons(a: &mut Anonymized, k: u64) -> bool {
         match rarest(t, &PERSON_QI, &freq) {
             Some(p) => a.person_values[i] &= !(field_mask(p) as u32),
             None => {
-                // Nothing personal left to suppress: the household's rarest value goes.
+                // Nothing personal left to suppress: the household's area goes.
                 let h = &mut a.households[a.person_household[i] as usize];
-                if let Some(p) = rarest(*h, &HOUSEHOLD_QI, &hfreq) {
-                    *h &= !field_mask(p);
+                match rarest(*h, &HOUSEHOLD_SUPPRESSIBLE, &hfreq) {
+                    Some(p) => *h &= !field_mask(p),
+                    None => {
+                        stuck += 1;
+                        continue;
+                    }
                 }
             }
         }
+        changed = true;
     }
-    true
+    if !changed {
+        return Err(ExtractError::SizeDisclosed {
+            table: "persons",
+            records: stuck,
+            k: k as usize,
+        });
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -373,6 +405,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_household_size_too_rare_to_hide_is_refused() {
+        // Six households of size 3 and one of size 7: suppressing its area leaves it alone
+        // among the households of size 7, and its size cannot be suppressed.
+        let households: Vec<u64> = [3, 3, 3, 3, 3, 3, 7]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| pack_household(Some(520101 + (i % 2) as u32), Some(*s)))
+            .collect();
+        let values = vec![pack_person([Some(1), Some(6), Some(1), Some(2)]); 7];
+        let e = anonymize(households, (0..7).collect(), values, 3).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ExtractError::SizeDisclosed {
+                    table: "households",
+                    records: 1,
+                    k: 3
+                }
+            ),
+            "{e}"
+        );
+    }
+
     /// Brute-force check on a random population: every record of both tables is compatible
     /// with at least k records, and households with several members stay linked.
     #[test]
@@ -426,6 +482,8 @@ mod tests {
                     .unwrap()
             };
             assert!(brute(&persons, &ALL_QI) >= k as u64, "persons, k = {k}");
+            // The household size is never suppressed: the household key gives it away.
+            assert!(a.households.iter().all(|t| field(*t, SIZE) != 0));
             assert!(
                 brute(&a.households, &HOUSEHOLD_QI) >= k as u64,
                 "households, k = {k}"

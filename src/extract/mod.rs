@@ -19,14 +19,22 @@
 //! 1. households with a member, or a household row, in a class smaller than k have their area
 //!    generalized from county to prefecture (both tables, so the household key links nothing
 //!    finer);
-//! 2. households still in classes smaller than k lose their rarest value of area or household
-//!    size (local suppression: NULL);
+//! 2. households still in classes smaller than k lose their area (local suppression: NULL);
 //! 3. persons still in classes smaller than k lose their rarest person-level value (sex, age
-//!    band, ethnicity group, disabled), and when none is left, their household's rarest value;
+//!    band, ethnicity group, disabled), and when none is left, their household's area;
 //!
 //! repeating 2–3 until every record of both tables is compatible with at least k records,
 //! itself included, a NULL matching every value (sdcMicro's measure with alpha = 1). Records are
 //! never dropped. Every step is deterministic: the same snapshot and key give the same bytes.
+//!
+//! A column that determines a quasi-identifier or the geography is treated as one, so that
+//! nothing suppressed or generalized can be recomputed from the extract's own columns
+//! ([`risk::DETERMINANTS`]): `county_type` and `weight` are NULL where the area is not a
+//! county, `health_status` where `disabled` is suppressed, `schooling_status` (given exactly
+//! for ages 6-15, 2 only for disabled children) where `age_band` or `disabled` is; its presence
+//! is part of the age quasi-identifier. The household size is the number of persons sharing
+//! the household key: it is never suppressed, and an extract that cannot reach k without it is
+//! refused. The risk report counts the records written where such a value is still recoverable.
 //!
 //! The floor plan: [`key`] (the key and pseudonyms), [`anonymize`] (packing and
 //! k-anonymity), [`passes`] (the two passes over the rows), [`risk`] (the disclosure-risk
@@ -85,6 +93,16 @@ pub enum ExtractError {
     BadK(usize),
     #[error("the extract has {records} {table}, fewer than k = {k}: it cannot be made k-anonymous")]
     TooFew {
+        table: &'static str,
+        records: usize,
+        k: usize,
+    },
+    #[error(
+        "{records} {table} are in classes smaller than k = {k} with nothing left to suppress but \
+         the household size, which the household key gives away (too few households of their \
+         size): the extract cannot be made k-anonymous"
+    )]
+    SizeDisclosed {
         table: &'static str,
         records: usize,
         k: usize,
@@ -199,8 +217,10 @@ async fn write_into(
         "{spinner} writing the extract [{bar:30}] {pos}/{len} records, {eta} left",
     );
     tracing::info!("writing research_households and research_persons (pass 2 of 2)");
-    passes::write_households(&ctx, &queries, opts, &anon, &income, &bar).await?;
-    let health_by_class = passes::write_persons(&ctx, &queries, opts, &anon, &income, &bar).await?;
+    let mut check = risk::InferenceCheck::default();
+    passes::write_households(&ctx, &queries, opts, &anon, &income, &bar, &mut check).await?;
+    let health_by_class =
+        passes::write_persons(&ctx, &queries, opts, &anon, &income, &bar, &mut check).await?;
     bar.finish_and_clear();
 
     let report = RiskReport::new(
@@ -211,7 +231,8 @@ async fn write_into(
         uniques_before,
         ethnicity_groups,
         &income,
-    );
+    )
+    .with_inference(&check);
     // reason: a struct of numbers, strings and maps of string keys always serializes.
     let json = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
     write_file(&opts.out.join("risk_report.json"), json)?;

@@ -19,8 +19,8 @@ use super::anonymize::{
     AGE, AREA, Anonymized, DIS, ETH, SEX, SIZE, pack_household, pack_person, value,
 };
 use super::key::pseudonyms;
-use super::risk::{TopCode, total_order_key};
-use super::{ExtractError, ExtractOptions, Queries, column, float64, int64, utf8};
+use super::risk::{InferenceCheck, TopCode, published_column, total_order_key};
+use super::{ExtractError, ExtractOptions, Queries, float64, int64, utf8};
 use crate::output::OutputWriter;
 
 /// Pass 1: the packed quasi-identifiers of households and persons, and incomes.
@@ -38,7 +38,7 @@ pub(super) async fn read_quasi_identifiers(
     );
     let mut persons = stream(
         ctx,
-        &queries.persons("_household, sex, _age, _ethnicity, disabled"),
+        &queries.persons("_household, sex, _age, _ethnicity, disabled, schooling_status"),
     )
     .await?;
     while let Some(b) = persons.next().await {
@@ -50,6 +50,7 @@ pub(super) async fn read_quasi_identifiers(
             int64(&b, "_ethnicity")?,
             int64(&b, "disabled")?,
         );
+        let schooling = int64(&b, "schooling_status")?;
         let code =
             |a: &Int64Array, i: usize| a.is_valid(i).then(|| a.value(i).clamp(0, 254) as u32);
         for i in 0..b.num_rows() {
@@ -63,7 +64,8 @@ pub(super) async fn read_quasi_identifiers(
                 .push((frame.households.len() - 1) as u32);
             frame.person_values.push(pack_person([
                 code(&sex, i),
-                age.is_valid(i).then(|| age_band(age.value(i))),
+                age.is_valid(i)
+                    .then(|| age_key(age.value(i), schooling.is_valid(i))),
                 code(&eth, i),
                 code(&dis, i),
             ]));
@@ -74,7 +76,8 @@ pub(super) async fn read_quasi_identifiers(
     Ok(frame)
 }
 
-/// Pass 2, households: written batch by batch with their anonymized tuples.
+/// Pass 2, households: written batch by batch with their anonymized tuples, each batch
+/// counted by the attribute-inference `check`.
 pub(super) async fn write_households(
     ctx: &SessionContext,
     queries: &Queries,
@@ -82,6 +85,7 @@ pub(super) async fn write_households(
     anon: &Anonymized,
     income: &TopCode,
     bar: &ProgressBar,
+    check: &mut InferenceCheck,
 ) -> Result<(), ExtractError> {
     let mut households = stream(ctx, &queries.households("*")).await?;
     let schema = households_schema(&households.schema());
@@ -111,9 +115,11 @@ pub(super) async fn write_households(
             )),
         ];
         for c in HOUSEHOLD_COLUMNS {
-            cols.push(column(&b, c)?);
+            cols.push(published_column(&b, c, tuples)?);
         }
-        out.write(&RecordBatch::try_new(schema.clone(), cols).map_err(DataFusionError::from)?)?;
+        let written = RecordBatch::try_new(schema.clone(), cols).map_err(DataFusionError::from)?;
+        check.add(&written);
+        out.write(&written)?;
         j = rows.end;
         bar.inc(b.num_rows() as u64);
     }
@@ -124,8 +130,9 @@ pub(super) async fn write_households(
     Ok(())
 }
 
-/// Pass 2, persons: written batch by batch with their anonymized tuples. Returns the health
-/// statuses seen (bit set) per class of identical tuples, for l-diversity.
+/// Pass 2, persons: written batch by batch with their anonymized tuples, each batch counted
+/// by the attribute-inference `check`. Returns the health statuses seen (bit set) per class
+/// of identical tuples, for l-diversity.
 pub(super) async fn write_persons(
     ctx: &SessionContext,
     queries: &Queries,
@@ -133,6 +140,7 @@ pub(super) async fn write_persons(
     anon: &Anonymized,
     income: &TopCode,
     bar: &ProgressBar,
+    check: &mut InferenceCheck,
 ) -> Result<HashMap<u64, u64>, ExtractError> {
     let n = anon.person_values.len();
     let mut persons = stream(ctx, &queries.persons("*")).await?;
@@ -155,7 +163,9 @@ pub(super) async fn write_persons(
             }
         }
         let cols = person_columns(&b, &tuples, opts, income)?;
-        out.write(&RecordBatch::try_new(schema.clone(), cols).map_err(DataFusionError::from)?)?;
+        let written = RecordBatch::try_new(schema.clone(), cols).map_err(DataFusionError::from)?;
+        check.add(&written);
+        out.write(&written)?;
         i0 = rows.end;
         bar.inc(b.num_rows() as u64);
     }
@@ -188,7 +198,7 @@ fn person_columns(
         Arc::new(int(DIS)),
     ];
     for c in PERSON_COLUMNS {
-        cols.push(column(b, c)?);
+        cols.push(published_column(b, c, tuples)?);
     }
     cols.push(Arc::new(Float64Array::from_iter(
         float64(b, "_income_per_capita")?
@@ -269,12 +279,16 @@ pub(super) fn ethnicity_name(code: u32) -> String {
         .map_or_else(|| code.to_string(), |s| s.to_string())
 }
 
-/// 5-year age bands, 80+ on top: band index → label.
-fn age_band(age: i64) -> u32 {
-    (age.max(0) / 5).min(16) as u32
+/// The age quasi-identifier: the 5-year age band (80+ on top), times 2, plus 1 when a
+/// schooling status is given. The schooling status is given exactly for ages 6-15, so a
+/// researcher who sees it knows more than the band (5 or 6-9, 15 or 16-19): k-anonymity counts
+/// what they can see. Published as the band alone ([`age_band_label`]).
+fn age_key(age: i64, schooling: bool) -> u32 {
+    (age.max(0) / 5).min(16) as u32 * 2 + u32::from(schooling)
 }
 
-fn age_band_label(band: u32) -> String {
+fn age_band_label(key: u32) -> String {
+    let band = key / 2;
     if band >= 16 {
         "80+".into()
     } else {

@@ -1,16 +1,162 @@
 //! The disclosure-risk report of an extract (`risk_report.json`, `risk_report.html`): never a
 //! record, only counts and shares: k-anonymity reached, generalization and suppression per
 //! variable, class sizes, l-diversity of health status, and the income top code (with the
-//! percentile of a histogram it is taken from).
+//! percentile of a histogram it is taken from), and the attribute-inference check: the
+//! published columns that determine a quasi-identifier or the county are hidden wherever that
+//! value is suppressed or generalized ([`DETERMINANTS`]), and the written records are counted
+//! where one could still be recomputed ([`InferenceCheck`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
+use std::sync::Arc;
 
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use serde::Serialize;
 
 use super::anonymize::{
-    ALL_QI, Anonymized, HOUSEHOLD_QI, QI_NAMES, compatible_counts, field, tally,
+    AGE, ALL_QI, AREA, Anonymized, DIS, HOUSEHOLD_QI, QI_NAMES, compatible_counts, field, tally,
+    value,
 };
+use super::{ExtractError, column};
+
+/// Where a published column is hidden (NULL): where a quasi-identifier it determines is
+/// suppressed, or where the area is not a county (generalized to the prefecture, or suppressed).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Hidden {
+    Qi(usize),
+    NotCounty,
+}
+
+/// The published columns that determine a quasi-identifier or the county, and where each is
+/// hidden: health_status 4 is disabled; schooling_status is given exactly for ages 6-15, and 2
+/// (taught at home) only for disabled children; county_type and weight are county attributes.
+pub(super) const DETERMINANTS: [(&str, &[Hidden]); 4] = [
+    ("health_status", &[Hidden::Qi(DIS)]),
+    ("schooling_status", &[Hidden::Qi(AGE), Hidden::Qi(DIS)]),
+    ("county_type", &[Hidden::NotCounty]),
+    ("weight", &[Hidden::NotCounty]),
+];
+
+/// Whether tuple `t` has a county as its area (6 digits; a prefecture has 4).
+fn is_county(t: u64) -> bool {
+    value(t, AREA).is_some_and(|a| a >= 100_000)
+}
+
+/// Column `name` of the query as published for records with the anonymized `tuples`: NULL
+/// where it would give away a suppressed or generalized value ([`DETERMINANTS`]).
+pub(super) fn published_column(
+    b: &RecordBatch,
+    name: &str,
+    tuples: &[u64],
+) -> Result<ArrayRef, ExtractError> {
+    let col = column(b, name)?;
+    let Some((_, hidden)) = DETERMINANTS.iter().find(|(c, _)| *c == name) else {
+        return Ok(col);
+    };
+    let hide: BooleanArray = tuples
+        .iter()
+        .map(|&t| {
+            Some(hidden.iter().any(|h| match h {
+                Hidden::Qi(p) => field(t, *p) == 0,
+                Hidden::NotCounty => !is_county(t),
+            }))
+        })
+        .collect();
+    Ok(Arc::new(
+        arrow::compute::nullif(&col, &hide).map_err(datafusion::error::DataFusionError::from)?,
+    ))
+}
+
+/// The attribute-inference rules: per quasi-identifier, the published columns that could
+/// determine it and how they are treated.
+const INFERENCE_RULES: [(&str, &[&str], &str, &str); 6] = [
+    (
+        "area_code",
+        &["county_type", "weight"],
+        "county attributes: published only where area_code is a county, NULL where it is generalized to the prefecture or suppressed",
+        "县级属性：仅在地区为县时发布，地区泛化为地市或被抑制时置为缺失",
+    ),
+    (
+        "household_size",
+        &["household_key"],
+        "the number of persons sharing the household key: never suppressed, the area and person values are suppressed instead",
+        "即同一住户假名的人数：从不抑制，改为抑制地区和个人变量",
+    ),
+    (
+        "sex",
+        &[],
+        "no published column determines it",
+        "没有发布的列能决定它",
+    ),
+    (
+        "age_band",
+        &["schooling_status"],
+        "schooling_status is given exactly for ages 6-15: NULL where age_band is suppressed, and k-anonymity counts its presence as part of the age band",
+        "在校状况仅6-15岁填写：年龄组被抑制时置为缺失，k-匿名把它是否填写计入年龄组",
+    ),
+    (
+        "ethnicity_group",
+        &[],
+        "no published column determines it",
+        "没有发布的列能决定它",
+    ),
+    (
+        "disabled",
+        &["health_status", "schooling_status"],
+        "health_status 4 is disabled, schooling_status 2 (taught at home) only disabled children: both NULL where disabled is suppressed",
+        "健康状况4即残疾，在校状况2（送教上门）仅为残疾儿童：是否残疾被抑制时两者都置为缺失",
+    ),
+];
+
+/// One line of the attribute-inference check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inference {
+    pub quasi_identifier: &'static str,
+    /// The published columns that could determine it.
+    pub determined_by: &'static [&'static str],
+    pub rule: &'static str,
+    /// Records of both tables whose value of it is suppressed or generalized while one of
+    /// `determined_by` is published (0: no such value can be recomputed).
+    pub records_recoverable: u64,
+}
+
+/// The attribute-inference check over the records as written.
+#[derive(Debug, Default)]
+pub(super) struct InferenceCheck(BTreeMap<&'static str, u64>);
+
+impl InferenceCheck {
+    /// Count the records of a written batch (either table) whose suppressed or generalized
+    /// value has a determining column published.
+    pub(super) fn add(&mut self, b: &RecordBatch) {
+        for (qi, by, _, _) in INFERENCE_RULES {
+            let n = self.0.entry(qi).or_default();
+            let Some(target) = b.column_by_name(qi) else {
+                continue;
+            };
+            let area = target.as_any().downcast_ref::<StringArray>();
+            let by: Vec<&ArrayRef> = by.iter().filter_map(|c| b.column_by_name(c)).collect();
+            for i in 0..b.num_rows() {
+                let hidden = target.is_null(i)
+                    || qi == "area_code" && area.is_some_and(|a| a.value(i).len() != 6);
+                if hidden && by.iter().any(|c| c.is_valid(i)) {
+                    *n += 1;
+                }
+            }
+        }
+    }
+
+    fn lines(&self) -> Vec<Inference> {
+        INFERENCE_RULES
+            .iter()
+            .map(|(qi, by, rule, _)| Inference {
+                quasi_identifier: qi,
+                determined_by: by,
+                rule,
+                records_recoverable: self.0.get(qi).copied().unwrap_or(0),
+            })
+            .collect()
+    }
+}
 
 /// The disclosure-risk report: never a record, only counts and shares.
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +190,10 @@ pub struct RiskReport {
     /// Income per capita top code (yuan) and the share of households top-coded.
     pub income_top_code: f64,
     pub income_top_coded_share: f64,
+    /// The attribute-inference check: for each quasi-identifier, the published columns that
+    /// could determine it, their treatment, and the records where a suppressed or generalized
+    /// value is still recoverable from them.
+    pub attribute_inference: Vec<Inference>,
 }
 
 fn bin(n: usize) -> &'static str {
@@ -119,6 +269,15 @@ impl RiskReport {
             ethnicity_groups,
             income_top_code: income.top,
             income_top_coded_share: share(income.households, nh),
+            attribute_inference: Vec::new(),
+        }
+    }
+
+    /// The report with the attribute-inference check over the records written.
+    pub(super) fn with_inference(self, check: &InferenceCheck) -> RiskReport {
+        RiskReport {
+            attribute_inference: check.lines(),
+            ..self
         }
     }
 }
@@ -215,6 +374,7 @@ pub(super) fn risk_html(r: &RiskReport) -> String {
         "<h2>健康状况的 l-多样性</h2>\n<p>等价类 {} 个，最小 l = {}；l = 1 的等价类 {} 个，涉及人员 {} 人。</p>\n",
         r.classes, r.l_diversity_min, r.classes_with_l1, r.persons_in_l1_classes
     ));
+    inference_html(r, &mut b);
     b.push_str(&format!(
         "<h2>其他处理</h2>\n<ul><li>人均纯收入取整到100元，顶端编码为 {} 元（{:.2}% 的住户被顶端编码）。</li>\
          <li>单列的民族：{}。</li><li>年龄按5岁分组，80岁及以上合并；家庭人口数8人及以上合并；残疾等级仅保留是否残疾。</li>\
@@ -224,6 +384,46 @@ pub(super) fn risk_html(r: &RiskReport) -> String {
         esc(&r.ethnicity_groups.join("、"))
     ));
     page("研究用数据集披露风险报告", &b, "")
+}
+
+/// The attribute-inference check: the rule, and per quasi-identifier the columns that could
+/// determine it, their treatment and the records still recoverable.
+fn inference_html(r: &RiskReport, b: &mut String) {
+    use crate::render::html::{Td, table};
+    let recoverable: u64 = r
+        .attribute_inference
+        .iter()
+        .map(|l| l.records_recoverable)
+        .sum();
+    b.push_str(&format!(
+        "<h2>属性推断检查</h2>\n<p>能决定某个准标识变量或地区的列，与该变量同等对待：该变量被抑制或泛化之处，这些列一并置为缺失（或从不抑制该变量），\
+         使被抑制或泛化的值不能由其他列重算。检查了两张表的全部记录：被抑制或泛化的值仍可由其他列还原的记录 {recoverable} 条。</p>\n"
+    ));
+    let rows: Vec<_> = r
+        .attribute_inference
+        .iter()
+        .zip(INFERENCE_RULES)
+        .map(|(l, (_, _, _, zh))| {
+            let by = if l.determined_by.is_empty() {
+                "—".to_string()
+            } else {
+                l.determined_by.join(", ")
+            };
+            (
+                None,
+                vec![
+                    Td::Text(l.quasi_identifier.to_string()),
+                    Td::Text(by),
+                    Td::Text(zh.to_string()),
+                    Td::Num(l.records_recoverable.to_string()),
+                ],
+            )
+        })
+        .collect();
+    b.push_str(&table(
+        &["准标识变量", "可决定它的列", "处理", "可还原的记录"],
+        &rows,
+    ));
 }
 
 /// A key whose unsigned order is the total order of the floats (f64::total_cmp).
@@ -259,6 +459,59 @@ fn percentile(hist: &BTreeMap<u64, u64>, pct: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::{pack_household, pack_person};
+    use arrow::array::{Float64Array, Int64Array};
+
+    #[test]
+    fn determinants_are_hidden_with_what_they_determine() {
+        let b = RecordBatch::try_from_iter([
+            (
+                "health_status",
+                Arc::new(Int64Array::from(vec![4, 4, 1])) as ArrayRef,
+            ),
+            (
+                "schooling_status",
+                Arc::new(Int64Array::from(vec![Some(2), Some(2), Some(1)])) as ArrayRef,
+            ),
+            (
+                "weight",
+                Arc::new(Float64Array::from(vec![1.5, 1.5, 2.5])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let county = pack_household(Some(520101), Some(3));
+        let prefecture = pack_household(Some(5201), Some(3));
+        let tuples = [
+            county | u64::from(pack_person([Some(1), Some(2), Some(1), Some(1)])),
+            prefecture | u64::from(pack_person([Some(1), Some(2), Some(1), None])),
+            county | u64::from(pack_person([Some(1), None, Some(1), Some(2)])),
+        ];
+        let nulls = |c: &str| {
+            let a = published_column(&b, c, &tuples).unwrap();
+            (0..3).map(|i| a.is_null(i)).collect::<Vec<_>>()
+        };
+        assert_eq!(nulls("health_status"), [false, true, false]);
+        assert_eq!(nulls("schooling_status"), [false, true, true]);
+        assert_eq!(nulls("weight"), [false, true, false]);
+        // The check counts what would still give a value away.
+        let mut check = InferenceCheck::default();
+        let out = RecordBatch::try_from_iter([
+            (
+                "area_code",
+                Arc::new(StringArray::from(vec![Some("520101"), Some("5201"), None])) as ArrayRef,
+            ),
+            (
+                "weight",
+                Arc::new(Float64Array::from(vec![Some(1.5), Some(1.5), None])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        check.add(&out);
+        let lines = check.lines();
+        assert_eq!(lines[0].quasi_identifier, "area_code");
+        assert_eq!(lines[0].records_recoverable, 1);
+        assert!(lines[1..].iter().all(|l| l.records_recoverable == 0));
+    }
 
     #[test]
     fn percentiles_of_float_histograms() {
