@@ -16,7 +16,6 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, Float64Array, Int64Array, StringArray};
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use arrow::error::ArrowError;
-use arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::FairSpillPool;
@@ -192,14 +191,6 @@ pub fn read_only() -> datafusion::execution::context::SQLOptions {
         .with_allow_statements(false)
 }
 
-/// Run one read-only SQL statement and collect its result.
-pub async fn run_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, DataFusionError> {
-    ctx.sql_with_options(sql, read_only())
-        .await?
-        .collect()
-        .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,14 +221,17 @@ mod tests {
             joins: JoinStrategy::Auto,
         })
         .unwrap();
-        let batches = run_sql(
-            &ctx,
-            "SELECT MAX(rn) AS n, MIN(v) AS lo FROM (
+        let batches = ctx
+            .sql(
+                "SELECT MAX(rn) AS n, MIN(v) AS lo FROM (
                  SELECT v, ROW_NUMBER() OVER (ORDER BY v % 1000, v DESC) AS rn
                  FROM (SELECT value AS v FROM generate_series(1, 4000000)))",
-        )
-        .await
-        .unwrap();
+            )
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
         let text = arrow::util::pretty::pretty_format_batches(&batches)
             .unwrap()
             .to_string();

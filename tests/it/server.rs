@@ -65,24 +65,34 @@ fn log_lines(log: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-#[test]
-fn researchers_query_the_extract_over_flight_sql_and_nothing_else() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, port, log, wh) = serve(dir.path(), &["--max-rows", "1000"]);
-
+/// Runs a Flight SQL client script of `tests/python/` (ADBC) against the server on `port`;
+/// its JSON answer.
+fn flight_client(script: &str, port: u16, args: &[&str]) -> serde_json::Value {
     let o = Command::new(python())
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/flight_client.py"))
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/python")
+                .join(script),
+        )
         .arg(format!("grpc://127.0.0.1:{port}"))
-        .arg("alice-0123456789abcdef")
+        .args(args)
         .stdin(Stdio::null())
         .output()
         .unwrap();
     assert!(
         o.status.success(),
-        "client: {}",
+        "{script}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn researchers_query_the_extract_over_flight_sql_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port, log, wh) = serve(dir.path(), &["--max-rows", "1000"]);
+
+    let r = flight_client("flight_client.py", port, &["alice-0123456789abcdef"]);
 
     // Permitted queries give the right answers.
     let persons: u64 = sql(
@@ -207,21 +217,17 @@ fn attacks_are_refused_at_their_limits_and_the_server_carries_on() {
     });
     let file = dir.path().join("statements.json");
     std::fs::write(&file, statements.to_string()).unwrap();
-    let o = Command::new(python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/flight_attacks.py"))
-        .arg(format!("grpc://127.0.0.1:{port}"))
-        .args(["alice-0123456789abcdef", "bob-0123456789abcdef00"])
-        .arg(server.0.id().to_string())
-        .arg(&file)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "client: {}",
-        String::from_utf8_lossy(&o.stderr)
+    let pid = server.0.id().to_string();
+    let r = flight_client(
+        "flight_attacks.py",
+        port,
+        &[
+            "alice-0123456789abcdef",
+            "bob-0123456789abcdef00",
+            &pid,
+            &file.display().to_string(),
+        ],
     );
-    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let s = &r["statements"];
     for (name, rows) in [
         ("depth_under", 1),
