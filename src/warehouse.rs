@@ -34,6 +34,7 @@ use parquet::arrow::AsyncArrowWriter;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::contract::registers::Register;
 use crate::contract::schema::{Table, arrow_schema};
 
 #[derive(Debug, thiserror::Error)]
@@ -263,6 +264,26 @@ pub struct ProvinceVersion {
     pub resubmission_required: bool,
 }
 
+/// A committed version of one department's registers (`registers.md` §1): like a province
+/// version, a later submission replaces the earlier one as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentVersion {
+    pub department: String,
+    pub version: u32,
+    pub submission_id: String,
+    /// SHA-256 over the manifest and every file of the submission.
+    pub content_sha256: String,
+    /// The snapshot that committed this version.
+    pub committed_in: u64,
+    /// Register table name (`register_<file stem>`) → its data file.
+    pub tables: BTreeMap<String, DataFile>,
+    pub rejects: DataFile,
+    pub files: Vec<FileCount>,
+    /// Findings per rule id (rejected rows and flags).
+    pub rules: BTreeMap<String, u64>,
+}
+
 /// The catalog state after one commit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -271,6 +292,9 @@ pub struct Snapshot {
     pub parent: Option<u64>,
     /// Current version of every province, by province code.
     pub provinces: BTreeMap<String, ProvinceVersion>,
+    /// Current version of every department's registers, by department id (`registers.md`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub departments: BTreeMap<String, DepartmentVersion>,
 }
 
 impl Snapshot {
@@ -280,7 +304,13 @@ impl Snapshot {
             .values()
             .filter_map(|p| p.tables.get(table))
             .map(|f| f.rows)
-            .sum()
+            .sum::<u64>()
+            + self
+                .departments
+                .values()
+                .filter_map(|d| d.tables.get(table))
+                .map(|f| f.rows)
+                .sum::<u64>()
     }
 }
 
@@ -448,7 +478,28 @@ impl Warehouse {
             self.register_files(ctx, t.name(), arrow_schema(t), &files)?;
         }
         let rejects: Vec<&DataFile> = provinces.values().map(|p| &p.rejects).collect();
-        self.register_files(ctx, "rejects", rejects_schema(), &rejects)
+        self.register_files(ctx, "rejects", rejects_schema(), &rejects)?;
+        self.register_registers(ctx, snapshot)
+    }
+
+    /// Register the department registers of a snapshot (`register_<file stem>`, registers.md
+    /// §1); a register no department has submitted is registered empty with its schema, so that
+    /// queries over registers always plan.
+    pub fn register_registers(
+        &self,
+        ctx: &SessionContext,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<(), WarehouseError> {
+        let empty = BTreeMap::new();
+        let departments = snapshot.map_or(&empty, |s| &s.departments);
+        for r in Register::ALL {
+            let files: Vec<&DataFile> = departments
+                .values()
+                .filter_map(|d| d.tables.get(r.table_name()))
+                .collect();
+            self.register_files(ctx, r.table_name(), r.arrow_schema(), &files)?;
+        }
+        Ok(())
     }
 
     /// Register Parquet files (relative paths) as one table.

@@ -27,6 +27,7 @@ pub(super) async fn commit(
         id: snapshot_id,
         parent: latest.map(|s| s.id),
         provinces,
+        departments: latest.map(|s| s.departments.clone()).unwrap_or_default(),
     };
     failpoint("before-commit");
     warehouse.commit(&snapshot).await?;
