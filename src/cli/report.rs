@@ -71,7 +71,10 @@ fn issue(args: &ReportArgs, generated_at: &str) -> anyhow::Result<crate::report:
     let issued_on = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
         .with_context(|| format!("--issued-on `{date}` is not a date YYYY-MM-DD"))?;
     let issuer = args.issuer.trim().to_string();
-    anyhow::ensure!(!issuer.is_empty(), "--issuer is empty: name the issuing body");
+    anyhow::ensure!(
+        !issuer.is_empty(),
+        "--issuer is empty: name the issuing body"
+    );
     Ok(crate::report::Issue {
         issuer,
         issued_on,

@@ -218,7 +218,10 @@ fn heading(issue: &Issue) -> String {
     use chrono::Datelike as _;
     let mut b = String::from("<h1>国家脱贫攻坚普查公报</h1>\n");
     if let Some(n) = issue.number {
-        b.push_str(&format!("<p class=\"sub\">（第{}号）</p>\n", chinese_number(n)));
+        b.push_str(&format!(
+            "<p class=\"sub\">（第{}号）</p>\n",
+            chinese_number(n)
+        ));
     }
     let d = issue.issued_on;
     b.push_str(&format!(
@@ -249,7 +252,12 @@ fn chinese_number(n: u32) -> String {
 
 /// The provinces of the snapshot in code order.
 fn province_codes(inputs: &Inputs) -> Vec<&str> {
-    inputs.snapshot.provinces.keys().map(String::as_str).collect()
+    inputs
+        .snapshot
+        .provinces
+        .keys()
+        .map(String::as_str)
+        .collect()
 }
 
 /// "贵州省（52）、云南省（53）": every province loaded, for the sources note.

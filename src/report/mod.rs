@@ -439,7 +439,11 @@ async fn write_into(
     inputs.followup.require(evaluator::FOLLOWUP_COLUMNS)?;
 
     let mut files = Vec::new();
-    files.push(bulletin::write(&inputs, &opts.issue, &out.join("bulletin.html"))?);
+    files.push(bulletin::write(
+        &inputs,
+        &opts.issue,
+        &out.join("bulletin.html"),
+    )?);
     files.push(workbook::write(&inputs, &out.join("workbook.xlsx"))?);
     let evaluator = evaluator::write(&inputs, &out.join("evaluator"))?;
     let quality = quality::write(&inputs, &out.join("quality"))?;

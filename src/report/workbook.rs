@@ -108,9 +108,7 @@ impl Values {
 
     fn value(&self, key: (&str, &str, &str), ind: &Ind) -> X {
         self.get(key.0, key.1, key.2, &ind.id)
-            .map_or(X::Str(DASH.into()), |v| {
-                X::Num(v.2, ind.unit.xlsx_format())
-            })
+            .map_or(X::Str(DASH.into()), |v| X::Num(v.2, ind.unit.xlsx_format()))
     }
 
     fn base(&self, key: (&str, &str, &str), ind: &Ind) -> X {
@@ -123,7 +121,11 @@ impl Values {
 fn label_cells(ind: &Ind, previous: Option<&Ind>) -> Vec<X> {
     let first = previous.is_none_or(|p| p.section != ind.section);
     vec![
-        X::Str(if first { ind.section.clone() } else { String::new() }),
+        X::Str(if first {
+            ind.section.clone()
+        } else {
+            String::new()
+        }),
         X::Str(ind.name.clone()),
         X::Str(ind.unit.name().into()),
     ]
@@ -218,7 +220,13 @@ fn province_sheets(
             })
             .collect();
         let h: Vec<&str> = headers.iter().map(String::as_str).collect();
-        sheet_with(wb, &province_sheet_name(scope_label), &h, &rows, Layout::wide(2))?;
+        sheet_with(
+            wb,
+            &province_sheet_name(scope_label),
+            &h,
+            &rows,
+            Layout::wide(2),
+        )?;
     }
     Ok(())
 }
@@ -285,15 +293,17 @@ fn county_sheet(
     let mut headers: Vec<String> = ["省份", "县级代码", "县名称", "县类别"]
         .map(String::from)
         .to_vec();
-    headers.extend(inds.iter().map(|i| format!("{}（{}）", i.name, i.unit.name())));
+    headers.extend(
+        inds.iter()
+            .map(|i| format!("{}（{}）", i.name, i.unit.name())),
+    );
     let mut rows = Vec::new();
     for (code, name) in &names {
         // A county belongs to one scope; `all` repeats it.
-        let Some((scope, label)) = SCOPES
-            .iter()
-            .copied()
-            .find(|(s, _)| inds.iter().any(|i| values.get(s, "county", code, &i.id).is_some()))
-        else {
+        let Some((scope, label)) = SCOPES.iter().copied().find(|(s, _)| {
+            inds.iter()
+                .any(|i| values.get(s, "county", code, &i.id).is_some())
+        }) else {
             continue;
         };
         let mut row = vec![
@@ -302,7 +312,10 @@ fn county_sheet(
             X::Str(county_name(code, name).into_owned()),
             X::Str(short_scope(label).into()),
         ];
-        row.extend(inds.iter().map(|i| values.value((scope, "county", code), i)));
+        row.extend(
+            inds.iter()
+                .map(|i| values.value((scope, "county", code), i)),
+        );
         rows.push(row);
     }
     let h: Vec<&str> = headers.iter().map(String::as_str).collect();
@@ -311,12 +324,7 @@ fn county_sheet(
 
 /// The long sheets: the indicators table, village exits, the ingest summary.
 fn long_sheets(wb: &mut Workbook, inputs: &Inputs) -> Result<(), rust_xlsxwriter::XlsxError> {
-    sheet(
-        wb,
-        "指标数据",
-        LONG_HEADERS,
-        &long_rows(&inputs.indicators),
-    )?;
+    sheet(wb, "指标数据", LONG_HEADERS, &long_rows(&inputs.indicators))?;
     sheet(
         wb,
         "贫困村退出",
@@ -358,14 +366,8 @@ const LONG_SHEETS: &[(&str, &str)] = &[
         "指标数据",
         "指标长表：每个范围、层级、地区和指标一行（分子、分母、数值，全精度），便于筛选和数据透视",
     ),
-    (
-        "贫困村退出",
-        "每个行政村的贫困发生率及其所在省份的退出标准",
-    ),
-    (
-        "入库汇总",
-        "每个省份和报送文件的读入、入库、拒收和提示行数",
-    ),
+    ("贫困村退出", "每个行政村的贫困发生率及其所在省份的退出标准"),
+    ("入库汇总", "每个省份和报送文件的读入、入库、拒收和提示行数"),
 ];
 
 pub const LONG_HEADERS: &[&str] = &[
