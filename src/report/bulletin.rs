@@ -244,7 +244,11 @@ fn chinese_number(n: u32) -> String {
         20..=99 => format!(
             "{}十{}",
             digit(n / 10),
-            if n % 10 == 0 { "" } else { digit(n % 10) }
+            if n.is_multiple_of(10) {
+                ""
+            } else {
+                digit(n % 10)
+            }
         ),
         _ => n.to_string(),
     }
@@ -376,6 +380,9 @@ fn headlines(title: &str) -> &'static [&'static str] {
     }
 }
 
+/// What a group of clauses shares: the noun and measure word of its base, and the base.
+type Base = (&'static str, &'static str, f64);
+
 /// The prose of a section: one sentence per scope, its headline shares grouped by base
 /// ("8,932户建档立卡户中，不愁吃的占100.00%，……"), the base of each group as the table
 /// computes it. Shares without a base are left out; a scope without any gets no sentence.
@@ -383,7 +390,7 @@ fn section_prose(national: &National, section: &Section, first: bool) -> String 
     let mut sentences = Vec::new();
     for (scope, scope_name) in [("npc", NPC.0), ("sample", SAMPLE.0)] {
         // (noun, measure, base) → clauses, in the order of the headlines.
-        let mut groups: Vec<((&str, &str, f64), Vec<String>)> = Vec::new();
+        let mut groups: Vec<(Base, Vec<String>)> = Vec::new();
         for id in headlines(section.title) {
             let Some((_, den, value)) = national.get(scope, id) else {
                 continue;
@@ -444,4 +451,37 @@ fn coverage_prose(national: &National) -> String {
         return String::new();
     }
     format!("<p>{}</p>\n", esc(&sentences.join("")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulletin_numbers_are_chinese_numerals() {
+        let got: Vec<String> = [1, 2, 10, 12, 20, 22, 99, 100]
+            .into_iter()
+            .map(chinese_number)
+            .collect();
+        assert_eq!(
+            got,
+            ["一", "二", "十", "十二", "二十", "二十二", "九十九", "100"]
+        );
+    }
+
+    #[test]
+    fn the_prose_names_an_indicator_by_its_base() {
+        assert_eq!(
+            prose_terms("cty_hospital", "县有县级公立医院", 6),
+            ("县", "个", "有县级公立医院".to_string())
+        );
+        assert_eq!(
+            prose_terms("vil_road_feasible", "具备条件的通硬化路", 6),
+            ("具备条件的行政村", "个", "通硬化路".to_string())
+        );
+        assert_eq!(
+            prose_terms("edu_in_school", "在校就读", 2).0,
+            "义务教育阶段适龄儿童"
+        );
+    }
 }

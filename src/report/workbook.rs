@@ -157,6 +157,32 @@ pub fn write(inputs: &Inputs, path: &Path) -> Result<PathBuf, ReportError> {
     Ok(path.to_path_buf())
 }
 
+/// A sheet of indicators as rows (section, name, unit, then `columns` filled by `cells`, the
+/// indicator id last), its label columns frozen.
+fn indicator_sheet(
+    wb: &mut Workbook,
+    name: &str,
+    columns: impl IntoIterator<Item = String>,
+    inds: &[Ind],
+    cells: impl Fn(&Ind) -> Vec<X>,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    let mut headers: Vec<String> = vec!["板块".into(), "指标".into(), "单位".into()];
+    headers.extend(columns);
+    headers.push("指标代码".into());
+    let rows: Vec<Vec<X>> = inds
+        .iter()
+        .enumerate()
+        .map(|(i, ind)| {
+            let mut row = label_cells(ind, i.checked_sub(1).and_then(|p| inds.get(p)));
+            row.extend(cells(ind));
+            row.push(X::Str(ind.id.clone()));
+            row
+        })
+        .collect();
+    let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+    sheet_with(wb, name, &h, &rows, Layout::wide(2))
+}
+
 /// 全国: indicators × scopes, each value with its base.
 fn national_sheet(
     wb: &mut Workbook,
@@ -164,27 +190,20 @@ fn national_sheet(
     inds: &[Ind],
     scopes: &[(&str, &str)],
 ) -> Result<(), rust_xlsxwriter::XlsxError> {
-    let mut headers: Vec<String> = vec!["板块".into(), "指标".into(), "单位".into()];
-    for (_, name) in scopes {
-        headers.push((*name).into());
-        headers.push(format!("{name}·基数"));
-    }
-    headers.push("指标代码".into());
-    let rows: Vec<Vec<X>> = inds
+    let columns = scopes
         .iter()
-        .enumerate()
-        .map(|(i, ind)| {
-            let mut row = label_cells(ind, i.checked_sub(1).and_then(|p| inds.get(p)));
-            for (s, _) in scopes {
-                row.push(values.value((s, "national", "00"), ind));
-                row.push(values.base((s, "national", "00"), ind));
-            }
-            row.push(X::Str(ind.id.clone()));
-            row
-        })
-        .collect();
-    let h: Vec<&str> = headers.iter().map(String::as_str).collect();
-    sheet_with(wb, "全国", &h, &rows, Layout::wide(2))
+        .flat_map(|(_, name)| [(*name).to_string(), format!("{name}·基数")]);
+    indicator_sheet(wb, "全国", columns, inds, |ind| {
+        scopes
+            .iter()
+            .flat_map(|(s, _)| {
+                [
+                    values.value((s, "national", "00"), ind),
+                    values.base((s, "national", "00"), ind),
+                ]
+            })
+            .collect()
+    })
 }
 
 /// 分省（scope）: indicators × provinces, one sheet per scope with province values.
@@ -198,34 +217,20 @@ fn province_sheets(
         if provinces.is_empty() {
             continue;
         }
-        let mut headers: Vec<String> = vec!["板块".into(), "指标".into(), "单位".into()];
-        headers.extend(
-            provinces
-                .iter()
-                .map(|c| format!("{}（{c}）", province_name(c))),
-        );
-        headers.push("指标代码".into());
-        let rows: Vec<Vec<X>> = inds
+        let columns = provinces
             .iter()
-            .enumerate()
-            .map(|(i, ind)| {
-                let mut row = label_cells(ind, i.checked_sub(1).and_then(|p| inds.get(p)));
-                row.extend(
-                    provinces
-                        .iter()
-                        .map(|p| values.value((scope, "province", p), ind)),
-                );
-                row.push(X::Str(ind.id.clone()));
-                row
-            })
-            .collect();
-        let h: Vec<&str> = headers.iter().map(String::as_str).collect();
-        sheet_with(
+            .map(|c| format!("{}（{c}）", province_name(c)));
+        indicator_sheet(
             wb,
             &province_sheet_name(scope_label),
-            &h,
-            &rows,
-            Layout::wide(2),
+            columns,
+            inds,
+            |ind| {
+                provinces
+                    .iter()
+                    .map(|p| values.value((scope, "province", p), ind))
+                    .collect()
+            },
         )?;
     }
     Ok(())
@@ -275,6 +280,15 @@ fn county_name<'a>(code: &str, table_name: &'a str) -> std::borrow::Cow<'a, str>
         .map_or(std::borrow::Cow::Borrowed(table_name), |d| d.name.into())
 }
 
+/// County names as the indicators table gives them, by code.
+fn county_names(t: &Table) -> BTreeMap<&str, &str> {
+    t.rows
+        .iter()
+        .filter(|r| t.get(r, "level").str() == "county")
+        .map(|r| (t.get(r, "area_code").str(), t.get(r, "area_name").str()))
+        .collect()
+}
+
 /// 分县: one row per county (its own scope: national poverty county or sampled county) ×
 /// indicators.
 fn county_sheet(
@@ -284,12 +298,7 @@ fn county_sheet(
     inds: &[Ind],
 ) -> Result<(), rust_xlsxwriter::XlsxError> {
     let t = &inputs.indicators;
-    let names: BTreeMap<&str, &str> = t
-        .rows
-        .iter()
-        .filter(|r| t.get(r, "level").str() == "county")
-        .map(|r| (t.get(r, "area_code").str(), t.get(r, "area_name").str()))
-        .collect();
+    let names = county_names(t);
     let mut headers: Vec<String> = ["省份", "县级代码", "县名称", "县类别"]
         .map(String::from)
         .to_vec();
@@ -483,12 +492,7 @@ fn explanation(inputs: &Inputs, sheets: &[(String, String)]) -> Vec<Vec<X>> {
 fn village_exit_rows(inputs: &Inputs) -> Vec<Vec<X>> {
     let v = &inputs.village_exit;
     let t = &inputs.indicators;
-    let names: BTreeMap<&str, &str> = t
-        .rows
-        .iter()
-        .filter(|r| t.get(r, "level").str() == "county")
-        .map(|r| (t.get(r, "area_code").str(), t.get(r, "area_name").str()))
-        .collect();
+    let names = county_names(t);
     v.rows
         .iter()
         .map(|r| {

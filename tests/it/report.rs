@@ -686,7 +686,7 @@ fn pdf_page_size(page: &Path, pdf: &Path) -> (f64, f64) {
     let at = text.find("/MediaBox").expect("a page with a MediaBox");
     let nums: Vec<f64> = text[at + 9..]
         .trim_start_matches([' ', '['])
-        .split(|c: char| c == ']')
+        .split(']')
         .next()
         .unwrap()
         .split_whitespace()
