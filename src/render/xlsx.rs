@@ -16,6 +16,8 @@ use super::RenderError;
 pub enum X {
     Empty,
     Str(String),
+    /// "—", aligned with the numbers: a value that has no base.
+    Dash,
     /// Text wrapped within its column (long explanations).
     Wrap(String),
     /// A number with its Excel number format, e.g. "0.00".
@@ -31,6 +33,7 @@ impl X {
     fn width(&self) -> usize {
         match self {
             X::Empty => 0,
+            X::Dash => 2,
             X::Str(s) => display_width(s),
             X::Wrap(s) => display_width(s).min(60),
             X::Num(v, fmt) => {
@@ -156,6 +159,7 @@ fn fill(ws: &mut Worksheet, headers: &[&str], rows: &[Vec<X>]) -> Result<Vec<usi
     let wrap = Format::new()
         .set_text_wrap()
         .set_align(rust_xlsxwriter::FormatAlign::Top);
+    let dash = Format::new().set_align(rust_xlsxwriter::FormatAlign::Right);
     let mut widths: Vec<usize> = headers.iter().map(|h| display_width(h) + 2).collect();
     for (c, h) in headers.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, *h, &head)?;
@@ -172,6 +176,9 @@ fn fill(ws: &mut Worksheet, headers: &[&str], rows: &[Vec<X>]) -> Result<Vec<usi
                 X::Empty => {}
                 X::Str(s) => {
                     ws.write_string(r, col, crate::output::formula_safe(s))?;
+                }
+                X::Dash => {
+                    ws.write_string_with_format(r, col, "—", &dash)?;
                 }
                 X::Wrap(s) => {
                     ws.write_string_with_format(r, col, crate::output::formula_safe(s), &wrap)?;

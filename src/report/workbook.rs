@@ -30,8 +30,6 @@ pub const SCOPES: [(&str, &str); 3] = [
     ("sample", "非国家贫困县（抽样推算）"),
     ("all", "合计"),
 ];
-/// A value without a base.
-pub const DASH: &str = "—";
 /// Counts (households, persons, villages; weighted estimates rounded to whole units).
 const COUNT: &str = "#,##0";
 
@@ -108,12 +106,12 @@ impl Values {
 
     fn value(&self, key: (&str, &str, &str), ind: &Ind) -> X {
         self.get(key.0, key.1, key.2, &ind.id)
-            .map_or(X::Str(DASH.into()), |v| X::Num(v.2, ind.unit.xlsx_format()))
+            .map_or(X::Dash, |v| X::Num(v.2, ind.unit.xlsx_format()))
     }
 
     fn base(&self, key: (&str, &str, &str), ind: &Ind) -> X {
         self.get(key.0, key.1, key.2, &ind.id)
-            .map_or(X::Str(DASH.into()), |v| X::Num(v.1, COUNT))
+            .map_or(X::Dash, |v| X::Num(v.1, COUNT))
     }
 }
 
