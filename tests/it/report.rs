@@ -808,3 +808,26 @@ fn a_one_province_report_names_it_and_never_shows_a_share_without_a_base() {
             .any(|r| r[0].as_str().is_some_and(|k| k == "省份 45 广西壮族自治区"))
     );
 }
+
+#[test]
+fn a_bad_issue_date_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let wh = dir.path().join("wh").display().to_string();
+    let o = crate::ingest::povcensus(&[
+        "report",
+        "--warehouse",
+        &wh,
+        "--out",
+        out.to_str().unwrap(),
+        "--issued-on",
+        "2021-13-01",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: --issued-on `2021-13-01` is not a date YYYY-MM-DD"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
