@@ -26,6 +26,13 @@ fn report(wh: &str, out: &Path) -> PathBuf {
     index
 }
 
+/// `povcensus report --warehouse WH --out OUT` with more arguments.
+fn report_with(wh: &str, out: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["report", "--warehouse", wh, "--out", out.to_str().unwrap()];
+    all.extend_from_slice(args);
+    crate::ingest::povcensus(&all)
+}
+
 /// All workbooks under `dir`, read with openpyxl.
 fn dump_xlsx(dir: &Path, files: &[PathBuf]) -> serde_json::Value {
     let o = Command::new(python())
@@ -267,23 +274,29 @@ fn png_stats(path: &Path) -> (u32, u32, f64, usize) {
     )
 }
 
+/// Run headless Chromium on a page with these flags.
+fn chromium(page: &Path, flags: &[&str]) -> std::process::Output {
+    Command::new(browser())
+        .args(["--headless", "--no-sandbox", "--disable-gpu"])
+        .args(flags)
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 /// Render a page in headless Chromium: (screenshot stats, console lines).
 fn render(page: &Path, png: &Path) -> ((u32, u32, f64, usize), Vec<String>) {
-    let o = Command::new(browser())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
+    let o = chromium(
+        page,
+        &[
             "--hide-scrollbars",
             "--enable-logging=stderr",
             "--v=0",
             "--window-size=1200,1600",
-        ])
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("file://{}", page.display()))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+            &format!("--screenshot={}", png.display()),
+        ],
+    );
     assert!(
         png.is_file(),
         "no screenshot of {}: {}",
@@ -668,18 +681,8 @@ fn check_bulletin(out: &Path) {
 
 /// Print the bulletin to PDF in headless Chromium; the size of its first page in points.
 fn pdf_page_size(page: &Path, pdf: &Path) -> (f64, f64) {
-    let o = Command::new(browser())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-pdf-header-footer",
-        ])
-        .arg(format!("--print-to-pdf={}", pdf.display()))
-        .arg(format!("file://{}", page.display()))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let print = format!("--print-to-pdf={}", pdf.display());
+    let o = chromium(page, &["--no-pdf-header-footer", &print]);
     let bytes = std::fs::read(pdf)
         .unwrap_or_else(|_| panic!("no PDF: {}", String::from_utf8_lossy(&o.stderr)));
     let text = String::from_utf8_lossy(&bytes);
@@ -695,30 +698,29 @@ fn pdf_page_size(page: &Path, pdf: &Path) -> (f64, f64) {
     (nums[2] - nums[0], nums[3] - nums[1])
 }
 
+/// Page sizes in points: A4 (210 × 297 mm) and US Letter.
+const A4: (f64, f64) = (595.3, 841.9);
+const LETTER: (f64, f64) = (612.0, 792.0);
+
 #[test]
 fn the_bulletin_prints_on_a4() {
     let dir = tempfile::tempdir().unwrap();
+    let near = |(w, h): (f64, f64), (a, b): (f64, f64)| (w - a).abs() < 2.0 && (h - b).abs() < 2.0;
     // The check tells paper sizes apart: a page asking for Letter prints on Letter.
-    let letter = dir.path().join("letter.html");
+    let letter_page = dir.path().join("letter.html");
+    let css = "<style>@page { size: letter; }</style>";
     std::fs::write(
-        &letter,
-        "<html><head><style>@page { size: letter; }</style></head><body><p>x</p></body></html>",
+        &letter_page,
+        format!("<html><head>{css}</head><p>x</p></html>"),
     )
     .unwrap();
-    let (w, h) = pdf_page_size(&letter, &dir.path().join("letter.pdf"));
-    assert!(
-        (w - 612.0).abs() < 2.0 && (h - 792.0).abs() < 2.0,
-        "Letter is {w}×{h}"
-    );
+    let letter = pdf_page_size(&letter_page, &dir.path().join("letter.pdf"));
+    assert!(near(letter, LETTER), "Letter is {letter:?}");
     let wh = ingest_sample(dir.path());
     let out = dir.path().join("reports");
     report(&wh, &out);
-    let (w, h) = pdf_page_size(&out.join("bulletin.html"), &dir.path().join("bulletin.pdf"));
-    // A4: 210 × 297 mm = 595.3 × 841.9 pt.
-    assert!(
-        (w - 595.3).abs() < 2.0 && (h - 841.9).abs() < 2.0,
-        "A4 is {w}×{h}"
-    );
+    let a4 = pdf_page_size(&out.join("bulletin.html"), &dir.path().join("bulletin.pdf"));
+    assert!(near(a4, A4), "the bulletin prints on {a4:?}, not A4");
 }
 
 #[test]
@@ -742,21 +744,20 @@ fn a_one_province_report_names_it_and_never_shows_a_share_without_a_base() {
         String::from_utf8_lossy(&o.stderr)
     );
     let out = dir.path().join("reports");
-    let o = crate::ingest::povcensus(&[
-        "report",
-        "--warehouse",
+    let o = report_with(
         &wh,
-        "--out",
-        out.to_str().unwrap(),
-        "--generated-at",
-        "2021-03-01 08:00",
-        "--issuer",
-        "广西壮族自治区脱贫攻坚普查领导小组办公室",
-        "--issued-on",
-        "2021-02-25",
-        "--bulletin-number",
-        "12",
-    ]);
+        &out,
+        &[
+            "--generated-at",
+            "2021-03-01 08:00",
+            "--issuer",
+            "广西壮族自治区脱贫攻坚普查领导小组办公室",
+            "--issued-on",
+            "2021-02-25",
+            "--bulletin-number",
+            "12",
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let table = indicator_table(&out);
     assert!(
@@ -814,15 +815,7 @@ fn a_bad_issue_date_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("reports");
     let wh = dir.path().join("wh").display().to_string();
-    let o = crate::ingest::povcensus(&[
-        "report",
-        "--warehouse",
-        &wh,
-        "--out",
-        out.to_str().unwrap(),
-        "--issued-on",
-        "2021-13-01",
-    ]);
+    let o = report_with(&wh, &out, &["--issued-on", "2021-13-01"]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(
