@@ -26,6 +26,15 @@ pub struct ReportArgs {
     /// SOURCE_DATE_EPOCH when set, else now. Fix it to get byte-identical reports.
     #[arg(long)]
     pub generated_at: Option<String>,
+    /// The issuing body printed on the bulletin.
+    #[arg(long, default_value = "国家脱贫攻坚普查领导小组办公室")]
+    pub issuer: String,
+    /// The issue date of the bulletin, YYYY-MM-DD. Default: the date of the generation time.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub issued_on: Option<String>,
+    /// The bulletin's number (公报第N号); none by default.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub bulletin_number: Option<u32>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -51,15 +60,39 @@ fn generated_at(arg: Option<&str>) -> anyhow::Result<String> {
     Ok(t.format("%Y-%m-%d %H:%M UTC").to_string())
 }
 
+/// The bulletin's issue: the arguments, the date defaulting to that of the generation time
+/// ("YYYY-MM-DD HH:MM UTC").
+fn issue(args: &ReportArgs, generated_at: &str) -> anyhow::Result<crate::report::Issue> {
+    use anyhow::Context as _;
+    let date = args
+        .issued_on
+        .as_deref()
+        .unwrap_or_else(|| generated_at.get(..10).unwrap_or(generated_at));
+    let issued_on = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .with_context(|| format!("--issued-on `{date}` is not a date YYYY-MM-DD"))?;
+    let issuer = args.issuer.trim().to_string();
+    anyhow::ensure!(
+        !issuer.is_empty(),
+        "--issuer is empty: name the issuing body"
+    );
+    Ok(crate::report::Issue {
+        issuer,
+        issued_on,
+        number: args.bulletin_number,
+    })
+}
+
 /// Runs `povcensus report`.
 pub(super) async fn run(args: ReportArgs) -> anyhow::Result<u8> {
     use std::io::Write as _;
+    let generated_at = generated_at(args.generated_at.as_deref())?;
     let opts = crate::report::ReportOptions {
+        issue: issue(&args, &generated_at)?,
         warehouse: args.warehouse.clone(),
         out: args.out.clone(),
         pipelines: crate::pipeline::Definitions::new(args.pipelines.as_deref()),
         as_of: args.as_of,
-        generated_at: generated_at(args.generated_at.as_deref())?,
+        generated_at,
         engine: args.engine.config(None),
     };
     let summary = crate::report::write(&opts).await?;

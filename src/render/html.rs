@@ -43,6 +43,10 @@ tr.fail td { background: #fde8e8; }
 .meta { font-size: 12px; color: #666; }
 svg text { font-family: "Noto Sans CJK SC", sans-serif; }
 nav a { margin-right: 16px; }
+p.issuer { text-align: center; margin: 8px 0 24px; }
+svg { max-width: 100%; height: auto; }
+@page { size: A4; margin: 18mm 16mm; }
+@media print { main { max-width: none; padding: 0; } h2, h3 { break-after: avoid; } table, svg, li { break-inside: avoid; } a { color: inherit; text-decoration: none; } }
 "#;
 
 /// A whole HTML document.

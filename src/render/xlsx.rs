@@ -1,6 +1,8 @@
-//! Worksheets the same way everywhere: a bold header row that stays frozen, an autofilter over
-//! the data, number formats per column, and column widths that fit the text (CJK characters
-//! count double). Workbooks carry a fixed creation time so that the same data gives the same
+//! Worksheets the same way everywhere: a bold header row that stays frozen (with the label
+//! columns of wide tables), an autofilter over long data, number formats per column, column
+//! widths that fit the text (CJK characters count double), and an A4 print setup (landscape
+//! when wide, fitted to the page width when that stays legible, the header row repeated on
+//! every page). Workbooks carry a fixed creation time so that the same data gives the same
 //! bytes.
 
 use std::path::Path;
@@ -14,6 +16,10 @@ use super::RenderError;
 pub enum X {
     Empty,
     Str(String),
+    /// "—", aligned with the numbers: a value that has no base.
+    Dash,
+    /// Text wrapped within its column (long explanations).
+    Wrap(String),
     /// A number with its Excel number format, e.g. "0.00".
     Num(f64, &'static str),
     Int(i64),
@@ -27,12 +33,14 @@ impl X {
     fn width(&self) -> usize {
         match self {
             X::Empty => 0,
+            X::Dash => 2,
             X::Str(s) => display_width(s),
+            X::Wrap(s) => display_width(s).min(60),
             X::Num(v, fmt) => {
                 let decimals = fmt.rsplit_once('.').map_or(0, |(_, d)| d.len());
                 format!("{v:.decimals$}").len() + 2
             }
-            X::Int(i) => i.to_string().len() + 1,
+            X::Int(i) => i.to_string().len() * 4 / 3 + 1,
         }
     }
 }
@@ -63,23 +71,95 @@ pub fn workbook(title: &str, generated_at: &str) -> Workbook {
     wb
 }
 
-/// Add a sheet with a header row and data rows.
+/// How a sheet is frozen and filtered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// Leading columns frozen beside the data (and repeated on printed pages) — the labels of
+    /// a wide table.
+    pub frozen_cols: u16,
+    /// An autofilter over the data (long tables, made for filtering and pivoting).
+    pub autofilter: bool,
+}
+
+impl Layout {
+    /// A long table: header row frozen, autofilter.
+    pub const LONG: Layout = Layout {
+        frozen_cols: 0,
+        autofilter: true,
+    };
+
+    /// A wide table read like the bulletin's: header row and `cols` label columns frozen.
+    pub const fn wide(cols: u16) -> Layout {
+        Layout {
+            frozen_cols: cols,
+            autofilter: false,
+        }
+    }
+}
+
+/// Paper size 9 of the OOXML page setup: A4.
+const PAPER_A4: u8 = 9;
+/// Column widths (in characters) that fit an A4 page upright, and the widest table that still
+/// reads when fitted to the width of a landscape page.
+const PORTRAIT_WIDTH: usize = 95;
+const FIT_WIDTH: usize = 260;
+
+/// Add a long sheet with a header row and data rows.
 pub fn sheet(
     wb: &mut Workbook,
     name: &str,
     headers: &[&str],
     rows: &[Vec<X>],
 ) -> Result<(), XlsxError> {
-    let ws = wb.add_worksheet();
-    ws.set_name(name)?;
-    fill(ws, headers, rows)
+    sheet_with(wb, name, headers, rows, Layout::LONG)
 }
 
-fn fill(ws: &mut Worksheet, headers: &[&str], rows: &[Vec<X>]) -> Result<(), XlsxError> {
+/// Add a sheet laid out as `layout` says.
+pub fn sheet_with(
+    wb: &mut Workbook,
+    name: &str,
+    headers: &[&str],
+    rows: &[Vec<X>],
+    layout: Layout,
+) -> Result<(), XlsxError> {
+    let ws = wb.add_worksheet();
+    ws.set_name(name)?;
+    let widths = fill(ws, headers, rows)?;
+    ws.set_freeze_panes(1, layout.frozen_cols)?;
+    if layout.autofilter && !headers.is_empty() {
+        ws.autofilter(0, 0, rows.len() as u32, headers.len() as u16 - 1)?;
+    }
+    print_setup(ws, &widths, layout)
+}
+
+/// A4, landscape when the columns do not fit upright, fitted to one page wide when that stays
+/// legible (else the label columns repeat on every page), the header row on every page.
+fn print_setup(ws: &mut Worksheet, widths: &[usize], layout: Layout) -> Result<(), XlsxError> {
+    let total: usize = widths.iter().map(|w| (*w).min(60) + 1).sum();
+    ws.set_paper_size(PAPER_A4);
+    if total > PORTRAIT_WIDTH {
+        ws.set_landscape();
+    }
+    if total <= FIT_WIDTH {
+        ws.set_print_fit_to_pages(1, 0);
+    } else if layout.frozen_cols > 0 {
+        ws.set_repeat_columns(0, layout.frozen_cols - 1)?;
+    }
+    ws.set_repeat_rows(0, 0)?;
+    ws.set_footer("&C&P / &N");
+    Ok(())
+}
+
+/// Write the header and the rows; returns the column widths set.
+fn fill(ws: &mut Worksheet, headers: &[&str], rows: &[Vec<X>]) -> Result<Vec<usize>, XlsxError> {
     let head = Format::new()
         .set_bold()
         .set_background_color(0xF3ECE4)
         .set_border_bottom(rust_xlsxwriter::FormatBorder::Thin);
+    let wrap = Format::new()
+        .set_text_wrap()
+        .set_align(rust_xlsxwriter::FormatAlign::Top);
+    let dash = Format::new().set_align(rust_xlsxwriter::FormatAlign::Right);
     let mut widths: Vec<usize> = headers.iter().map(|h| display_width(h) + 2).collect();
     for (c, h) in headers.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, *h, &head)?;
@@ -97,6 +177,12 @@ fn fill(ws: &mut Worksheet, headers: &[&str], rows: &[Vec<X>]) -> Result<(), Xls
                 X::Str(s) => {
                     ws.write_string(r, col, crate::output::formula_safe(s))?;
                 }
+                X::Dash => {
+                    ws.write_string_with_format(r, col, "—", &dash)?;
+                }
+                X::Wrap(s) => {
+                    ws.write_string_with_format(r, col, crate::output::formula_safe(s), &wrap)?;
+                }
                 X::Num(v, fmt) => {
                     let f = formats
                         .entry(fmt)
@@ -106,7 +192,10 @@ fn fill(ws: &mut Worksheet, headers: &[&str], rows: &[Vec<X>]) -> Result<(), Xls
                     }
                 }
                 X::Int(i) => {
-                    ws.write_number(r, col, *i as f64)?;
+                    let f = formats
+                        .entry("#,##0")
+                        .or_insert_with(|| Format::new().set_num_format("#,##0"));
+                    ws.write_number_with_format(r, col, *i as f64, f)?;
                 }
             }
         }
@@ -114,11 +203,7 @@ fn fill(ws: &mut Worksheet, headers: &[&str], rows: &[Vec<X>]) -> Result<(), Xls
     for (c, w) in widths.iter().enumerate() {
         ws.set_column_width(c as u16, (*w).min(60) as f64 + 1.0)?;
     }
-    ws.set_freeze_panes(1, 0)?;
-    if !headers.is_empty() {
-        ws.autofilter(0, 0, rows.len() as u32, headers.len() as u16 - 1)?;
-    }
-    Ok(())
+    Ok(widths)
 }
 
 /// Save a workbook, creating its directory.

@@ -381,7 +381,8 @@ fn html_rows(rows: &[Vec<X>]) -> Vec<(Option<&'static str>, Vec<Td>)> {
                 r.iter()
                     .map(|x| match x {
                         X::Empty => Td::Text(String::new()),
-                        X::Str(s) => Td::Text(s.clone()),
+                        X::Dash => Td::Num("—".into()),
+                        X::Str(s) | X::Wrap(s) => Td::Text(s.clone()),
                         X::Num(v, _) => Td::Num(format!("{v}")),
                         X::Int(i) => Td::Num(i.to_string()),
                     })

@@ -226,3 +226,28 @@ pub const NOTES: &[&str] = &[
     "“国家贫困县”指832个国家扶贫开发工作重点县和集中连片特困地区县（县类型1、2），为全面普查数；“非国家贫困县”指抽中的非国家贫困县（县类型3），以县抽样权数加权推算。",
     "本公报数据按四舍五入保留小数：户和人口“两不愁三保障”及饮水指标保留两位小数，帮扶和基础设施、公共服务指标保留一位小数；分项之和与合计可能因四舍五入略有出入。",
 ];
+
+/// Every indicator of the bulletin in its order: (section title, id, name, unit), the
+/// per-capita income after the exit standard.
+pub fn catalogue() -> Vec<(&'static str, &'static str, &'static str, Unit)> {
+    let mut out = Vec::new();
+    for s in SECTIONS {
+        for (id, name) in s.items {
+            out.push((s.title, *id, name.trim_start_matches('　'), s.unit));
+            if *id == "exit_standard_met" {
+                out.push((s.title, INCOME_MEAN.0, INCOME_MEAN.1, Unit::Yuan));
+            }
+        }
+    }
+    out
+}
+
+impl Unit {
+    /// The unit as a column shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Percent(_) => "%",
+            Unit::Yuan => "元/人",
+        }
+    }
+}

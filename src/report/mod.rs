@@ -78,6 +78,16 @@ pub struct ReportOptions {
     /// Shown on every document, e.g. "2021-02-25 10:00 UTC".
     pub generated_at: String,
     pub engine: EngineConfig,
+    /// Who issues the bulletin, when and under which number.
+    pub issue: Issue,
+}
+
+/// The issuing of the bulletin: its issuing body, date and (optional) number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub issuer: String,
+    pub issued_on: chrono::NaiveDate,
+    pub number: Option<u32>,
 }
 
 /// The documents written.
@@ -304,6 +314,8 @@ pub struct Inputs {
     pub followup: Table,
     /// Rejected and flagged records: province, file, line, column, rule, severity, message.
     pub rejects: Table,
+    /// The run manifests of the pipelines the tables come from (census, exit assessment).
+    pub manifests: Vec<crate::pipeline::RunManifest>,
 }
 
 /// Write a file, creating its directory.
@@ -382,10 +394,11 @@ async fn write_into(
     out: &Path,
 ) -> Result<ReportSummary, ReportError> {
     let data = out.join("data");
+    let mut manifests = Vec::new();
     for (name, dir) in [("census", "census"), ("exit_assessment", "assessment")] {
         let pipeline = Pipeline::resolve(name, &opts.pipelines, &[])?;
         tracing::info!(pipeline = name, "running");
-        crate::pipeline::run(
+        let manifest = crate::pipeline::run(
             &pipeline,
             wh,
             Some(&snapshot),
@@ -393,6 +406,7 @@ async fn write_into(
             &opts.engine,
         )
         .await?;
+        manifests.push(manifest);
     }
     let ctx = session(&opts.engine)?;
     wh.register(&ctx, Some(&snapshot))?;
@@ -414,6 +428,7 @@ async fn write_into(
         design: read("assessment/exit_assessment_design.parquet")?,
         followup: read("assessment/exit_followup.parquet")?,
         rejects: Table::from_batches("rejects", &rejects_schema, &rejects)?,
+        manifests,
         snapshot,
     };
     inputs.indicators.require(INDICATOR_COLUMNS)?;
@@ -424,7 +439,11 @@ async fn write_into(
     inputs.followup.require(evaluator::FOLLOWUP_COLUMNS)?;
 
     let mut files = Vec::new();
-    files.push(bulletin::write(&inputs, &out.join("bulletin.html"))?);
+    files.push(bulletin::write(
+        &inputs,
+        &opts.issue,
+        &out.join("bulletin.html"),
+    )?);
     files.push(workbook::write(&inputs, &out.join("workbook.xlsx"))?);
     let evaluator = evaluator::write(&inputs, &out.join("evaluator"))?;
     let quality = quality::write(&inputs, &out.join("quality"))?;

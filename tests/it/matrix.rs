@@ -383,6 +383,22 @@ fn check_report(shape: Shape) {
         }
         _ => {}
     }
+    // The bulletin's scope line says what is loaded.
+    let scope = match shape {
+        Shape::National => "中西部22个省（区、市）".to_string(),
+        Shape::Clean => "广西壮族自治区、贵州省和云南省3个省（区、市）".to_string(),
+        _ => {
+            let reference = povcensus::contract::reference::Reference::get();
+            format!(
+                "{}建档立卡户",
+                reference.province(f.provinces[0]).unwrap().name
+            )
+        }
+    };
+    assert!(
+        read("bulletin.html").contains(&format!("现将{scope}")),
+        "{scope}"
+    );
     if shape == Shape::AllRejected {
         let q = read("quality/52.html");
         assert!(q.contains("file.missing_column") || q.contains("file.manifest_sha256"));
@@ -687,7 +703,8 @@ fn a_formula_in_a_county_name_reaches_csv_and_xlsx_as_text() {
     let dump: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let book = dump.as_object().unwrap().values().next().unwrap();
     let mut seen = 0;
-    for sheet in book.as_object().unwrap().values() {
+    // (The book also lists its sheet order under "_order".)
+    for sheet in book.as_object().unwrap().values().filter(|s| s.is_object()) {
         for row in sheet["rows"].as_array().unwrap() {
             for cell in row.as_array().unwrap() {
                 if let Some(s) = cell.as_str() {
