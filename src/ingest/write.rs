@@ -74,13 +74,28 @@ pub(super) async fn write_versions(
     opts: &IngestOptions,
 ) -> Result<BTreeMap<String, ProvinceVersion>, IngestError> {
     let mut writes = spawn_writes(runs, changed, &checked.findings, current, warehouse, opts)?;
+    let bar = crate::engine::progress::bar(
+        opts.progress,
+        changed.runs.len() as u64,
+        "{spinner} writing new versions [{bar:30}] {pos}/{len} provinces, {elapsed}",
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let mut new_versions = BTreeMap::new();
     for &i in &changed.runs {
         let run = &runs[i];
         let at = VersionDir::of(run, current)?;
-        let version = province_version(run, &at, checked, &mut writes, warehouse).await?;
+        let version = province_version(run, &at, checked, &mut writes, warehouse).await;
+        let version = match version {
+            Ok(v) => v,
+            Err(e) => {
+                bar.finish_and_clear();
+                return Err(e);
+            }
+        };
         new_versions.insert(at.code, version.record(snapshot_id, opts.reject_threshold));
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     Ok(new_versions)
 }
 
