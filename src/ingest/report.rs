@@ -153,6 +153,7 @@ impl IngestReport {
             [
                 "code",
                 "province",
+                "submission",
                 "status",
                 "read",
                 "loaded",
@@ -193,6 +194,7 @@ impl IngestReport {
             rows.push(vec![
                 escape_text(&p.province_code, 40),
                 province_name(&p.province_code),
+                escape_text(p.submission_id.as_deref().unwrap_or("?"), 40),
                 status,
                 p.rows_read.to_string(),
                 p.rows_loaded.to_string(),
@@ -215,7 +217,12 @@ impl IngestReport {
         };
         rows.push(vec![
             String::new(),
-            format!("total ({} provinces)", self.provinces.len()),
+            format!(
+                "total ({} province{})",
+                self.provinces.len(),
+                if self.provinces.len() == 1 { "" } else { "s" }
+            ),
+            String::new(),
             String::new(),
             self.rows_read.to_string(),
             self.rows_loaded.to_string(),
@@ -231,7 +238,9 @@ impl IngestReport {
         text_table(
             s,
             &rows,
-            &[false, false, false, true, true, true, true, true, false],
+            &[
+                false, false, false, false, true, true, true, true, true, false,
+            ],
         );
         let _ = writeln!(
             s,
@@ -451,5 +460,31 @@ fn text_table(s: &mut String, rows: &[Vec<String>], right: &[bool]) {
                 + last;
             let _ = writeln!(s, "  {}", "-".repeat(total.saturating_sub(1)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_chinese_names_by_terminal_columns() {
+        assert_eq!(display_width("甘肃省"), 6);
+        assert_eq!(display_width("62 ab"), 5);
+        let mut s = String::new();
+        text_table(
+            &mut s,
+            &[
+                vec!["code".into(), "province".into(), "n".into()],
+                vec!["62".into(), "甘肃省".into(), "7".into()],
+                vec!["45".into(), "广西壮族自治区".into(), "12".into()],
+            ],
+            &[false, false, true],
+        );
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines[0], "  code  province         n");
+        assert_eq!(lines[2], "  62    甘肃省           7");
+        assert_eq!(lines[3], "  45    广西壮族自治区  12");
+        assert_eq!(shorten("一二三四五", 3), "一二…");
     }
 }

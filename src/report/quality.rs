@@ -593,4 +593,33 @@ mod tests {
         );
         assert_eq!(without_record_keys("value `abc`"), "value `abc`");
     }
+
+    #[test]
+    fn messages_are_told_in_chinese_without_record_keys() {
+        assert_eq!(
+            message_zh(
+                "value.code",
+                "persons.csv",
+                "sex",
+                "the value `3` is not one of the codes 1, 2 (性别 sex)"
+            ),
+            "性别（sex）：取值不在该列的代码表内（所填值「3」）"
+        );
+        assert_eq!(
+            message_zh(
+                "code.province",
+                "households.csv",
+                "household_id",
+                "the code `5301020010010001` does not begin with 52"
+            ),
+            format!(
+                "户编码（household_id）：记录的代码不以报送省份的代码开头（所填值「{KEY_MASK}」）"
+            )
+        );
+        // A file-level finding: no column, no value.
+        assert_eq!(
+            message_zh("file.missing", "persons.csv", "", "persons.csv is missing"),
+            Rule::FileMissing.description_zh()
+        );
+    }
 }
