@@ -52,8 +52,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Validate province submissions and load them into the warehouse as new versions.
     Ingest(IngestArgs),
-    /// Check province submissions as ingest would (cross-row rules and duplicates against a
-    /// warehouse included) and print the same report, writing nothing: before sending.
+    /// Check province submissions as ingest would and print the same report, writing nothing
+    /// (what a province office runs before sending).
     Validate(ValidateArgs),
     /// Run SQL over the warehouse tables (one statement with -c, else an interactive prompt).
     Sql(SqlArgs),
