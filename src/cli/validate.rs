@@ -23,6 +23,10 @@ pub struct ValidateArgs {
     /// (default: the system temp directory); removed at the end.
     #[arg(long)]
     pub staging: Option<PathBuf>,
+    /// Write the rejected and flagged rows (province, file, line, column, rule, 说明, message)
+    /// to this CSV file (UTF-8 with BOM, for Excel): what to correct before sending.
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
     /// Print the report as JSON instead of the readable summary.
     #[arg(long)]
     pub json: bool,
@@ -45,7 +49,7 @@ pub(super) async fn run(args: ValidateArgs, interactive: bool) -> anyhow::Result
     if args.warehouse.as_deref() == Some("") {
         anyhow::bail!("--warehouse is empty: give a warehouse directory or leave the option out");
     }
-    let report = crate::ingest::validate(&opts).await?;
+    let report = crate::ingest::validate(&opts, args.rejects.as_deref()).await?;
     let mut out = std::io::stdout().lock();
     if args.json {
         out.write_all(report.to_json().as_bytes())?;

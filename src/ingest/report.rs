@@ -363,7 +363,8 @@ impl IngestReport {
                 let _ = writeln!(
                     s,
                     "rows would be rejected: correct them and validate again before sending; \
-                     `povcensus validate --json` lists the counts for machines"
+                     `povcensus validate --rejects FILE` lists every rejected or flagged row \
+                     (file, line, column, rule, 说明) in a CSV file"
                 );
             } else {
                 let _ = writeln!(

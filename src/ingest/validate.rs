@@ -5,6 +5,11 @@
 //! that scratch directory.
 
 use std::collections::BTreeSet;
+use std::path::Path;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::DataType;
+use arrow::record_batch::RecordBatch;
 
 use crate::contract::schema::Table;
 use crate::warehouse::{FileCount, Warehouse};
@@ -15,8 +20,12 @@ use super::report::{IngestReport, ProvinceReport, Status};
 use super::{IngestError, IngestOptions, ProvinceRun, crosscheck, discover, staging, summary};
 
 /// Validate the submissions of `opts`; `opts.warehouse` empty means no warehouse (duplicates
-/// are then checked within the submissions only). Nothing is written: the report is returned.
-pub async fn validate(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
+/// are then checked within the submissions only). Nothing is written but, when `rejects_csv`
+/// is given, the list of rejected and flagged rows there: the report is returned.
+pub async fn validate(
+    opts: &IngestOptions,
+    rejects_csv: Option<&Path>,
+) -> Result<IngestReport, IngestError> {
     if !(0.0..=1.0).contains(&opts.reject_threshold) {
         return Err(IngestError::Threshold(opts.reject_threshold));
     }
@@ -51,11 +60,28 @@ pub async fn validate(opts: &IngestOptions) -> Result<IngestReport, IngestError>
         codes,
     };
     let findings = if changed.runs.is_empty() {
+        if let Some(path) = rejects_csv {
+            write_rejects_csv(path, &[])?;
+        }
         Vec::new()
     } else {
-        crosscheck::cross_check(&runs, &changed, current, &warehouse, &staging, opts)
-            .await?
-            .findings
+        let checked =
+            crosscheck::cross_check(&runs, &changed, current, &warehouse, &staging, opts).await?;
+        if let Some(path) = rejects_csv {
+            let order: Vec<String> = Table::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("WHEN '{}' THEN {i}", t.file_name()))
+                .collect();
+            let sql = format!(
+                "SELECT province_code, file, line, \"column\", rule_id, severity, message \
+                 FROM all_rejects ORDER BY province_code, CASE file {} END, line NULLS FIRST, rule_id",
+                order.join(" ")
+            );
+            let batches = checked.ctx.sql(&sql).await?.collect().await?;
+            write_rejects_csv(path, &batches)?;
+        }
+        checked.findings
     };
     let reports = runs
         .iter()
@@ -65,6 +91,62 @@ pub async fn validate(opts: &IngestOptions) -> Result<IngestReport, IngestError>
         IngestReport::new(opts.warehouse.clone(), None, opts.reject_threshold, reports);
     report.validate_only = true;
     Ok(report)
+}
+
+/// The rejected and flagged rows as CSV (UTF-8 with a BOM, so that Excel reads the Chinese):
+/// where each is (province, file, line, column), the rule, its Chinese description with the
+/// value the message quotes, and the ingest's message.
+fn write_rejects_csv(path: &Path, batches: &[RecordBatch]) -> Result<(), IngestError> {
+    let io = |source: std::io::Error| IngestError::Read {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "province_code",
+        "file",
+        "line",
+        "column",
+        "rule_id",
+        "severity",
+        "说明",
+        "message",
+    ];
+    w.write_record(header).map_err(|e| io(e.into()))?;
+    for b in batches {
+        let cols: Vec<ArrayRef> = b
+            .columns()
+            .iter()
+            .map(|c| arrow::compute::cast(c, &DataType::Utf8))
+            .collect::<Result<_, _>>()
+            .map_err(|e| IngestError::Engine(e.into()))?;
+        let cols: Vec<&arrow::array::StringArray> = cols
+            .iter()
+            .filter_map(|c| c.as_string_opt::<i32>())
+            .collect();
+        for row in 0..b.num_rows() {
+            let cell = |i: usize| {
+                cols.get(i)
+                    .filter(|c| !c.is_null(row))
+                    .map_or("", |c| c.value(row))
+            };
+            let zh = crate::report::quality::message_zh(cell(4), cell(1), cell(3), cell(6));
+            w.write_record([
+                cell(0),
+                cell(1),
+                cell(2),
+                cell(3),
+                cell(4),
+                cell(5),
+                &zh,
+                cell(6),
+            ])
+            .map_err(|e| io(e.into()))?;
+        }
+    }
+    let mut bytes = "\u{feff}".as_bytes().to_vec();
+    bytes.extend(w.into_inner().map_err(|e| io(e.into_error()))?);
+    std::fs::write(path, bytes).map_err(io)
 }
 
 /// The report of one validated submission.

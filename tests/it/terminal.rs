@@ -129,6 +129,20 @@ fn validate_checks_what_ingest_checks_and_writes_nothing() {
         &["ingest", "--json", "broken", "--warehouse", "wh-broken"],
     ));
     assert!(v.validate_only && !i.validate_only);
+    // --rejects: the one file validate writes, every finding an ingest stores.
+    let listed = run_in(d, &tmp, &["validate", "broken", "--rejects", "rejects.csv"]);
+    assert_eq!(listed.status.code(), Some(1));
+    let csv_text = std::fs::read_to_string(d.join("rejects.csv")).unwrap();
+    assert!(csv_text.starts_with('\u{feff}'), "a BOM for Excel");
+    let stored = crate::ingest::sql(
+        d.join("wh-broken").to_str().unwrap(),
+        "SELECT COUNT(*) AS n FROM rejects",
+        &[],
+        &[],
+    );
+    let stored: usize = stored.lines().nth(1).unwrap().parse().unwrap();
+    let mut r = csv::Reader::from_reader(csv_text.trim_start_matches('\u{feff}').as_bytes());
+    assert_eq!(r.records().count(), stored, "one CSV row per stored reject");
     assert_eq!(v.provinces.len(), i.provinces.len());
     for (a, b) in v.provinces.iter().zip(&i.provinces) {
         assert_eq!(a.files, b.files, "{}", a.province_code);
