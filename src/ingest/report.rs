@@ -167,42 +167,7 @@ impl IngestReport {
             .collect(),
         ];
         for p in &self.provinces {
-            let flagged: u64 = p.files.iter().map(|f| f.rows_flagged).sum();
-            let status = match (&p.status, p.version) {
-                (Status::Loaded, Some(v)) => format!("loaded v{v}"),
-                (Status::Unchanged, Some(v)) => format!("unchanged v{v}"),
-                (Status::Checked, _) if p.any_rejected() => "rejects".to_string(),
-                (Status::Checked, _) if flagged > 0 => "passes, flags".to_string(),
-                (Status::Checked, _) => "passes".to_string(),
-                (Status::Rejected, _) => "REJECTED".to_string(),
-                _ => String::new(),
-            };
-            let whole = p.files.iter().filter(|f| f.file_rejected).count();
-            let mut notes = Vec::new();
-            if p.resubmission_required {
-                notes.push("RESUBMISSION REQUIRED".to_string());
-            }
-            if whole > 0 && p.status != Status::Rejected {
-                notes.push(format!(
-                    "{whole} whole file{} rejected",
-                    if whole == 1 { "" } else { "s" }
-                ));
-            }
-            if !p.balanced() {
-                notes.push("ROWS DO NOT BALANCE".to_string());
-            }
-            rows.push(vec![
-                escape_text(&p.province_code, 40),
-                province_name(&p.province_code),
-                escape_text(p.submission_id.as_deref().unwrap_or("?"), 40),
-                status,
-                p.rows_read.to_string(),
-                p.rows_loaded.to_string(),
-                p.rows_rejected.to_string(),
-                flagged.to_string(),
-                format!("{:.2}", 100.0 * p.rejected_share),
-                notes.join(", "),
-            ]);
+            rows.push(province_row(p));
         }
         let flagged: u64 = self
             .provinces
@@ -244,7 +209,10 @@ impl IngestReport {
         );
         let _ = writeln!(
             s,
-            "rows read = loaded + rejected{}; flagged rows are loaded; a province must resubmit above {:.2} % rejected",
+            "total: {} rows read = {} loaded + {} rejected{}; flagged rows are loaded; a province must resubmit above {:.2} % rejected",
+            self.rows_read,
+            self.rows_loaded,
+            self.rows_rejected,
             if self.balanced {
                 ""
             } else {
@@ -387,6 +355,46 @@ impl IngestReport {
             );
         }
     }
+}
+
+/// A province's row of the province table.
+fn province_row(p: &ProvinceReport) -> Vec<String> {
+    let flagged: u64 = p.files.iter().map(|f| f.rows_flagged).sum();
+    let status = match (&p.status, p.version) {
+        (Status::Loaded, Some(v)) => format!("loaded v{v}"),
+        (Status::Unchanged, Some(v)) => format!("unchanged v{v}"),
+        (Status::Checked, _) if p.any_rejected() => "rejects".to_string(),
+        (Status::Checked, _) if flagged > 0 => "passes, flags".to_string(),
+        (Status::Checked, _) => "passes".to_string(),
+        (Status::Rejected, _) => "REJECTED".to_string(),
+        _ => String::new(),
+    };
+    let whole = p.files.iter().filter(|f| f.file_rejected).count();
+    let mut notes = Vec::new();
+    if p.resubmission_required {
+        notes.push("RESUBMISSION REQUIRED".to_string());
+    }
+    if whole > 0 && p.status != Status::Rejected {
+        notes.push(format!(
+            "{whole} whole file{} rejected",
+            if whole == 1 { "" } else { "s" }
+        ));
+    }
+    if !p.balanced() {
+        notes.push("ROWS DO NOT BALANCE".to_string());
+    }
+    vec![
+        escape_text(&p.province_code, 40),
+        province_name(&p.province_code),
+        escape_text(p.submission_id.as_deref().unwrap_or("?"), 40),
+        status,
+        p.rows_read.to_string(),
+        p.rows_loaded.to_string(),
+        p.rows_rejected.to_string(),
+        flagged.to_string(),
+        format!("{:.2}", 100.0 * p.rejected_share),
+        notes.join(", "),
+    ]
 }
 
 /// The province's name from the reference data, or empty for a code outside the census scope.
