@@ -465,9 +465,9 @@ fn text_table(s: &mut String, rows: &[Vec<String>], right: &[bool]) {
             // The last column is unpadded: the rule under the header reaches its title.
             let last = r.last().map_or(0, |h| display_width(h));
             let total: usize = widths.iter().take(n.saturating_sub(1)).sum::<usize>()
-                + 3 * n.saturating_sub(1)
+                + 2 * n.saturating_sub(1)
                 + last;
-            let _ = writeln!(s, "  {}", "-".repeat(total.saturating_sub(1)));
+            let _ = writeln!(s, "  {}", "-".repeat(total));
         }
     }
 }
