@@ -250,9 +250,44 @@ impl IngestReport {
                 ]);
             }
         }
-        if rows.len() > 1 {
+        if rows.len() <= 1 {
+            return;
+        }
+        if rows.len() - 1 <= FILE_TABLE_MAX {
             let _ = writeln!(s, "\nfiles with rejected or flagged rows:");
             text_table(s, &rows, &[false, false, true, true, true, true, false]);
+            return;
+        }
+        // Many provinces with findings (a national run): one line per province.
+        let _ = writeln!(
+            s,
+            "\nfiles with rejected or flagged rows (rows rejected, +flagged):"
+        );
+        for p in &self.provinces {
+            let files: Vec<String> = p
+                .files
+                .iter()
+                .filter(|f| f.rows_rejected > 0 || f.rows_flagged > 0 || f.file_rejected)
+                .map(|f| {
+                    let name = f.file.trim_end_matches(".csv");
+                    let mut t = format!("{name} {}", f.rows_rejected);
+                    if f.rows_flagged > 0 {
+                        t.push_str(&format!(" +{}", f.rows_flagged));
+                    }
+                    if f.file_rejected {
+                        t.push_str(" (whole file)");
+                    }
+                    t
+                })
+                .collect();
+            if !files.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  {}  {}",
+                    escape_text(&p.province_code, 40),
+                    files.join(", ")
+                );
+            }
         }
     }
 
@@ -397,6 +432,9 @@ fn province_row(p: &ProvinceReport) -> Vec<String> {
     ]
 }
 
+/// Files with findings listed as a table up to this many; beyond, one line per province.
+const FILE_TABLE_MAX: usize = 24;
+
 /// The province's name from the reference data, or empty for a code outside the census scope.
 fn province_name(code: &str) -> String {
     crate::contract::reference::Reference::get()
@@ -495,5 +533,61 @@ mod tests {
         assert_eq!(lines[2], "  62    甘肃省           7");
         assert_eq!(lines[3], "  45    广西壮族自治区  12");
         assert_eq!(shorten("一二三四五", 3), "一二…");
+    }
+
+    /// A national run with findings in every province: one line per province and rule, not
+    /// one per file.
+    #[test]
+    fn a_national_run_stays_short() {
+        let provinces: Vec<ProvinceReport> = crate::contract::reference::Reference::get()
+            .provinces
+            .iter()
+            .map(|p| {
+                let files: Vec<FileCount> = crate::contract::schema::Table::ALL
+                    .iter()
+                    .map(|t| FileCount {
+                        file: t.file_name().to_string(),
+                        encoding: Some("utf-8".into()),
+                        rows_read: 1000,
+                        rows_loaded: 990,
+                        rows_rejected: 10,
+                        rows_flagged: 2,
+                        file_rejected: false,
+                    })
+                    .collect();
+                let mut rules = BTreeMap::new();
+                for r in Rule::ALL {
+                    rules.insert(r.id().to_string(), 3);
+                }
+                ProvinceReport {
+                    province_code: p.code.to_string(),
+                    source: format!("subs/{}", p.code),
+                    submission_id: Some(format!("{}-2021-01-15-01", p.code)),
+                    status: Status::Loaded,
+                    version: Some(1),
+                    files,
+                    rules,
+                    problems: Vec::new(),
+                    rows_read: 6000,
+                    rows_loaded: 5940,
+                    rows_rejected: 60,
+                    rejected_share: 0.01,
+                    resubmission_required: false,
+                }
+            })
+            .collect();
+        let n = provinces.len();
+        assert_eq!(n, 22);
+        let text = IngestReport::new("wh".into(), Some(2), 0.05, provinces).to_text();
+        let lines = text.lines().count();
+        assert!(
+            lines <= 2 * n + Rule::ALL.len() + 20,
+            "{lines} lines:\n{text}"
+        );
+        assert!(text.lines().all(|l| l.chars().count() < 220), "{text}");
+        assert!(text.contains("甘肃省"));
+        if std::env::var_os("SHOW").is_some() {
+            println!("{text}");
+        }
     }
 }
