@@ -24,6 +24,7 @@ fn main() -> ExitCode {
     let threads = match &cli.command {
         Command::Generate(a) => a.threads,
         Command::Ingest(a) => a.engine.threads,
+        Command::Validate(a) => a.engine.threads,
         Command::Sql(a) => a.engine.threads,
         Command::Run(a) => a.engine.threads,
         Command::Report(a) => a.engine.threads,

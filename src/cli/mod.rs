@@ -15,6 +15,7 @@ mod report;
 mod run;
 mod serve;
 mod sql;
+mod validate;
 mod versions;
 
 pub use extract::ExtractArgs;
@@ -26,6 +27,7 @@ pub use report::ReportArgs;
 pub use run::RunArgs;
 pub use serve::ServeArgs;
 pub use sql::SqlArgs;
+pub use validate::ValidateArgs;
 pub use versions::VersionsArgs;
 
 /// povcensus: the 2020–2021 national poverty-alleviation census, from province submissions
@@ -50,6 +52,9 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Validate province submissions and load them into the warehouse as new versions.
     Ingest(IngestArgs),
+    /// Check province submissions as ingest would and print the same report, writing nothing
+    /// (what a province office runs before sending).
+    Validate(ValidateArgs),
     /// Run SQL over the warehouse tables (one statement with -c, else an interactive prompt).
     Sql(SqlArgs),
     /// List the warehouse's snapshots and the province versions each holds.
@@ -150,6 +155,7 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
     match command {
         Command::Generate(args) => generate::run(args, interactive).await,
         Command::Ingest(args) => ingest::run(args, interactive).await,
+        Command::Validate(args) => validate::run(args, interactive).await,
         Command::Sql(args) => sql::run(args).await,
         Command::Versions(args) => versions::run(args).await,
         Command::Run(args) => run::run(args).await,

@@ -256,6 +256,7 @@ async fn findings(
 pub async fn check(
     ctx: &SessionContext,
     input: &CrossInput<'_>,
+    progress: &indicatif::ProgressBar,
 ) -> Result<Vec<CrossFinding>, DataFusionError> {
     let empty = Vec::new();
     for t in Table::ALL {
@@ -282,6 +283,7 @@ pub async fn check(
     }
     let mut all: Vec<CrossFinding> = Vec::new();
     for t in Table::ALL {
+        progress.set_message(format!("{}: orphans", t.file_name()));
         let mut rejected: Vec<CrossFinding> = match t {
             Table::Counties => Vec::new(),
             Table::Townships => findings(ctx, ORPHAN_TOWNSHIPS, t, Some(Rule::KeyOrphan)).await?,
@@ -297,6 +299,7 @@ pub async fn check(
             let name = format!("remaining_{}", t.name());
             ctx.deregister_table(&name)?;
             ctx.register_table(&name, remaining.into_view())?;
+            progress.set_message(format!("{}: duplicate keys", t.file_name()));
             let sql = crate::engine::fill(
                 DUPLICATES,
                 [("table", t.name()), ("key", key), ("file", t.file_name())],
@@ -306,8 +309,10 @@ pub async fn check(
         register_loaded(ctx, t, &rejected).await?;
         all.extend(rejected);
         if t == Table::Persons {
+            progress.set_message("households.csv: members and heads".to_string());
             all.extend(findings(ctx, HOUSEHOLD_WARNINGS, Table::Households, None).await?);
         }
+        progress.inc(1);
     }
     Ok(all)
 }

@@ -49,6 +49,12 @@ pub(super) async fn cross_check(
     }
     .for_rows(staged_rows);
     let ctx = session(&engine)?;
+    let bar = crate::engine::progress::bar(
+        opts.progress,
+        Table::ALL.len() as u64,
+        "{spinner} cross-row checks [{bar:30}] {pos}/{len} tables, {elapsed}: {msg}",
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let findings = cross::check(
         &ctx,
         &CrossInput {
@@ -56,8 +62,11 @@ pub(super) async fn cross_check(
             warehouse,
             existing: &existing_files(changed, current),
         },
+        &bar,
     )
-    .await?;
+    .await;
+    bar.finish_and_clear();
+    let findings = findings?;
     register_staged_rejects(&ctx, runs, changed, &findings)?;
     Ok(Checked { ctx, findings })
 }

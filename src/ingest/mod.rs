@@ -23,8 +23,11 @@ pub mod source;
 pub mod stage;
 mod staging;
 mod summary;
+mod validate;
 pub mod validation;
 mod write;
+
+pub use validate::validate;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -53,7 +53,11 @@ fn run_report(
 }
 
 /// The report of a province without a valid manifest: nothing of it loads.
-fn rejected_report(run: &ProvinceRun, code: String, problems: Vec<String>) -> ProvinceReport {
+pub(super) fn rejected_report(
+    run: &ProvinceRun,
+    code: String,
+    problems: Vec<String>,
+) -> ProvinceReport {
     let files: Vec<FileCount> = run
         .files
         .iter()

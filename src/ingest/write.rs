@@ -74,13 +74,28 @@ pub(super) async fn write_versions(
     opts: &IngestOptions,
 ) -> Result<BTreeMap<String, ProvinceVersion>, IngestError> {
     let mut writes = spawn_writes(runs, changed, &checked.findings, current, warehouse, opts)?;
+    let bar = crate::engine::progress::bar(
+        opts.progress,
+        changed.runs.len() as u64,
+        "{spinner} writing new versions [{bar:30}] {pos}/{len} provinces, {elapsed}",
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let mut new_versions = BTreeMap::new();
     for &i in &changed.runs {
         let run = &runs[i];
         let at = VersionDir::of(run, current)?;
-        let version = province_version(run, &at, checked, &mut writes, warehouse).await?;
+        let version = province_version(run, &at, checked, &mut writes, warehouse).await;
+        let version = match version {
+            Ok(v) => v,
+            Err(e) => {
+                bar.finish_and_clear();
+                return Err(e);
+            }
+        };
         new_versions.insert(at.code, version.record(snapshot_id, opts.reject_threshold));
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     Ok(new_versions)
 }
 
@@ -181,15 +196,7 @@ async fn province_version(
         .iter()
         .filter(|f| &f.province == code)
         .collect();
-    let mut rules: BTreeMap<String, u64> = BTreeMap::new();
-    for f in &run.files {
-        for (r, n) in &f.rule_counts {
-            *rules.entry(r.clone()).or_default() += n;
-        }
-    }
-    for f in &mine {
-        *rules.entry(f.rule.id().to_string()).or_default() += 1;
-    }
+    let rules = rule_counts(run, &mine);
     let mut tables = BTreeMap::new();
     let mut files = Vec::new();
     for t in Table::ALL {
@@ -225,6 +232,21 @@ async fn province_version(
     })
 }
 
+/// Findings per rule id of a province: its files' row and file rules and its cross-row
+/// findings (`mine`).
+pub(super) fn rule_counts(run: &ProvinceRun, mine: &[&CrossFinding]) -> BTreeMap<String, u64> {
+    let mut rules: BTreeMap<String, u64> = BTreeMap::new();
+    for f in &run.files {
+        for (r, n) in &f.rule_counts {
+            *rules.entry(r.clone()).or_default() += n;
+        }
+    }
+    for f in mine {
+        *rules.entry(f.rule.id().to_string()).or_default() += 1;
+    }
+    rules
+}
+
 /// A staged file's counts with its cross-row rejects and flags, checked against the rows
 /// written: every row read is loaded or rejected.
 fn balanced_count(
@@ -234,6 +256,26 @@ fn balanced_count(
     mine: &[&CrossFinding],
     written: u64,
 ) -> Result<FileCount, IngestError> {
+    let (c, loaded) = count_with(sf, t, mine);
+    if loaded != Some(written) {
+        return Err(IngestError::Conservation {
+            province: code.to_string(),
+            file: c.file.clone(),
+            read: c.rows_read,
+            written,
+            rejected: c.rows_rejected,
+        });
+    }
+    Ok(c)
+}
+
+/// A staged file's counts with its cross-row rejects and flags (`mine`: the province's
+/// cross-row findings), and the rows it loads (None when more are rejected than read).
+pub(super) fn count_with(
+    sf: &StagedFile,
+    t: Table,
+    mine: &[&CrossFinding],
+) -> (FileCount, Option<u64>) {
     let rejected_lines = mine
         .iter()
         .filter(|f| f.table == t && f.rule.severity() == Severity::Error)
@@ -250,16 +292,7 @@ fn balanced_count(
     c.rows_flagged = flagged_lines.len() as u64;
     let loaded = c.rows_read.checked_sub(c.rows_rejected);
     c.rows_loaded = loaded.unwrap_or(0);
-    if loaded != Some(written) {
-        return Err(IngestError::Conservation {
-            province: code.to_string(),
-            file: c.file.clone(),
-            read: c.rows_read,
-            written,
-            rejected: c.rows_rejected,
-        });
-    }
-    Ok(c)
+    (c, loaded)
 }
 
 /// Write one table of a province's new version: the staged rows minus the cross-row rejects,

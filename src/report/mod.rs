@@ -16,7 +16,7 @@
 mod bulletin;
 mod evaluator;
 pub mod labels;
-mod quality;
+pub(crate) mod quality;
 mod workbook;
 
 use std::collections::BTreeMap;

@@ -27,6 +27,7 @@ fn help_of_every_command() {
         "",
         "generate",
         "ingest",
+        "validate",
         "sql",
         "versions",
         "run",

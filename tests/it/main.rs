@@ -20,3 +20,4 @@ mod report;
 mod server;
 mod slt;
 mod support;
+mod terminal;

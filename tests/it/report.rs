@@ -346,7 +346,9 @@ fn reports_render_in_headless_chromium_without_console_errors() {
         "bulletin.html".into(),
         "evaluator/index.html".into(),
         format!("evaluator/{county}.html"),
+        // The quality reports of a broken and of a clean province.
         "quality/62.html".into(),
+        "quality/45.html".into(),
     ] {
         let png = dir.path().join(page.replace('/', "_") + ".png");
         let ((w, h, ink, colours), console) = render(&out.join(&page), &png);
@@ -376,6 +378,65 @@ fn longest_digit_run(text: &str) -> (usize, String) {
         }
     }
     best
+}
+
+/// The quality reports speak Chinese to a province office: a clean province reads 全部通过
+/// (never a request to correct), a broken one the counts that add up (whole files apart), the
+/// rules with their Chinese descriptions and the first examples; the page stays short and
+/// prints on A4.
+#[test]
+fn quality_reports_are_chinese_compact_and_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingest_sample(dir.path());
+    let out = dir.path().join("reports");
+    report(&wh, &out);
+    let clean = std::fs::read_to_string(out.join("quality/45.html")).unwrap();
+    assert!(clean.contains("全部通过"), "a clean province passes");
+    assert!(
+        !clean.contains("请更正"),
+        "a clean province is not asked to correct"
+    );
+    let broken = std::fs::read_to_string(out.join("quality/62.html")).unwrap();
+    assert!(!broken.contains("全部通过"));
+    for page in [&clean, &broken] {
+        assert!(page.contains("@page { size: A4"), "prints on A4");
+    }
+    // Counts that add up: 347 rows rejected, 87 of them the whole assessment file, and the
+    // findings by kind.
+    let count = |sql_text: &str| -> u64 {
+        sql(&wh, sql_text, &[], &[])
+            .lines()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let findings = count("SELECT COUNT(*) AS n FROM rejects WHERE province_code = '62'");
+    let file_level =
+        count("SELECT COUNT(*) AS n FROM rejects WHERE province_code = '62' AND line IS NULL");
+    assert!(file_level >= 1);
+    assert!(broken.contains(&format!("<td class=\"n\">{findings}</td>")));
+    assert!(
+        broken.contains("整文件拒收 87 行（1 个文件）＋ 逐行拒收 260 行"),
+        "{broken}"
+    );
+    assert!(broken.contains(&format!("文件级问题 {file_level} 条")));
+    // Every rule of the province with its Chinese description; no English rule text.
+    for rule in povcensus::contract::rules::Rule::ALL {
+        if broken.contains(&format!("id=\"rule-{}\"", rule.id())) {
+            assert!(broken.contains(rule.description_zh()), "{}", rule.id());
+        }
+        assert!(
+            !broken.contains(rule.description()),
+            "{} in English",
+            rule.id()
+        );
+    }
+    assert!(broken.contains("<details"), "rules collapse");
+    // Compact: the examples, not the full list (the workbook has it).
+    let rows = broken.matches("<tr").count();
+    assert!(rows < 300, "{rows} table rows");
+    assert!(broken.len() < 120_000, "{} bytes", broken.len());
 }
 
 #[test]
