@@ -151,6 +151,7 @@ slt_tests! {
     matching_housing => "matching/housing.slt",
     matching_missed_assistance => "matching/missed_assistance.slt",
     matching_match_findings => "matching/match_findings.slt",
+    matching_match_summary => "matching/match_summary.slt",
 }
 
 #[test]
