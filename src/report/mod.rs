@@ -7,7 +7,11 @@
 //! - `workbook.xlsx`: the statisticians' workbook (national, province and county indicators,
 //!   village exits, ingest summary);
 //! - `evaluator/`: the exit-assessment summary and one report per assessed county (HTML, XLSX);
-//! - `quality/`: one submission-quality report per province (HTML, XLSX).
+//! - `quality/`: one submission-quality report per province (HTML, XLSX);
+//! - `matching/`, when the warehouse holds departmental registers: the national data-matching
+//!   page and one verification list per county (疑点核查清单, HTML and XLSX), made from the
+//!   matching pipeline; the evaluator's county pages then show its rates too. Without
+//!   registers nothing of it is written (and the log says so).
 //!
 //! Documents are deterministic: the same snapshot gives the same bytes, apart from the
 //! generation time, which `--generated-at` (or `SOURCE_DATE_EPOCH`) fixes. They never show a
@@ -16,6 +20,7 @@
 mod bulletin;
 mod evaluator;
 pub mod labels;
+mod matching;
 mod quality;
 mod workbook;
 
@@ -304,6 +309,8 @@ pub struct Inputs {
     pub followup: Table,
     /// Rejected and flagged records: province, file, line, column, rule, severity, message.
     pub rejects: Table,
+    /// The matching pipeline's outputs, when the snapshot holds registers.
+    pub matching: Option<matching::Matching>,
 }
 
 /// Write a file, creating its directory.
@@ -394,6 +401,7 @@ async fn write_into(
         )
         .await?;
     }
+    let matching = run_matching(opts, wh, &snapshot, &data).await?;
     let ctx = session(&opts.engine)?;
     wh.register(&ctx, Some(&snapshot))?;
     let df = ctx
@@ -415,6 +423,7 @@ async fn write_into(
         followup: read("assessment/exit_followup.parquet")?,
         rejects: Table::from_batches("rejects", &rejects_schema, &rejects)?,
         snapshot,
+        matching,
     };
     inputs.indicators.require(INDICATOR_COLUMNS)?;
     inputs.village_exit.require(VILLAGE_EXIT_COLUMNS)?;
@@ -428,15 +437,68 @@ async fn write_into(
     files.push(workbook::write(&inputs, &out.join("workbook.xlsx"))?);
     let evaluator = evaluator::write(&inputs, &out.join("evaluator"))?;
     let quality = quality::write(&inputs, &out.join("quality"))?;
+    let matched = match &inputs.matching {
+        Some(m) => Some(matching::write(&inputs, m, &out.join("matching"))?),
+        None => None,
+    };
     let index = out.join("index.html");
-    write_file(
-        &index,
-        index_page(&inputs, &evaluator.links, &quality.links).as_bytes(),
-    )?;
+    let mut page = index_page(&inputs, &evaluator.links, &quality.links);
+    if let Some(m) = &matched {
+        page = with_matching_links(&page, &m.links);
+        files.extend(m.files.iter().cloned());
+    }
+    write_file(&index, page.as_bytes())?;
     files.extend(evaluator.files);
     files.extend(quality.files);
     files.push(index.clone());
     Ok(ReportSummary { index, files })
+}
+
+/// The matching pipeline over the snapshot into `data/matching/`, when the snapshot holds
+/// registers (`None`, logged, when it holds none).
+async fn run_matching(
+    opts: &ReportOptions,
+    wh: &Warehouse,
+    snapshot: &Snapshot,
+    data: &Path,
+) -> Result<Option<matching::Matching>, ReportError> {
+    let registers: u64 = crate::contract::registers::Register::ALL
+        .iter()
+        .map(|r| snapshot.rows(r.table_name()))
+        .sum();
+    if registers == 0 {
+        tracing::info!(
+            "the warehouse holds no departmental registers: no data-matching pages (部门数据比对)"
+        );
+        return Ok(None);
+    }
+    let pipeline = Pipeline::resolve("matching", &opts.pipelines, &[])?;
+    tracing::info!(pipeline = "matching", "running");
+    let dir = data.join("matching");
+    crate::pipeline::run(&pipeline, wh, Some(snapshot), &dir, &opts.engine).await?;
+    let m = matching::Matching {
+        findings: Table::read_parquet(&dir.join("match_findings.parquet"))?,
+        summary: Table::read_parquet(&dir.join("match_summary.parquet"))?,
+    };
+    m.findings.require(matching::FINDING_COLUMNS)?;
+    m.summary.require(matching::SUMMARY_COLUMNS)?;
+    Ok(Some(m))
+}
+
+/// The index page with a section of data-matching links before its data-quality section.
+fn with_matching_links(page: &str, links: &[(String, String)]) -> String {
+    use crate::render::html::esc;
+    let mut b = String::from("<h2>部门数据比对</h2>\n<ul>\n");
+    b.push_str("<li><a href=\"data/matching/match_summary.csv\">比对汇总 match_summary.csv</a></li>\n");
+    for (href, text) in links {
+        b.push_str(&format!(
+            "<li><a href=\"{}\">{}</a></li>\n",
+            esc(href),
+            esc(text)
+        ));
+    }
+    b.push_str("</ul>\n<h2>数据质量报告（分省）</h2>");
+    page.replacen("<h2>数据质量报告（分省）</h2>", &b, 1)
 }
 
 /// Files written by one document family and the links the index shows for them.
