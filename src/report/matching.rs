@@ -55,14 +55,38 @@ pub(crate) const SUMMARY_COLUMNS: &[&str] = &[
 const RULES: &[(&str, &str, &str)] = &[
     ("match.deceased", "已死亡仍在册", "persons"),
     ("match.vehicle", "拥有小型客车或货车（错评疑点）", "persons"),
-    ("match.business", "企业法定代表人或股东（错评疑点）", "persons"),
-    ("match.public_employee", "财政供养人员（错评疑点）", "persons"),
-    ("match.urban_property", "城镇购买商品房（错评疑点）", "persons"),
+    (
+        "match.business",
+        "企业法定代表人或股东（错评疑点）",
+        "persons",
+    ),
+    (
+        "match.public_employee",
+        "财政供养人员（错评疑点）",
+        "persons",
+    ),
+    (
+        "match.urban_property",
+        "城镇购买商品房（错评疑点）",
+        "persons",
+    ),
     ("match.schooling", "义务教育就学状况与学籍不符", "children"),
-    ("match.medical_insurance", "医疗保险参保状况与医保登记不符", "persons"),
+    (
+        "match.medical_insurance",
+        "医疗保险参保状况与医保登记不符",
+        "persons",
+    ),
     ("match.disability", "残疾状况与残联登记不符", "persons"),
-    ("match.housing", "住房鉴定安全但有C/D级危房鉴定", "households"),
-    ("match.missed_assistance", "低保特困对象不在普查名单（漏评疑点）", "recipients"),
+    (
+        "match.housing",
+        "住房鉴定安全但有C/D级危房鉴定",
+        "households",
+    ),
+    (
+        "match.missed_assistance",
+        "低保特困对象不在普查名单（漏评疑点）",
+        "recipients",
+    ),
 ];
 
 /// The scopes as the bulletin names them.
@@ -295,7 +319,10 @@ fn accuracy_section(figures: &Figures) -> String {
     let mut b = String::from("<h2>二、识别准确率与退出准确率（全国）</h2>\n");
     let mut rows = Vec::new();
     for (id, name) in [
-        ("accuracy.identification", "识别准确率（无错评疑点的建档立卡户占比）"),
+        (
+            "accuracy.identification",
+            "识别准确率（无错评疑点的建档立卡户占比）",
+        ),
         ("accuracy.exit", "退出准确率（无疑点的已脱贫户占比）"),
     ] {
         let mut cells = vec![Td::Text(name.to_string())];

@@ -474,14 +474,33 @@ async fn run_matching(
     }
     let pipeline = Pipeline::resolve("matching", &opts.pipelines, &[])?;
     tracing::info!(pipeline = "matching", "running");
-    let dir = data.join("matching");
-    crate::pipeline::run(&pipeline, wh, Some(snapshot), &dir, &opts.engine).await?;
+    // match_findings holds ID numbers: it is run into a private scratch directory, and only
+    // the summary joins the report's data.
+    let scratch =
+        crate::engine::scratch::ScratchDir::new(None, "povcensus-matching-").map_err(|e| {
+            ReportError::Write {
+                path: "a private scratch directory".into(),
+                source: e.into(),
+            }
+        })?;
+    let run = scratch.path().join("run");
+    crate::pipeline::run(&pipeline, wh, Some(snapshot), &run, &opts.engine).await?;
     let m = matching::Matching {
-        findings: Table::read_parquet(&dir.join("match_findings.parquet"))?,
-        summary: Table::read_parquet(&dir.join("match_summary.parquet"))?,
+        findings: Table::read_parquet(&run.join("match_findings.parquet"))?,
+        summary: Table::read_parquet(&run.join("match_summary.parquet"))?,
     };
     m.findings.require(matching::FINDING_COLUMNS)?;
     m.summary.require(matching::SUMMARY_COLUMNS)?;
+    let dir = data.join("matching");
+    for file in ["match_summary.parquet", "match_summary.csv"] {
+        let to = dir.join(file);
+        let copied =
+            std::fs::create_dir_all(&dir).and_then(|()| std::fs::copy(run.join(file), &to));
+        copied.map_err(|e| ReportError::Write {
+            path: to.display().to_string(),
+            source: e.into(),
+        })?;
+    }
     Ok(Some(m))
 }
 
@@ -489,7 +508,9 @@ async fn run_matching(
 fn with_matching_links(page: &str, links: &[(String, String)]) -> String {
     use crate::render::html::esc;
     let mut b = String::from("<h2>部门数据比对</h2>\n<ul>\n");
-    b.push_str("<li><a href=\"data/matching/match_summary.csv\">比对汇总 match_summary.csv</a></li>\n");
+    b.push_str(
+        "<li><a href=\"data/matching/match_summary.csv\">比对汇总 match_summary.csv</a></li>\n",
+    );
     for (href, text) in links {
         b.push_str(&format!(
             "<li><a href=\"{}\">{}</a></li>\n",

@@ -27,7 +27,7 @@ fn report(wh: &str, out: &Path) -> PathBuf {
 }
 
 /// All workbooks under `dir`, read with openpyxl.
-fn dump_xlsx(dir: &Path, files: &[PathBuf]) -> serde_json::Value {
+pub(crate) fn dump_xlsx(dir: &Path, files: &[PathBuf]) -> serde_json::Value {
     let o = Command::new(python())
         .arg(root().join("tests/python/xlsx_dump.py"))
         .args(files.iter().map(|f| dir.join(f)))
