@@ -300,7 +300,7 @@ fn rate_chart(title: &str, items: &[(String, Vec<Option<f64>>)]) -> String {
 
 /// The smallest of 1, 2, 5 × 10^k at or above `v` (1 for 0 or less).
 fn nice_ceiling(v: f64) -> f64 {
-    if !(v > 0.0) || !v.is_finite() {
+    if v.is_nan() || v <= 0.0 || v.is_infinite() {
         return 1.0;
     }
     let mut step = 10f64.powf(v.log10().floor());

@@ -239,7 +239,7 @@ fn plant_consistency(p: &mut Planted, i: usize, m: &Member) {
     let child = (6..=15).contains(&m.age);
     let student = |status: i16| vec![id.clone(), c.clone(), Rv::I(2), Rv::I(status)];
     match (child, m.schooling) {
-        (true, Some(1)) if i % 5 == 0 => {
+        (true, Some(1)) if i.is_multiple_of(5) => {
             let line = p.row(Register::Students, student(3));
             p.expect(
                 "match.schooling",
@@ -280,7 +280,7 @@ fn plant_consistency(p: &mut Planted, i: usize, m: &Member) {
         (1..=3, _) => {
             p.row(Register::MedicalInsurance, enrolment(2020));
         }
-        (_, k) if k % 2 == 0 => {
+        (_, k) if k.is_multiple_of(2) => {
             let line = p.row(Register::MedicalInsurance, enrolment(2020));
             let file = "medical_insurance.csv";
             p.expect("match.medical_insurance", &m.county, hh, &m.id, file, line);
