@@ -17,20 +17,18 @@
 //! truth; this bench only needs their volume.)
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
 
 mod common;
-use common::{
-    BenchArgs, arg_value, engine, ensure_warehouse, peak_rss_mib, reset_peak_rss, runtime,
-};
+use common::{BenchArgs, engine, runtime, timed_run, warehouse_dir};
 
 use povcensus::contract::registers::Register;
 use povcensus::engine::EngineConfig;
-use povcensus::pipeline::{Pipeline, run};
+use povcensus::pipeline::Pipeline;
 use povcensus::warehouse::{DataFile, DepartmentVersion, Snapshot, Warehouse, rejects_schema};
 
 /// Census persons' sequence digits (ID characters 15–17) pick who is in a register.
@@ -205,20 +203,13 @@ async fn ensure_registers(wh: &Warehouse, engine: &EngineConfig) -> Snapshot {
 }
 
 fn main() {
-    let BenchArgs {
-        args,
-        scale,
-        threads,
-        memory,
-        ..
-    } = BenchArgs::parse(2 << 30);
+    let bench = BenchArgs::parse(2 << 30);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().expect("temp dir");
-    let wh_dir =
-        arg_value(&args, "--warehouse").map_or_else(|| tmp.path().join("warehouse"), PathBuf::from);
-    let rt = runtime(threads);
-    let engine = engine(memory, threads, tmp.path());
-    ensure_warehouse(&rt, &wh_dir, tmp.path(), scale, &engine);
+    let rt = runtime(bench.threads);
+    let engine = engine(bench.memory, bench.threads, tmp.path());
+    let wh_dir = warehouse_dir(&bench, &rt, tmp.path(), &engine);
+    let (threads, memory) = (bench.threads, bench.memory);
     let wh = Warehouse::open(wh_dir.to_str().expect("utf-8 path"), false).expect("warehouse");
     let snapshot = rt.block_on(ensure_registers(&wh, &engine));
     let persons = snapshot.rows("persons");
@@ -228,14 +219,14 @@ fn main() {
         .sum();
     let pipeline = Pipeline::load(&root.join("pipelines/matching.toml"), &[]).expect("pipeline");
 
-    reset_peak_rss();
-    let out = tmp.path().join("out");
-    let start = Instant::now();
-    let manifest = rt
-        .block_on(run(&pipeline, &wh, Some(&snapshot), &out, &engine))
-        .expect("run");
-    let seconds = start.elapsed().as_secs_f64();
-    let peak = peak_rss_mib();
+    let (manifest, seconds, peak) = timed_run(
+        &rt,
+        &pipeline,
+        &wh,
+        &snapshot,
+        &tmp.path().join("out"),
+        &engine,
+    );
     let rows = |file: &str| {
         manifest
             .outputs

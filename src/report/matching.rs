@@ -525,35 +525,38 @@ pub(crate) fn evaluator_section(
             |f| format!("{:.0} / {:.0}（每千 {:.2}）", f.1, f.0, f.2),
         )
     };
-    let rows = vec![
+    let rows: Vec<_> = [
         (
-            None,
-            vec![
-                Td::Text("错退".into()),
-                Td::Num(pct("wrong_exit_pct")),
-                Td::Text("已脱贫户中有比对疑点的户".into()),
-                Td::Num(census("accuracy.exit")),
-            ],
+            "错退",
+            Some("wrong_exit_pct"),
+            "已脱贫户中有比对疑点的户",
+            "accuracy.exit",
         ),
         (
-            None,
-            vec![
-                Td::Text("漏评".into()),
-                Td::Num(pct("missed_pct")),
-                Td::Text("低保特困对象不在普查名单".into()),
-                Td::Num(census("match.missed_assistance")),
-            ],
+            "漏评",
+            Some("missed_pct"),
+            "低保特困对象不在普查名单",
+            "match.missed_assistance",
         ),
         (
+            "错评",
             None,
-            vec![
-                Td::Text("错评".into()),
-                Td::Num("—".into()),
-                Td::Text("建档立卡户中有错评疑点的户".into()),
-                Td::Num(census("accuracy.identification")),
-            ],
+            "建档立卡户中有错评疑点的户",
+            "accuracy.identification",
         ),
-    ];
+    ]
+    .into_iter()
+    .map(|(issue, sample, screen, id)| {
+        let estimate = sample.map_or_else(|| "—".to_string(), pct);
+        let cells = vec![
+            Td::Text(issue.into()),
+            Td::Num(estimate),
+            Td::Text(screen.into()),
+            Td::Num(census(id)),
+        ];
+        (None, cells)
+    })
+    .collect();
     let mut b = String::from("<h2>部门数据比对（普查全面比对）</h2>\n");
     b.push_str(&table(
         &["问题", "抽样估计", "普查比对口径", "疑点数 / 核查数"],

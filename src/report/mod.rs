@@ -506,20 +506,22 @@ async fn run_matching(
 
 /// The index page with a section of data-matching links before its data-quality section.
 fn with_matching_links(page: &str, links: &[(String, String)]) -> String {
-    use crate::render::html::esc;
     let mut b = String::from("<h2>部门数据比对</h2>\n<ul>\n");
     b.push_str(
         "<li><a href=\"data/matching/match_summary.csv\">比对汇总 match_summary.csv</a></li>\n",
     );
-    for (href, text) in links {
-        b.push_str(&format!(
-            "<li><a href=\"{}\">{}</a></li>\n",
-            esc(href),
-            esc(text)
-        ));
-    }
+    b.push_str(&link_items(links));
     b.push_str("</ul>\n<h2>数据质量报告（分省）</h2>");
     page.replacen("<h2>数据质量报告（分省）</h2>", &b, 1)
+}
+
+/// `<li>` items of (href, text) links.
+fn link_items(links: &[(String, String)]) -> String {
+    use crate::render::html::esc;
+    links
+        .iter()
+        .map(|(href, text)| format!("<li><a href=\"{}\">{}</a></li>\n", esc(href), esc(text)))
+        .collect()
 }
 
 /// Files written by one document family and the links the index shows for them.
@@ -547,21 +549,9 @@ fn index_page(
     b.push_str("<li><a href=\"workbook.xlsx\">统计工作簿（全国、分省、分县指标，贫困村退出，入库汇总）</a></li>\n");
     b.push_str("<li><a href=\"data/census/indicators.csv\">指标长表 indicators.csv</a> · <a href=\"data/assessment/exit_assessment.csv\">评估结果 exit_assessment.csv</a></li>\n");
     b.push_str("</ul>\n<h2>贫困县退出专项评估检查</h2>\n<ul>\n");
-    for (href, text) in evaluator {
-        b.push_str(&format!(
-            "<li><a href=\"{}\">{}</a></li>\n",
-            esc(href),
-            esc(text)
-        ));
-    }
+    b.push_str(&link_items(evaluator));
     b.push_str("</ul>\n<h2>数据质量报告（分省）</h2>\n<ul>\n");
-    for (href, text) in quality {
-        b.push_str(&format!(
-            "<li><a href=\"{}\">{}</a></li>\n",
-            esc(href),
-            esc(text)
-        ));
-    }
+    b.push_str(&link_items(quality));
     b.push_str("</ul>\n");
     html::page("国家脱贫攻坚普查 · 报告索引", &b, &inputs.generated_at)
 }

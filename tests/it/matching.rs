@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use povcensus::contract::registers::Register;
 
 use crate::ingest::{ingest_sample, povcensus, povcensus_env, sql, text};
-use crate::support::{Rv, commit_registers, files_below};
+use crate::support::{Rv, commit_registers, csv_records, files_below};
 
 const REF: &str = "2020-12-31";
 const AFTER: &str = "2021-01-01";
@@ -30,21 +30,6 @@ struct Member {
 /// An expected finding: rule, county, household, person, register file and line (empty for
 /// "none"), as the CSV output writes them.
 type Finding = [String; 6];
-
-fn csv_records(csv_text: &str) -> Vec<BTreeMap<String, String>> {
-    let text = csv_text.trim_start_matches('\u{feff}');
-    let mut r = csv::Reader::from_reader(text.as_bytes());
-    let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    r.records()
-        .map(|rec| {
-            headers
-                .iter()
-                .cloned()
-                .zip(rec.unwrap().iter().map(String::from))
-                .collect()
-        })
-        .collect()
-}
 
 /// Completed years on 2020-12-31.
 fn age(birth: &str) -> i32 {
@@ -238,37 +223,20 @@ fn plant_consistency(p: &mut Planted, i: usize, m: &Member) {
     let (id, c, hh) = (s(&m.id), s(&m.county), m.household.as_str());
     let child = (6..=15).contains(&m.age);
     let student = |status: i16| vec![id.clone(), c.clone(), Rv::I(2), Rv::I(status)];
-    match (child, m.schooling) {
-        (true, Some(1)) if i.is_multiple_of(5) => {
-            let line = p.row(Register::Students, student(3));
-            p.expect(
-                "match.schooling",
-                &m.county,
-                hh,
-                &m.id,
-                "students.csv",
-                line,
-            );
+    // (record status, whether it is a finding); aged 5 or 16, a dropout record is none.
+    let record = match (child, m.schooling) {
+        (true, Some(1)) if i.is_multiple_of(5) => Some((3, true)),
+        (true, Some(4)) => Some((1, true)),
+        (true, _) => Some((1, false)),
+        (false, _) if m.age == 5 || m.age == 16 => Some((3, false)),
+        _ => None,
+    };
+    if let Some((status, found)) = record {
+        let line = p.row(Register::Students, student(status));
+        if found {
+            let file = "students.csv";
+            p.expect("match.schooling", &m.county, hh, &m.id, file, line);
         }
-        (true, Some(4)) => {
-            let line = p.row(Register::Students, student(1));
-            p.expect(
-                "match.schooling",
-                &m.county,
-                hh,
-                &m.id,
-                "students.csv",
-                line,
-            );
-        }
-        (true, _) => {
-            p.row(Register::Students, student(1));
-        }
-        // Aged 5 or 16 and over: a dropout record is no finding.
-        (false, _) if m.age == 5 || m.age == 16 => {
-            p.row(Register::Students, student(3));
-        }
-        _ => {}
     }
     let enrolment = |year: i16| vec![id.clone(), c.clone(), Rv::I(1), Rv::I(year), Rv::I(1)];
     match (m.insurance, i % 71) {

@@ -54,18 +54,7 @@ pub(crate) fn dump_xlsx(dir: &Path, files: &[PathBuf]) -> serde_json::Value {
 }
 
 fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let bytes = std::fs::read(path).unwrap();
-    let mut r = csv::Reader::from_reader(&bytes[3..]);
-    let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    r.records()
-        .map(|rec| {
-            headers
-                .iter()
-                .cloned()
-                .zip(rec.unwrap().iter().map(String::from))
-                .collect()
-        })
-        .collect()
+    crate::support::csv_records(&std::fs::read_to_string(path).unwrap())
 }
 
 fn num(v: &serde_json::Value) -> Option<f64> {

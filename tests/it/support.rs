@@ -479,59 +479,36 @@ pub fn register_batch(
     rows: &[Vec<Rv>],
 ) -> arrow::record_batch::RecordBatch {
     use arrow::array::{
-        ArrayRef, Date32Builder, Float64Builder, Int16Builder, Int64Array, StringBuilder,
+        ArrayRef, Date32Array, Float64Array, Int16Array, Int64Array, StringArray, StringBuilder,
     };
     use arrow::datatypes::DataType;
+    use std::sync::Arc;
     let schema = r.arrow_schema();
     let n = r.columns().len();
     let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
     let mut columns: Vec<ArrayRef> = Vec::new();
     for (c, field) in schema.fields().iter().enumerate().take(n) {
-        let cell = |row: &Vec<Rv>| row[c].clone();
+        let values = rows.iter().map(|row| &row[c]);
         let array: ArrayRef = match field.data_type() {
-            DataType::Utf8 => {
-                let mut b = StringBuilder::new();
-                for row in rows {
-                    match cell(row) {
-                        Rv::S(s) => b.append_value(s),
-                        _ => b.append_null(),
-                    }
+            DataType::Utf8 => Arc::new(StringArray::from_iter(values.map(|v| match v {
+                Rv::S(s) => Some(s.clone()),
+                _ => None,
+            }))),
+            DataType::Int16 => Arc::new(Int16Array::from_iter(values.map(|v| match v {
+                Rv::I(i) => Some(*i),
+                _ => None,
+            }))),
+            DataType::Date32 => Arc::new(Date32Array::from_iter(values.map(|v| match v {
+                Rv::D(d) => {
+                    let d = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+                    Some((d - epoch).num_days() as i32)
                 }
-                std::sync::Arc::new(b.finish())
-            }
-            DataType::Int16 => {
-                let mut b = Int16Builder::new();
-                for row in rows {
-                    match cell(row) {
-                        Rv::I(i) => b.append_value(i),
-                        _ => b.append_null(),
-                    }
-                }
-                std::sync::Arc::new(b.finish())
-            }
-            DataType::Date32 => {
-                let mut b = Date32Builder::new();
-                for row in rows {
-                    match cell(row) {
-                        Rv::D(d) => {
-                            let d = chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").unwrap();
-                            b.append_value((d - epoch).num_days() as i32)
-                        }
-                        _ => b.append_null(),
-                    }
-                }
-                std::sync::Arc::new(b.finish())
-            }
-            DataType::Float64 => {
-                let mut b = Float64Builder::new();
-                for row in rows {
-                    match cell(row) {
-                        Rv::F(f) => b.append_value(f),
-                        _ => b.append_null(),
-                    }
-                }
-                std::sync::Arc::new(b.finish())
-            }
+                _ => None,
+            }))),
+            DataType::Float64 => Arc::new(Float64Array::from_iter(values.map(|v| match v {
+                Rv::F(f) => Some(*f),
+                _ => None,
+            }))),
             other => panic!("no register column has type {other}"),
         };
         columns.push(array);
@@ -543,8 +520,8 @@ pub fn register_batch(
             other => panic!("county_code {other:?}"),
         }
     }
-    columns.push(std::sync::Arc::new(province.finish()));
-    columns.push(std::sync::Arc::new(Int64Array::from_iter_values(
+    columns.push(Arc::new(province.finish()));
+    columns.push(Arc::new(Int64Array::from_iter_values(
         (0..rows.len() as i64).map(|i| i + 2),
     )));
     arrow::record_batch::RecordBatch::try_new(schema, columns).unwrap()
@@ -616,4 +593,20 @@ pub fn commit_registers(
         w.commit(&next).await.unwrap();
         id
     })
+}
+
+/// The records of a CSV text (a leading UTF-8 BOM skipped) as column → value maps.
+pub fn csv_records(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let text = text.trim_start_matches('\u{feff}');
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    r.records()
+        .map(|rec| {
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
 }
