@@ -129,6 +129,16 @@ fn relation_name(code: &Cell) -> String {
     }
 }
 
+/// The relation column of a verification list: the member's relation to the head, 全户 for
+/// a household finding, 不在普查名单 for a register row on no roster.
+fn relation_text(t: &Table, r: &[Cell]) -> String {
+    match (t.get(r, "household_id"), t.get(r, "relation")) {
+        (Cell::Null, _) => "不在普查名单".into(),
+        (_, Cell::Null) => "全户".into(),
+        (_, code) => relation_name(code),
+    }
+}
+
 /// A rate per 1,000 as the pages show it (2 decimals), or "—".
 fn permille(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_string(), |v| format!("{v:.2}"))
@@ -427,7 +437,7 @@ fn list_row(t: &Table, r: &[Cell], n: usize) -> Vec<X> {
     vec![
         X::Int(n as i64),
         X::Str(t.get(r, "household_id").str().to_string()),
-        X::Str(relation_name(t.get(r, "relation"))),
+        X::Str(relation_text(t, r)),
         X::Str(rule_name(t.get(r, "rule_id").str()).to_string()),
         X::Str(dept),
         X::Str(t.get(r, "register_file").str().to_string()),

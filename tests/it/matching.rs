@@ -685,6 +685,11 @@ fn registers_without_a_census_give_no_finding_and_no_error() {
     assert!(findings(&out).is_empty());
     let summary = csv_records(&std::fs::read_to_string(out.join("match_summary.csv")).unwrap());
     assert!(summary.is_empty());
+    // The run records the registers it read.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
+    let departments = manifest["departments"].as_object().unwrap();
+    assert_eq!(departments.keys().collect::<Vec<_>>(), ["civil_affairs"]);
 }
 
 #[test]
@@ -717,5 +722,30 @@ fn research_extracts_never_contain_findings_or_registers() {
             finder.find(text.as_ref()).is_none(),
             "{name} holds a register ID number"
         );
+    }
+}
+
+#[test]
+fn matching_pages_render_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wh, planted, _) = warehouse_with_registers(dir.path());
+    let out = dir.path().join("reports");
+    let pipelines = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    let o = crate::matrix::report_into(&wh, &out, &pipelines);
+    assert!(o.status.success(), "{}", text(&o));
+    let county = &planted.expected[0][1];
+    for page in [
+        "matching/index.html".to_string(),
+        format!("matching/lists/{county}.html"),
+    ] {
+        let png = dir.path().join(page.replace('/', "_") + ".png");
+        let ((w, h, ink, colours), console) = crate::report::render(&out.join(&page), &png);
+        assert_eq!((w, h), (1200, 1600), "{page}");
+        assert!(console.is_empty(), "{page}: console output {console:?}");
+        assert!(ink > 0.005, "{page} looks blank: {ink:.4} of pixels inked");
+        assert!(colours > 8, "{page} has {colours} colours");
+        if std::env::var_os("POVCENSUS_KEEP_SCREENSHOTS").is_some() {
+            std::fs::copy(&png, std::env::temp_dir().join(png.file_name().unwrap())).unwrap();
+        }
     }
 }

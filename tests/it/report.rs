@@ -310,7 +310,7 @@ fn png_stats(path: &Path) -> (u32, u32, f64, usize) {
 }
 
 /// Render a page in headless Chromium: (screenshot stats, console lines).
-fn render(page: &Path, png: &Path) -> ((u32, u32, f64, usize), Vec<String>) {
+pub(crate) fn render(page: &Path, png: &Path) -> ((u32, u32, f64, usize), Vec<String>) {
     let o = Command::new(browser())
         .args([
             "--headless",
