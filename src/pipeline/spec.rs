@@ -83,6 +83,18 @@ pub struct Pipeline {
     pub steps: Vec<Step>,
 }
 
+impl Pipeline {
+    /// Whether a step's SQL reads a department register (`register_<file stem>`).
+    pub fn reads_registers(&self) -> bool {
+        self.steps.iter().any(|s| match &s.kind {
+            StepKind::Sql { text, .. } => crate::contract::registers::Register::ALL
+                .iter()
+                .any(|r| text.contains(r.table_name())),
+            StepKind::Builtin(_) => false,
+        })
+    }
+}
+
 /// The pipelines and their SQL that the binary carries (`pipelines/`, `queries/`), so that
 /// `povcensus run census` and `povcensus report` need no checkout and work from any directory.
 /// The extract's SQL is carried here too, filled with the census pipeline's parameters

@@ -749,3 +749,27 @@ fn matching_pages_render_in_headless_chromium() {
         }
     }
 }
+
+#[test]
+fn running_matching_without_registers_warns_and_writes_empty_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingest_sample(dir.path());
+    let out = dir.path().join("out");
+    let o = povcensus(&[
+        "run",
+        "matching",
+        "--warehouse",
+        &wh,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no departmental registers"));
+    assert!(findings(&out).is_empty());
+    let summary = std::fs::read_to_string(out.join("match_summary.csv")).unwrap();
+    assert_eq!(csv_records(&summary).len(), 0);
+    assert!(
+        summary.contains("rate_per_1000"),
+        "the header is written: {summary}"
+    );
+}
