@@ -773,3 +773,36 @@ fn running_matching_without_registers_warns_and_writes_empty_tables() {
         "the header is written: {summary}"
     );
 }
+
+#[test]
+fn an_independent_duckdb_recount_agrees_with_the_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wh, _, _) = warehouse_with_registers(dir.path());
+    let out = dir.path().join("out");
+    run_matching(&wh, &out);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/matching_recount.py");
+    let o = std::process::Command::new(crate::support::python())
+        .arg(&script)
+        .arg(&wh)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cols = [
+        "rule_id",
+        "county_code",
+        "household_id",
+        "person_id",
+        "register_file",
+        "register_line",
+    ];
+    let key = |r: &BTreeMap<String, String>| cols.map(|c| r[c].clone());
+    let mut theirs: Vec<Finding> = csv_records(&String::from_utf8(o.stdout).unwrap())
+        .iter()
+        .map(key)
+        .collect();
+    let mut ours: Vec<Finding> = findings(&out).iter().map(key).collect();
+    theirs.sort();
+    ours.sort();
+    assert!(theirs.len() > 100, "{} findings", theirs.len());
+    assert_eq!(ours, theirs);
+}
