@@ -144,8 +144,9 @@ fn permille(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_string(), |v| format!("{v:.2}"))
 }
 
+/// A count (weighted in the sample scope) with thousands separators, or "—".
 fn whole(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".to_string(), |v| format!("{:.0}", v.round()))
+    v.map_or_else(|| "—".to_string(), super::bulletin::count)
 }
 
 /// Summary figures by (scope, level, area code, rule id): (checked, flagged, rate per 1,000,

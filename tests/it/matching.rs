@@ -615,6 +615,13 @@ fn report_writes_verification_lists_without_id_numbers() {
             assert!(list.contains(&f[2]), "{href} lacks household {}", f[2]);
         }
     }
+    // The workbook of a list holds its findings, one row each under the header.
+    let c = planted.expected[0][1].clone();
+    let xlsx = format!("matching/lists/{c}.xlsx");
+    let x = crate::report::dump_xlsx(&out, &[PathBuf::from(&xlsx)]);
+    let rows = x[xlsx.as_str()]["疑点核查清单"]["rows"].as_array().unwrap();
+    let want = planted.expected.iter().filter(|f| f[1] == c).count();
+    assert_eq!(rows.len() - 1, want, "{xlsx}");
     // The findings themselves stay out of the report folder.
     assert!(!out.join("data/matching/match_findings.csv").exists());
     assert!(out.join("data/matching/match_summary.csv").is_file());
