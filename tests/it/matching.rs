@@ -428,6 +428,29 @@ fn warehouse_with_registers(dir: &Path) -> (String, Planted, Vec<Member>) {
     (wh, p, members)
 }
 
+/// The sample census with planted registers, matched into `out` (kept while this lives).
+struct Matched {
+    _dir: tempfile::TempDir,
+    wh: String,
+    planted: Planted,
+    members: Vec<Member>,
+    out: PathBuf,
+}
+
+fn matched() -> Matched {
+    let dir = tempfile::tempdir().unwrap();
+    let (wh, planted, members) = warehouse_with_registers(dir.path());
+    let out = dir.path().join("out");
+    run_matching(&wh, &out);
+    Matched {
+        _dir: dir,
+        wh,
+        planted,
+        members,
+        out,
+    }
+}
+
 fn run_matching(wh: &str, out: &Path) {
     let o = povcensus(&[
         "run",
@@ -446,11 +469,9 @@ fn findings(out: &Path) -> Vec<BTreeMap<String, String>> {
 
 #[test]
 fn findings_equal_the_planted_cases_rule_by_rule() {
-    let dir = tempfile::tempdir().unwrap();
-    let (wh, planted, _) = warehouse_with_registers(dir.path());
-    let out = dir.path().join("out");
-    run_matching(&wh, &out);
-    let rows = findings(&out);
+    let m = matched();
+    let (planted, out) = (&m.planted, &m.out);
+    let rows = findings(out);
     let cols = [
         "rule_id",
         "county_code",
@@ -515,10 +536,8 @@ fn matching_is_deterministic_to_the_byte() {
 
 #[test]
 fn summary_counts_the_planted_findings_of_the_poverty_counties() {
-    let dir = tempfile::tempdir().unwrap();
-    let (wh, planted, members) = warehouse_with_registers(dir.path());
-    let out = dir.path().join("out");
-    run_matching(&wh, &out);
+    let m = matched();
+    let (planted, members, out) = (&m.planted, &m.members, &m.out);
     let summary = csv_records(&std::fs::read_to_string(out.join("match_summary.csv")).unwrap());
     let npc = |county: &str| matches!(planted.counties.get(county), Some(1 | 2));
     let national = |rule: &str| {
@@ -783,14 +802,12 @@ fn running_matching_without_registers_warns_and_writes_empty_tables() {
 
 #[test]
 fn an_independent_duckdb_recount_agrees_with_the_findings() {
-    let dir = tempfile::tempdir().unwrap();
-    let (wh, _, _) = warehouse_with_registers(dir.path());
-    let out = dir.path().join("out");
-    run_matching(&wh, &out);
+    let m = matched();
+    let (wh, out) = (&m.wh, &m.out);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/matching_recount.py");
     let o = std::process::Command::new(crate::support::python())
         .arg(&script)
-        .arg(&wh)
+        .arg(wh)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -807,7 +824,7 @@ fn an_independent_duckdb_recount_agrees_with_the_findings() {
         .iter()
         .map(key)
         .collect();
-    let mut ours: Vec<Finding> = findings(&out).iter().map(key).collect();
+    let mut ours: Vec<Finding> = findings(out).iter().map(key).collect();
     theirs.sort();
     ours.sort();
     assert!(theirs.len() > 100, "{} findings", theirs.len());
