@@ -235,6 +235,7 @@ fn national_page(
     b.push_str(&rule_section(figures));
     b.push_str(&accuracy_section(figures));
     b.push_str(&province_section(figures));
+    b.push_str(&registers_section(&inputs.snapshot));
     b.push_str(
         "<div class=\"notes\"><p>注释：</p><ol>\
          <li>核查数为比对所覆盖县（部门登记中有该县记录）的普查人数、户数或低保特困对象数；疑点数为至少有一条该规则疑点的人或户数；比率为每千名（户）疑点数。</li>\
@@ -411,6 +412,34 @@ fn province_section(figures: &Figures) -> String {
         100.0,
         "%",
     ));
+    b
+}
+
+/// The registers matched against: department, file, submission and rows, as the snapshot
+/// lists them (a register no department sent shows as not submitted).
+fn registers_section(snapshot: &crate::warehouse::Snapshot) -> String {
+    use crate::contract::registers::Register;
+    let rows: Vec<_> = Register::ALL
+        .iter()
+        .map(|r| {
+            let dept = r.department();
+            let version = snapshot.departments.get(dept.id());
+            let file = version.and_then(|v| v.tables.get(r.table_name()));
+            let submission = version.map_or_else(
+                || "未报送".to_string(),
+                |v| format!("{}（第 {} 版）", v.submission_id, v.version),
+            );
+            let cells = vec![
+                Td::Text(dept.name_zh().to_string()),
+                Td::Text(r.file_name().to_string()),
+                Td::Text(submission),
+                Td::Num(file.map_or_else(|| "—".into(), |f| super::bulletin::count(f.rows as f64))),
+            ];
+            (None, cells)
+        })
+        .collect();
+    let mut b = String::from("<h2>四、比对所用部门登记</h2>\n");
+    b.push_str(&table(&["部门", "登记文件", "报送批次", "记录数"], &rows));
     b
 }
 

@@ -622,6 +622,10 @@ fn report_writes_verification_lists_without_id_numbers() {
     assert!(index.contains("href=\"matching/index.html\""));
     let national = std::fs::read_to_string(out.join("matching/index.html")).unwrap();
     assert!(national.contains("<svg") && national.contains("识别准确率"));
+    // It names the register submissions it matched against.
+    assert!(
+        national.contains("比对所用部门登记") && national.contains("civil_affairs-test（第 1 版）")
+    );
     // One list per county with findings, linked from the index, with its households.
     let counties: BTreeSet<&str> = planted.expected.iter().map(|f| f[1].as_str()).collect();
     for c in &counties {
