@@ -428,6 +428,19 @@ fn warehouse_with_registers(dir: &Path) -> (String, Planted, Vec<Member>) {
     (wh, p, members)
 }
 
+/// The identifying columns of a finding (those the generator's ground truth holds).
+fn finding_key(r: &BTreeMap<String, String>) -> Finding {
+    [
+        "rule_id",
+        "county_code",
+        "household_id",
+        "person_id",
+        "register_file",
+        "register_line",
+    ]
+    .map(|c| r[c].clone())
+}
+
 /// The sample census with planted registers, matched into `out` (kept while this lives).
 struct Matched {
     _dir: tempfile::TempDir,
@@ -472,15 +485,7 @@ fn findings_equal_the_planted_cases_rule_by_rule() {
     let m = matched();
     let (planted, out) = (&m.planted, &m.out);
     let rows = findings(out);
-    let cols = [
-        "rule_id",
-        "county_code",
-        "household_id",
-        "person_id",
-        "register_file",
-        "register_line",
-    ];
-    let mut got: Vec<Finding> = rows.iter().map(|r| cols.map(|c| r[c].clone())).collect();
+    let mut got: Vec<Finding> = rows.iter().map(finding_key).collect();
     got.sort();
     let mut want = planted.expected.clone();
     want.sort();
@@ -815,20 +820,11 @@ fn an_independent_duckdb_recount_agrees_with_the_findings() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let cols = [
-        "rule_id",
-        "county_code",
-        "household_id",
-        "person_id",
-        "register_file",
-        "register_line",
-    ];
-    let key = |r: &BTreeMap<String, String>| cols.map(|c| r[c].clone());
     let mut theirs: Vec<Finding> = csv_records(&String::from_utf8(o.stdout).unwrap())
         .iter()
-        .map(key)
+        .map(finding_key)
         .collect();
-    let mut ours: Vec<Finding> = findings(out).iter().map(key).collect();
+    let mut ours: Vec<Finding> = findings(out).iter().map(finding_key).collect();
     theirs.sort();
     ours.sort();
     assert!(theirs.len() > 100, "{} findings", theirs.len());
