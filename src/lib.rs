@@ -32,9 +32,12 @@
 //!                  ▼
 //! pipeline ────► spec (pipelines/*.toml + queries/*.sql, embedded) ─► resolve (checked as a
 //!                  │   whole) ─► run (+ builtins) ─► OUT/<table>.parquet, .csv, run_manifest.json
-//!                  │        (assessment: survey_variance / t_quantile SQL functions)
+//!                  │        (assessment: survey_variance / t_quantile SQL functions;
+//!                  │         matching: census roster × department registers ─►
+//!                  │         match_findings, match_summary)
 //!                  ▼
-//! report ──────► bulletin.html, workbook.xlsx, evaluator/, quality/, index.html
+//! report ──────► bulletin.html, workbook.xlsx, evaluator/, quality/, matching/ (only with
+//!                registers: national page, per-county verification lists), index.html
 //!
 //! extract ─────► passes (quasi-identifiers, then records) ─► anonymize (k-anonymous) ─► key
 //!                (keyed pseudonyms) ─► research_persons, research_households; risk

@@ -123,3 +123,34 @@ pub fn ensure_warehouse(
         t.elapsed().as_secs_f64()
     );
 }
+
+/// The warehouse a benchmark reads: `--warehouse DIR` (kept, reused when it holds a catalog)
+/// or one under `tmp`, generated and ingested at the benchmark's scale when new.
+pub fn warehouse_dir(
+    bench: &BenchArgs,
+    rt: &tokio::runtime::Runtime,
+    tmp: &Path,
+    engine: &povcensus::engine::EngineConfig,
+) -> PathBuf {
+    let dir =
+        arg_value(&bench.args, "--warehouse").map_or_else(|| tmp.join("warehouse"), PathBuf::from);
+    ensure_warehouse(rt, &dir, tmp, bench.scale, engine);
+    dir
+}
+
+/// Run a pipeline over a snapshot into `out`: its run manifest, the seconds it took and the
+/// peak resident memory (MiB) while it ran.
+pub fn timed_run(
+    rt: &tokio::runtime::Runtime,
+    pipeline: &povcensus::pipeline::Pipeline,
+    wh: &povcensus::warehouse::Warehouse,
+    snapshot: &povcensus::warehouse::Snapshot,
+    out: &Path,
+    engine: &povcensus::engine::EngineConfig,
+) -> (povcensus::pipeline::RunManifest, f64, f64) {
+    reset_peak_rss();
+    let start = std::time::Instant::now();
+    let run = povcensus::pipeline::run(pipeline, wh, Some(snapshot), out, engine);
+    let manifest = rt.block_on(run).expect("run");
+    (manifest, start.elapsed().as_secs_f64(), peak_rss_mib())
+}

@@ -46,6 +46,17 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<u8> {
             args.warehouse
         );
     }
+    let registers = crate::contract::registers::Register::ALL
+        .iter()
+        .filter_map(|r| snapshot.as_ref().map(|s| s.rows(r.table_name())))
+        .sum::<u64>();
+    if pipeline.reads_registers() && registers == 0 {
+        tracing::warn!(
+            "the snapshot holds no departmental registers: the {} pipeline checks nothing \
+             (ingest the departments' register submissions first)",
+            pipeline.name
+        );
+    }
     let manifest = crate::pipeline::run_into(
         &pipeline,
         &wh,

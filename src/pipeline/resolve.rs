@@ -371,12 +371,15 @@ fn order_steps(steps: Vec<Step>, names: &[&str], problems: &mut Vec<String>) -> 
     ordered
 }
 
-/// Whether a table name is provided to every pipeline: a warehouse table, `rejects`, or a
-/// reference table.
+/// Whether a table name is provided to every pipeline: a warehouse table (census or register),
+/// `rejects`, or a reference table.
 fn provided(name: &str) -> bool {
     crate::contract::schema::Table::ALL
         .iter()
         .any(|t| t.name() == name)
+        || crate::contract::registers::Register::ALL
+            .iter()
+            .any(|r| r.table_name() == name)
         || name == "rejects"
         || name == "ref_provinces"
 }

@@ -125,6 +125,10 @@ pub struct RunManifest {
     pub snapshot: Option<u64>,
     /// Province code → (version, submission_id, content_sha256) read.
     pub provinces: BTreeMap<String, (u32, String, String)>,
+    /// Department id → (version, submission_id, content_sha256) of the registers in the
+    /// snapshot (registers.md; absent when there are none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub departments: BTreeMap<String, (u32, String, String)>,
     pub parameters: BTreeMap<String, String>,
     /// SQL file → SHA-256.
     pub queries: BTreeMap<String, String>,
@@ -303,6 +307,18 @@ impl RunManifest {
                                 k.clone(),
                                 (v.version, v.submission_id.clone(), v.content_sha256.clone()),
                             )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            departments: snapshot
+                .map(|s| {
+                    s.departments
+                        .iter()
+                        .map(|(k, v)| {
+                            let read =
+                                (v.version, v.submission_id.clone(), v.content_sha256.clone());
+                            (k.clone(), read)
                         })
                         .collect()
                 })

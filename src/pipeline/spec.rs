@@ -83,6 +83,18 @@ pub struct Pipeline {
     pub steps: Vec<Step>,
 }
 
+impl Pipeline {
+    /// Whether a step's SQL reads a department register (`register_<file stem>`).
+    pub fn reads_registers(&self) -> bool {
+        self.steps.iter().any(|s| match &s.kind {
+            StepKind::Sql { text, .. } => crate::contract::registers::Register::ALL
+                .iter()
+                .any(|r| text.contains(r.table_name())),
+            StepKind::Builtin(_) => false,
+        })
+    }
+}
+
 /// The pipelines and their SQL that the binary carries (`pipelines/`, `queries/`), so that
 /// `povcensus run census` and `povcensus report` need no checkout and work from any directory.
 /// The extract's SQL is carried here too, filled with the census pipeline's parameters
@@ -95,6 +107,82 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "pipelines/exit_assessment.toml",
         include_str!("../../pipelines/exit_assessment.toml"),
+    ),
+    (
+        "pipelines/matching.toml",
+        include_str!("../../pipelines/matching.toml"),
+    ),
+    (
+        "queries/matching/assistance_recipients.sql",
+        include_str!("../../queries/matching/assistance_recipients.sql"),
+    ),
+    (
+        "queries/matching/business.sql",
+        include_str!("../../queries/matching/business.sql"),
+    ),
+    (
+        "queries/matching/census_households.sql",
+        include_str!("../../queries/matching/census_households.sql"),
+    ),
+    (
+        "queries/matching/census_members.sql",
+        include_str!("../../queries/matching/census_members.sql"),
+    ),
+    (
+        "queries/matching/county_sums.sql",
+        include_str!("../../queries/matching/county_sums.sql"),
+    ),
+    (
+        "queries/matching/deceased.sql",
+        include_str!("../../queries/matching/deceased.sql"),
+    ),
+    (
+        "queries/matching/disability.sql",
+        include_str!("../../queries/matching/disability.sql"),
+    ),
+    (
+        "queries/matching/housing.sql",
+        include_str!("../../queries/matching/housing.sql"),
+    ),
+    (
+        "queries/matching/match_findings.sql",
+        include_str!("../../queries/matching/match_findings.sql"),
+    ),
+    (
+        "queries/matching/match_rules.sql",
+        include_str!("../../queries/matching/match_rules.sql"),
+    ),
+    (
+        "queries/matching/match_summary.sql",
+        include_str!("../../queries/matching/match_summary.sql"),
+    ),
+    (
+        "queries/matching/medical_insurance.sql",
+        include_str!("../../queries/matching/medical_insurance.sql"),
+    ),
+    (
+        "queries/matching/missed_assistance.sql",
+        include_str!("../../queries/matching/missed_assistance.sql"),
+    ),
+    (
+        "queries/matching/public_employee.sql",
+        include_str!("../../queries/matching/public_employee.sql"),
+    ),
+    (
+        "queries/matching/register_coverage.sql",
+        include_str!("../../queries/matching/register_coverage.sql"),
+    ),
+    (
+        "queries/matching/schooling.sql",
+        include_str!("../../queries/matching/schooling.sql"),
+    ),
+    (
+        "queries/matching/urban_property.sql",
+        include_str!("../../queries/matching/urban_property.sql"),
+    ),
+    (
+        "queries/matching/vehicle.sql",
+        include_str!("../../queries/matching/vehicle.sql"),
     ),
     (
         "queries/assessment/county_frame.sql",

@@ -109,6 +109,18 @@ pub fn bar_chart(
     series: &[(&str, &str)],
     items: &[(String, Vec<Option<f64>>)],
 ) -> String {
+    bar_chart_scaled(title, series, items, 100.0, "%")
+}
+
+/// Horizontal bar chart on a scale from 0 to `max` (grid labels in `unit`, e.g. "%" or "‰"),
+/// with up to two series side by side per item (`None` values draw no bar).
+pub fn bar_chart_scaled(
+    title: &str,
+    series: &[(&str, &str)],
+    items: &[(String, Vec<Option<f64>>)],
+    max: f64,
+    unit: &str,
+) -> String {
     let label_w = 260.0;
     let plot_w = 560.0;
     let bar_h = 12.0;
@@ -139,16 +151,17 @@ pub fn bar_chart(
             esc(name)
         );
     }
-    // Grid at 0, 25, 50, 75, 100 %.
+    // Grid at 0, 1/4, 1/2, 3/4 and all of the scale.
     for k in 0..=4 {
         let x = label_w + plot_w * k as f64 / 4.0;
         let _ = write!(
             s,
             "<line x1=\"{x}\" y1=\"{top}\" x2=\"{x}\" y2=\"{}\" stroke=\"#ddd\"/>\
-             <text x=\"{x}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}%</text>",
+             <text x=\"{x}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}{}</text>",
             height - 24.0,
             height - 10.0,
-            k * 25
+            max * k as f64 / 4.0,
+            esc(unit)
         );
     }
     for (i, (label, values)) in items.iter().enumerate() {
@@ -162,7 +175,7 @@ pub fn bar_chart(
         );
         for (j, v) in values.iter().enumerate() {
             let Some(v) = v else { continue };
-            let w = plot_w * v.clamp(0.0, 100.0) / 100.0;
+            let w = plot_w * v.clamp(0.0, max) / max;
             let y = y0 + j as f64 * bar_h;
             let color = series.get(j).map_or("#888", |s| s.1);
             let _ = write!(

@@ -18,7 +18,7 @@ const NPC: (&str, &str) = ("国家贫困县", "#8b0000");
 const SAMPLE: (&str, &str) = ("非国家贫困县（抽样推算）", "#d9a441");
 
 /// Format a count (possibly weighted) with thousands separators.
-fn count(v: f64) -> String {
+pub(crate) fn count(v: f64) -> String {
     let s = format!("{:.0}", v.round());
     let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
     let mut out = String::new();

@@ -408,6 +408,12 @@ fn county_page(
     let mut b = county_heading(t, r, code, name);
     b.push_str(&indicator_section(&indicators));
     b.push_str(&census_section(t, r));
+    b.push_str(&super::matching::evaluator_section(
+        inputs.matching.as_ref(),
+        t,
+        r,
+        code,
+    ));
     b.push_str(&interval_notes(t, r));
     b.push_str(&design_section(inputs, code, &design));
     b.push_str(&format!(

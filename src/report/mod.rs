@@ -7,7 +7,11 @@
 //! - `workbook.xlsx`: the statisticians' workbook (national, province and county indicators,
 //!   village exits, ingest summary);
 //! - `evaluator/`: the exit-assessment summary and one report per assessed county (HTML, XLSX);
-//! - `quality/`: one submission-quality report per province (HTML, XLSX).
+//! - `quality/`: one submission-quality report per province (HTML, XLSX);
+//! - `matching/`, when the warehouse holds departmental registers: the national data-matching
+//!   page and one verification list per county (疑点核查清单, HTML and XLSX), made from the
+//!   matching pipeline; the evaluator's county pages then show its rates too. Without
+//!   registers nothing of it is written (and the log says so).
 //!
 //! Documents are deterministic: the same snapshot gives the same bytes, apart from the
 //! generation time, which `--generated-at` (or `SOURCE_DATE_EPOCH`) fixes. They never show a
@@ -16,6 +20,7 @@
 mod bulletin;
 mod evaluator;
 pub mod labels;
+mod matching;
 pub(crate) mod quality;
 mod workbook;
 
@@ -316,6 +321,8 @@ pub struct Inputs {
     pub rejects: Table,
     /// The run manifests of the pipelines the tables come from (census, exit assessment).
     pub manifests: Vec<crate::pipeline::RunManifest>,
+    /// The matching pipeline's outputs, when the snapshot holds registers.
+    pub matching: Option<matching::Matching>,
 }
 
 /// Write a file, creating its directory.
@@ -408,6 +415,7 @@ async fn write_into(
         .await?;
         manifests.push(manifest);
     }
+    let matching = run_matching(opts, wh, &snapshot, &data).await?;
     let ctx = session(&opts.engine)?;
     wh.register(&ctx, Some(&snapshot))?;
     let df = ctx
@@ -430,6 +438,7 @@ async fn write_into(
         rejects: Table::from_batches("rejects", &rejects_schema, &rejects)?,
         manifests,
         snapshot,
+        matching,
     };
     inputs.indicators.require(INDICATOR_COLUMNS)?;
     inputs.village_exit.require(VILLAGE_EXIT_COLUMNS)?;
@@ -447,15 +456,91 @@ async fn write_into(
     files.push(workbook::write(&inputs, &out.join("workbook.xlsx"))?);
     let evaluator = evaluator::write(&inputs, &out.join("evaluator"))?;
     let quality = quality::write(&inputs, &out.join("quality"))?;
+    let matched = match &inputs.matching {
+        Some(m) => Some(matching::write(&inputs, m, &out.join("matching"))?),
+        None => None,
+    };
     let index = out.join("index.html");
-    write_file(
-        &index,
-        index_page(&inputs, &evaluator.links, &quality.links).as_bytes(),
-    )?;
+    let mut page = index_page(&inputs, &evaluator.links, &quality.links);
+    if let Some(m) = &matched {
+        page = with_matching_links(&page, &m.links);
+        files.extend(m.files.iter().cloned());
+    }
+    write_file(&index, page.as_bytes())?;
     files.extend(evaluator.files);
     files.extend(quality.files);
     files.push(index.clone());
     Ok(ReportSummary { index, files })
+}
+
+/// The matching pipeline over the snapshot into `data/matching/`, when the snapshot holds
+/// registers (`None`, logged, when it holds none).
+async fn run_matching(
+    opts: &ReportOptions,
+    wh: &Warehouse,
+    snapshot: &Snapshot,
+    data: &Path,
+) -> Result<Option<matching::Matching>, ReportError> {
+    let registers: u64 = crate::contract::registers::Register::ALL
+        .iter()
+        .map(|r| snapshot.rows(r.table_name()))
+        .sum();
+    if registers == 0 {
+        tracing::info!(
+            "the warehouse holds no departmental registers: no data-matching pages (部门数据比对)"
+        );
+        return Ok(None);
+    }
+    let pipeline = Pipeline::resolve("matching", &opts.pipelines, &[])?;
+    tracing::info!(pipeline = "matching", "running");
+    // match_findings holds ID numbers: it is run into a private scratch directory, and only
+    // the summary joins the report's data.
+    let scratch =
+        crate::engine::scratch::ScratchDir::new(None, "povcensus-matching-").map_err(|e| {
+            ReportError::Write {
+                path: "a private scratch directory".into(),
+                source: e.into(),
+            }
+        })?;
+    let run = scratch.path().join("run");
+    crate::pipeline::run(&pipeline, wh, Some(snapshot), &run, &opts.engine).await?;
+    let m = matching::Matching {
+        findings: Table::read_parquet(&run.join("match_findings.parquet"))?,
+        summary: Table::read_parquet(&run.join("match_summary.parquet"))?,
+    };
+    m.findings.require(matching::FINDING_COLUMNS)?;
+    m.summary.require(matching::SUMMARY_COLUMNS)?;
+    let dir = data.join("matching");
+    for file in ["match_summary.parquet", "match_summary.csv"] {
+        let to = dir.join(file);
+        let copied =
+            std::fs::create_dir_all(&dir).and_then(|()| std::fs::copy(run.join(file), &to));
+        copied.map_err(|e| ReportError::Write {
+            path: to.display().to_string(),
+            source: e.into(),
+        })?;
+    }
+    Ok(Some(m))
+}
+
+/// The index page with a section of data-matching links before its data-quality section.
+fn with_matching_links(page: &str, links: &[(String, String)]) -> String {
+    let mut b = String::from("<h2>部门数据比对</h2>\n<ul>\n");
+    b.push_str(
+        "<li><a href=\"data/matching/match_summary.csv\">比对汇总 match_summary.csv</a></li>\n",
+    );
+    b.push_str(&link_items(links));
+    b.push_str("</ul>\n<h2>数据质量报告（分省）</h2>");
+    page.replacen("<h2>数据质量报告（分省）</h2>", &b, 1)
+}
+
+/// `<li>` items of (href, text) links.
+fn link_items(links: &[(String, String)]) -> String {
+    use crate::render::html::esc;
+    links
+        .iter()
+        .map(|(href, text)| format!("<li><a href=\"{}\">{}</a></li>\n", esc(href), esc(text)))
+        .collect()
 }
 
 /// Files written by one document family and the links the index shows for them.
@@ -483,21 +568,9 @@ fn index_page(
     b.push_str("<li><a href=\"workbook.xlsx\">统计工作簿（全国、分省、分县指标，贫困村退出，入库汇总）</a></li>\n");
     b.push_str("<li><a href=\"data/census/indicators.csv\">指标长表 indicators.csv</a> · <a href=\"data/assessment/exit_assessment.csv\">评估结果 exit_assessment.csv</a></li>\n");
     b.push_str("</ul>\n<h2>贫困县退出专项评估检查</h2>\n<ul>\n");
-    for (href, text) in evaluator {
-        b.push_str(&format!(
-            "<li><a href=\"{}\">{}</a></li>\n",
-            esc(href),
-            esc(text)
-        ));
-    }
+    b.push_str(&link_items(evaluator));
     b.push_str("</ul>\n<h2>数据质量报告（分省）</h2>\n<ul>\n");
-    for (href, text) in quality {
-        b.push_str(&format!(
-            "<li><a href=\"{}\">{}</a></li>\n",
-            esc(href),
-            esc(text)
-        ));
-    }
+    b.push_str(&link_items(quality));
     b.push_str("</ul>\n");
     html::page("国家脱贫攻坚普查 · 报告索引", &b, &inputs.generated_at)
 }

@@ -27,6 +27,7 @@ fn the_built_in_definitions_are_the_files_of_the_checkout() {
         .chain(files_below(&root().join("queries/census")))
         .chain(files_below(&root().join("queries/assessment")))
         .chain(files_below(&root().join("queries/extract")))
+        .chain(files_below(&root().join("queries/matching")))
         .map(|p| {
             let rel = p.strip_prefix(root()).unwrap().display().to_string();
             (rel, std::fs::read_to_string(&p).unwrap())

@@ -12,6 +12,7 @@ mod identity;
 mod ingest;
 mod ingest_integrity;
 mod layout;
+mod matching;
 mod matrix;
 mod oracle;
 mod pipeline;

@@ -34,7 +34,7 @@ fn report_with(wh: &str, out: &Path, args: &[&str]) -> std::process::Output {
 }
 
 /// All workbooks under `dir`, read with openpyxl.
-fn dump_xlsx(dir: &Path, files: &[PathBuf]) -> serde_json::Value {
+pub(crate) fn dump_xlsx(dir: &Path, files: &[PathBuf]) -> serde_json::Value {
     let o = Command::new(python())
         .arg(root().join("tests/python/xlsx_dump.py"))
         .args(files.iter().map(|f| dir.join(f)))
@@ -61,18 +61,7 @@ fn dump_xlsx(dir: &Path, files: &[PathBuf]) -> serde_json::Value {
 }
 
 fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let bytes = std::fs::read(path).unwrap();
-    let mut r = csv::Reader::from_reader(&bytes[3..]);
-    let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    r.records()
-        .map(|rec| {
-            headers
-                .iter()
-                .cloned()
-                .zip(rec.unwrap().iter().map(String::from))
-                .collect()
-        })
-        .collect()
+    crate::support::csv_records(&std::fs::read_to_string(path).unwrap())
 }
 
 fn num(v: &serde_json::Value) -> Option<f64> {
@@ -286,7 +275,7 @@ fn chromium(page: &Path, flags: &[&str]) -> std::process::Output {
 }
 
 /// Render a page in headless Chromium: (screenshot stats, console lines).
-fn render(page: &Path, png: &Path) -> ((u32, u32, f64, usize), Vec<String>) {
+pub(crate) fn render(page: &Path, png: &Path) -> ((u32, u32, f64, usize), Vec<String>) {
     let o = chromium(
         page,
         &[

@@ -139,6 +139,19 @@ slt_tests! {
     census_household_facts => "census/household_facts.slt",
     census_indicators => "census/indicators.slt",
     census_village_exit => "census/village_exit.slt",
+    matching_census_members => "matching/census_members.slt",
+    matching_deceased => "matching/deceased.slt",
+    matching_vehicle => "matching/vehicle.slt",
+    matching_business => "matching/business.slt",
+    matching_public_employee => "matching/public_employee.slt",
+    matching_urban_property => "matching/urban_property.slt",
+    matching_schooling => "matching/schooling.slt",
+    matching_medical_insurance => "matching/medical_insurance.slt",
+    matching_disability => "matching/disability.slt",
+    matching_housing => "matching/housing.slt",
+    matching_missed_assistance => "matching/missed_assistance.slt",
+    matching_match_findings => "matching/match_findings.slt",
+    matching_match_summary => "matching/match_summary.slt",
 }
 
 #[test]

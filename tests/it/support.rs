@@ -458,3 +458,155 @@ pub fn private_file(path: &Path, text: &str) {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 }
+
+/// One value of a hand-made register row for [`commit_registers`], in the order of the
+/// register's canonical columns (`Register::columns`).
+#[derive(Debug, Clone)]
+pub enum Rv {
+    S(String),
+    I(i16),
+    /// A date, YYYY-MM-DD.
+    D(String),
+    F(f64),
+    Null,
+}
+
+/// A register's rows as the warehouse stores them (`Register::arrow_schema`): the canonical
+/// columns, then `province_code` (the county code's first two digits) and `source_line` (row
+/// `i` as line `i + 2` of its CSV file, the header being line 1).
+pub fn register_batch(
+    r: povcensus::contract::registers::Register,
+    rows: &[Vec<Rv>],
+) -> arrow::record_batch::RecordBatch {
+    use arrow::array::{
+        ArrayRef, Date32Array, Float64Array, Int16Array, Int64Array, StringArray, StringBuilder,
+    };
+    use arrow::datatypes::DataType;
+    use std::sync::Arc;
+    let schema = r.arrow_schema();
+    let n = r.columns().len();
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (c, field) in schema.fields().iter().enumerate().take(n) {
+        let values = rows.iter().map(|row| &row[c]);
+        let array: ArrayRef = match field.data_type() {
+            DataType::Utf8 => Arc::new(StringArray::from_iter(values.map(|v| match v {
+                Rv::S(s) => Some(s.clone()),
+                _ => None,
+            }))),
+            DataType::Int16 => Arc::new(Int16Array::from_iter(values.map(|v| match v {
+                Rv::I(i) => Some(*i),
+                _ => None,
+            }))),
+            DataType::Date32 => Arc::new(Date32Array::from_iter(values.map(|v| match v {
+                Rv::D(d) => {
+                    let d = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+                    Some((d - epoch).num_days() as i32)
+                }
+                _ => None,
+            }))),
+            DataType::Float64 => Arc::new(Float64Array::from_iter(values.map(|v| match v {
+                Rv::F(f) => Some(*f),
+                _ => None,
+            }))),
+            other => panic!("no register column has type {other}"),
+        };
+        columns.push(array);
+    }
+    let mut province = StringBuilder::new();
+    for row in rows {
+        match &row[1] {
+            Rv::S(county) => province.append_value(&county[..2]),
+            other => panic!("county_code {other:?}"),
+        }
+    }
+    columns.push(Arc::new(province.finish()));
+    columns.push(Arc::new(Int64Array::from_iter_values(
+        (0..rows.len() as i64).map(|i| i + 2),
+    )));
+    arrow::record_batch::RecordBatch::try_new(schema, columns).unwrap()
+}
+
+/// Commit departmental registers into the warehouse at `wh` through the warehouse API, as
+/// register ingest does: each register's rows as a Parquet file, one `DepartmentVersion` per
+/// department (version 1, no rejects), in a new snapshot over the current one. Returns the new
+/// snapshot's id.
+pub fn commit_registers(
+    wh: &str,
+    registers: &[(povcensus::contract::registers::Register, Vec<Vec<Rv>>)],
+) -> u64 {
+    use povcensus::warehouse::{DataFile, DepartmentVersion, Snapshot, Warehouse, rejects_schema};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let w = Warehouse::open(wh, true).unwrap();
+        let current = w.latest().await.unwrap();
+        let id = current.as_ref().map_or(1, |s| s.id + 1);
+        let mut next = Snapshot {
+            id,
+            parent: current.as_ref().map(|s| s.id),
+            provinces: current
+                .as_ref()
+                .map(|s| s.provinces.clone())
+                .unwrap_or_default(),
+            departments: current
+                .as_ref()
+                .map(|s| s.departments.clone())
+                .unwrap_or_default(),
+        };
+        for (r, rows) in registers {
+            let dept = r.department().id();
+            let batch = register_batch(*r, rows);
+            let rel = format!(
+                "data/{}/department={dept}/v=1-test/part-0.parquet",
+                r.table_name()
+            );
+            let stream = futures::stream::iter(vec![Ok(batch)]);
+            let n = w
+                .write_parquet(&rel, r.arrow_schema(), stream)
+                .await
+                .unwrap();
+            let rejects = format!("rejects/department={dept}/v=1-test/part-0.parquet");
+            let none = futures::stream::iter(Vec::new());
+            w.write_parquet(&rejects, rejects_schema(), none)
+                .await
+                .unwrap();
+            let v = next
+                .departments
+                .entry(dept.to_string())
+                .or_insert_with(|| DepartmentVersion {
+                    department: dept.to_string(),
+                    version: 1,
+                    submission_id: format!("{dept}-test"),
+                    content_sha256: "0".repeat(64),
+                    committed_in: id,
+                    tables: Default::default(),
+                    rejects: DataFile {
+                        path: rejects.clone(),
+                        rows: 0,
+                    },
+                    files: Vec::new(),
+                    rules: Default::default(),
+                });
+            v.tables
+                .insert(r.table_name().to_string(), DataFile { path: rel, rows: n });
+        }
+        w.commit(&next).await.unwrap();
+        id
+    })
+}
+
+/// The records of a CSV text (a leading UTF-8 BOM skipped) as column → value maps.
+pub fn csv_records(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let text = text.trim_start_matches('\u{feff}');
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    r.records()
+        .map(|rec| {
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
