@@ -9,7 +9,7 @@ use super::EngineArgs;
 #[derive(Debug, Args)]
 pub struct ExtractArgs {
     /// The warehouse to read.
-    #[arg(long)]
+    #[arg(long, env = "POVCENSUS_WAREHOUSE", hide_env_values = true)]
     pub warehouse: String,
     /// Output directory: research_persons and research_households (Parquet, CSV) and
     /// risk_report.html / risk_report.json.

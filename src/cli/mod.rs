@@ -71,6 +71,9 @@ pub enum Command {
     Serve(ServeArgs),
 }
 
+/// The environment variable that stands for `--warehouse` on every command that takes it.
+pub const WAREHOUSE_ENV: &str = "POVCENSUS_WAREHOUSE";
+
 fn parse_param(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))

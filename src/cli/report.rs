@@ -9,7 +9,7 @@ use super::EngineArgs;
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The warehouse to read.
-    #[arg(long)]
+    #[arg(long, env = "POVCENSUS_WAREHOUSE", hide_env_values = true)]
     pub warehouse: String,
     /// Output directory: OUT/index.html and the documents it links to; the pipeline outputs
     /// they are made from go to OUT/data/.

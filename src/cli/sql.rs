@@ -7,9 +7,10 @@ use clap::Args;
 use super::{EngineArgs, LimitArgs};
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["warehouse", "extract"])))]
+#[command(group(clap::ArgGroup::new("source").args(["warehouse", "extract"])))]
 pub struct SqlArgs {
-    /// The warehouse to query.
+    /// The warehouse to query (default: POVCENSUS_WAREHOUSE when neither --warehouse nor
+    /// --extract is given).
     #[arg(long)]
     pub warehouse: Option<String>,
     /// A research extract directory instead: only its tables are visible.
@@ -41,8 +42,9 @@ pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
     crate::assessment::register(&ctx);
     if let Some(dir) = &args.extract {
         crate::extract::register(&ctx, dir).await?;
-    } else if let Some(warehouse) = &args.warehouse {
-        let wh = crate::warehouse::Warehouse::open(warehouse, false)?;
+    } else {
+        let warehouse = source_warehouse(args.warehouse.as_deref())?;
+        let wh = crate::warehouse::Warehouse::open(&warehouse, false)?;
         let snapshot = wh.snapshot_as_of(args.as_of).await?;
         if snapshot.is_none() {
             tracing::warn!("the warehouse has no committed snapshot yet: every table is empty");
@@ -73,4 +75,19 @@ pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
         None => crate::console::repl(&ctx, &runner, args.format).await?,
     }
     Ok(0)
+}
+
+/// The warehouse of `sql` without `--extract`: `--warehouse`, else POVCENSUS_WAREHOUSE. Read
+/// here rather than by clap, so that the variable never clashes with `--extract`.
+fn source_warehouse(arg: Option<&str>) -> anyhow::Result<String> {
+    if let Some(w) = arg {
+        return Ok(w.to_string());
+    }
+    match std::env::var(super::WAREHOUSE_ENV) {
+        Ok(w) if !w.trim().is_empty() => Ok(w),
+        _ => anyhow::bail!(
+            "no warehouse to query: pass --warehouse WH or --extract DIR (or set {})",
+            super::WAREHOUSE_ENV
+        ),
+    }
 }
