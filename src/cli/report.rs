@@ -30,27 +30,6 @@ pub struct ReportArgs {
     pub engine: EngineArgs,
 }
 
-/// The generation time of reports: the argument, else SOURCE_DATE_EPOCH, else now (UTC).
-fn generated_at(arg: Option<&str>) -> anyhow::Result<String> {
-    use anyhow::Context as _;
-    let t = match arg {
-        Some(s) => chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
-            .with_context(|| format!("--generated-at `{s}` is not YYYY-MM-DD HH:MM"))?
-            .and_utc(),
-        None => match std::env::var("SOURCE_DATE_EPOCH") {
-            Ok(v) => {
-                let secs: i64 = v.trim().parse().with_context(|| {
-                    format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds")
-                })?;
-                chrono::DateTime::from_timestamp(secs, 0)
-                    .with_context(|| format!("SOURCE_DATE_EPOCH `{v}` is out of range"))?
-            }
-            Err(_) => chrono::Utc::now(),
-        },
-    };
-    Ok(t.format("%Y-%m-%d %H:%M UTC").to_string())
-}
-
 /// Runs `povcensus report`.
 pub(super) async fn run(args: ReportArgs) -> anyhow::Result<u8> {
     use std::io::Write as _;
@@ -59,7 +38,7 @@ pub(super) async fn run(args: ReportArgs) -> anyhow::Result<u8> {
         out: args.out.clone(),
         pipelines: crate::pipeline::Definitions::new(args.pipelines.as_deref()),
         as_of: args.as_of,
-        generated_at: generated_at(args.generated_at.as_deref())?,
+        generated_at: crate::output::generated_at(args.generated_at.as_deref())?,
         engine: args.engine.config(None),
     };
     let summary = crate::report::write(&opts).await?;
