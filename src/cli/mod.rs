@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod diff;
 mod extract;
 mod generate;
 mod hint;
@@ -17,6 +18,7 @@ mod serve;
 mod sql;
 mod versions;
 
+pub use diff::DiffArgs;
 pub use extract::ExtractArgs;
 pub use generate::GenerateArgs;
 pub use hint::hint;
@@ -52,8 +54,12 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Run SQL over the warehouse tables (one statement with -c, else an interactive prompt).
     Sql(SqlArgs),
-    /// List the warehouse's snapshots and the province versions each holds.
+    /// List the warehouse's snapshots, when each was committed, and the province versions
+    /// each holds.
     Versions(VersionsArgs),
+    /// Count the rows added, removed and changed per province and table between two
+    /// snapshots (counts only, never a record).
+    Diff(DiffArgs),
     /// Run a pipeline (built-in, e.g. `census`, or a definition file) over the warehouse and
     /// write its output tables.
     Run(RunArgs),
@@ -155,6 +161,7 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
         Command::Ingest(args) => ingest::run(args, interactive).await,
         Command::Sql(args) => sql::run(args).await,
         Command::Versions(args) => versions::run(args).await,
+        Command::Diff(args) => diff::run(args).await,
         Command::Run(args) => run::run(args).await,
         Command::Pipelines(args) => pipelines::pipelines(args),
         Command::Check(args) => pipelines::check(args),

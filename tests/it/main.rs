@@ -2,6 +2,7 @@
 
 mod assessment;
 mod binary;
+mod comparison;
 mod docs;
 mod environment;
 mod extract;
