@@ -26,6 +26,26 @@ pub struct SqlArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: crate::console::OutputFormat,
+    /// Write the results to this file instead of standard output (written whole; CSV starts
+    /// with a UTF-8 byte order mark, so that Excel reads Chinese text right).
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Start CSV on standard output with a UTF-8 byte order mark too.
+    #[arg(long)]
+    pub bom: bool,
+    /// At the prompt, show at most this many rows of a table (the first and last halves;
+    /// 0: all). `.maxrows N` changes it.
+    #[arg(long, default_value_t = 40)]
+    pub max_rows: usize,
+    /// At the prompt, show only the columns that fit this width (default: the terminal's;
+    /// 0: all). `.maxwidth N` changes it.
+    #[arg(long)]
+    pub max_width: Option<usize>,
+    /// Keep no history of the prompt's statements (else kept, owner-only, in
+    /// $XDG_STATE_HOME/povcensus/sql_history or ~/.local/state/povcensus/sql_history, or the
+    /// file POVCENSUS_SQL_HISTORY names; set it empty for none).
+    #[arg(long)]
+    pub no_history: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -62,17 +82,22 @@ pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
         }
     };
     match script {
-        Some(script) => {
-            for stmt in crate::console::split_statements(&script) {
-                let answer = runner.run(&ctx, &stmt).await?;
-                crate::console::write_batches(
-                    &mut std::io::stdout().lock(),
-                    &answer.batches,
-                    args.format,
-                )?;
-            }
+        Some(script) => run_script(&ctx, &runner, &script, &args).await?,
+        None => {
+            let opts = crate::console::ReplOptions {
+                format: args.format,
+                display: crate::console::Display {
+                    max_rows: args.max_rows,
+                    max_width: args
+                        .max_width
+                        .unwrap_or_else(crate::console::terminal_width),
+                },
+                history: (!args.no_history)
+                    .then(crate::console::history_path)
+                    .flatten(),
+            };
+            crate::console::repl(&ctx, &runner, opts).await?
         }
-        None => crate::console::repl(&ctx, &runner, args.format).await?,
     }
     Ok(0)
 }
@@ -90,4 +115,43 @@ fn source_warehouse(arg: Option<&str>) -> anyhow::Result<String> {
             super::WAREHOUSE_ENV
         ),
     }
+}
+
+/// The statements of a script (`-c` or standard input), every result whole: to `--output`
+/// (written in a private sibling and moved into place when all statements succeeded) or to
+/// standard output.
+async fn run_script(
+    ctx: &datafusion::prelude::SessionContext,
+    runner: &crate::engine::guard::QueryRunner,
+    script: &str,
+    args: &SqlArgs,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let Some(path) = &args.output else {
+        for stmt in crate::console::split_statements(script) {
+            let answer = runner.run(ctx, &stmt).await?;
+            crate::console::write_batches(
+                &mut std::io::stdout().lock(),
+                &answer.batches,
+                args.format,
+                args.bom,
+            )?;
+        }
+        return Ok(());
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write into {}", dir.display()))?;
+    for (i, stmt) in crate::console::split_statements(script).iter().enumerate() {
+        let answer = runner.run(ctx, stmt).await?;
+        let mut w = std::io::BufWriter::new(file.as_file_mut());
+        crate::console::write_batches(&mut w, &answer.batches, args.format, i == 0)?;
+        std::io::Write::flush(&mut w)?;
+    }
+    file.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }

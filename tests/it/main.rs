@@ -3,6 +3,7 @@
 mod assessment;
 mod binary;
 mod comparison;
+mod console;
 mod docs;
 mod environment;
 mod extract;
