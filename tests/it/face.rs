@@ -29,6 +29,7 @@ fn help_of_every_command() {
         "ingest",
         "sql",
         "versions",
+        "diff",
         "run",
         "pipelines",
         "check",
