@@ -603,16 +603,21 @@ mod tests {
         vec![b.slice(0, half), b.slice(half, b.num_rows() - half)]
     }
 
-    #[test]
-    fn a_long_result_shows_its_first_and_last_rows_and_says_how_many_were_elided() {
-        let t = format_table(
-            &result(66_000, 2),
+    /// [`result`] as the prompt shows it within these limits.
+    fn shown(n: i64, cols: usize, max_rows: usize, max_width: usize) -> String {
+        format_table(
+            &result(n, cols),
             Display {
-                max_rows: 10,
-                max_width: 0,
+                max_rows,
+                max_width,
             },
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn a_long_result_shows_its_first_and_last_rows_and_says_how_many_were_elided() {
+        let t = shown(66_000, 2, 10, 0);
         let lines: Vec<&str> = t.lines().collect();
         // Rule, header, rule, 5 rows, the elision row, 5 rows, rule, the note.
         assert_eq!(lines.len(), 3 + 5 + 1 + 5 + 1 + 1, "{t}");
@@ -633,27 +638,13 @@ mod tests {
         let width = lines[0].width();
         assert!(lines[..15].iter().all(|l| l.width() == width), "{t}");
         // No limit: every row, no note.
-        let all = format_table(
-            &result(30, 2),
-            Display {
-                max_rows: 0,
-                max_width: 0,
-            },
-        )
-        .unwrap();
+        let all = shown(30, 2, 0, 0);
         assert_eq!(all.lines().count(), 3 + 30 + 1);
     }
 
     #[test]
     fn a_wide_result_hides_middle_columns_to_fit_and_names_them() {
-        let t = format_table(
-            &result(3, 12),
-            Display {
-                max_rows: 40,
-                max_width: 60,
-            },
-        )
-        .unwrap();
+        let t = shown(3, 12, 40, 60);
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[..7].iter().all(|l| l.width() <= 60), "{t}");
         let header = lines[1];
@@ -676,19 +667,12 @@ mod tests {
                 "{h} both shown and hidden"
             );
         }
-        let shown = (0..12)
+        let visible = (0..12)
             .filter(|c| header.contains(&format!(" c{c} ")))
             .count();
-        assert_eq!(shown + hidden.len(), 12);
+        assert_eq!(visible + hidden.len(), 12);
         // Wide enough: nothing hidden.
-        let t = format_table(
-            &result(3, 12),
-            Display {
-                max_rows: 40,
-                max_width: 0,
-            },
-        )
-        .unwrap();
+        let t = shown(3, 12, 40, 0);
         assert!(!t.contains("hidden"));
     }
 

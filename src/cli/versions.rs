@@ -57,8 +57,9 @@ pub(super) async fn run(args: VersionsArgs) -> anyhow::Result<u8> {
     }
     writeln!(
         out,
-        "snapshot  committed (UTC)       province  version  submission_id            read      loaded    rejected  committed_in"
+        "snapshot  province  version  submission_id            read      loaded    rejected  committed_in  committed (UTC)"
     )?;
+    // The commit time last: the columns before it stay where scripts read them.
     for s in &lines {
         let at = s.committed_at.as_deref().map_or("—".to_string(), |t| {
             t.trim_end_matches('Z').replacen('T', " ", 1)
@@ -66,7 +67,7 @@ pub(super) async fn run(args: VersionsArgs) -> anyhow::Result<u8> {
         for v in &s.provinces {
             writeln!(
                 out,
-                "{:>8}  {at:<20}  {:>8}  {:>7}  {:<22} {:>9} {:>11} {:>11}  {:>12}",
+                "{:>8}  {:>8}  {:>7}  {:<22} {:>9} {:>11} {:>11}  {:>12}  {at}",
                 s.snapshot,
                 v.province_code,
                 v.version,

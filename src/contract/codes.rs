@@ -61,6 +61,27 @@ pub fn labels(table: Table, column: &str) -> Option<Labels> {
             (2, "供水有基本保障但有少量天数缺水"),
             (3, "供水无保障"),
         ],
+        _ => {
+            return persons_and_assessment(table, column).or_else(|| {
+                // After the columns above: sex and stratum have the codes 1 and 2 too.
+                (col.kind == super::schema::YES_NO).then_some(YES_NO)
+            });
+        }
+    };
+    Some(l)
+}
+
+/// The label of `code` in column `column` of `table`, if it has one.
+pub fn label(table: Table, column: &str, code: i64) -> Option<&'static str> {
+    labels(table, column)?
+        .iter()
+        .find(|(c, _)| i64::from(*c) == code)
+        .map(|(_, l)| *l)
+}
+
+/// The labels of the coded person and assessment columns.
+fn persons_and_assessment(table: Table, column: &str) -> Option<Labels> {
+    let l: Labels = match (table, column) {
         (Table::Persons, "relation") => &[
             (1, "户主"),
             (2, "配偶"),
@@ -111,19 +132,9 @@ pub fn labels(table: Table, column: &str) -> Option<Labels> {
             (3, "非建档立卡户"),
         ],
         (Table::AssessmentHouseholds, "approval") => &[(1, "认可"), (2, "基本认可"), (3, "不认可")],
-        // After the columns above: sex and stratum have the codes 1 and 2 too.
-        _ if col.kind == super::schema::YES_NO => YES_NO,
         _ => return None,
     };
     Some(l)
-}
-
-/// The label of `code` in column `column` of `table`, if it has one.
-pub fn label(table: Table, column: &str, code: i64) -> Option<&'static str> {
-    labels(table, column)?
-        .iter()
-        .find(|(c, _)| i64::from(*c) == code)
-        .map(|(_, l)| *l)
 }
 
 #[cfg(test)]

@@ -78,7 +78,11 @@ pub(super) fn category(p: usize, x: u32) -> (String, String) {
     match p {
         AGE => {
             let band = passes::age_band_label(x);
-            (band.clone(), format!("{band}岁"))
+            let label = match band.strip_suffix('+') {
+                Some(top) => format!("{top}岁及以上"),
+                None => format!("{band}岁"),
+            };
+            (band, label)
         }
         ETH => {
             let name = passes::ethnicity_name(x);

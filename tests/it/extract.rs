@@ -480,18 +480,32 @@ fn published_tables_leave_no_suppressed_cell_recoverable() {
     assert!(dir.path().join("a/published_tables.xlsx").is_file());
 }
 
+/// The sample ingested into `dir/wh` and its extract in `dir/extract` (fixed key and time).
+fn sample_extract(dir: &Path) -> (String, PathBuf) {
+    let wh = ingest_sample(dir);
+    let key = dir.join("key");
+    std::fs::write(&key, "a key for the codebook and risk report tests").unwrap();
+    let out = dir.join("extract");
+    let o = extract(&wh, &out, &key);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (wh, out)
+}
+
+/// The single number a `SELECT COUNT(*)` over the warehouse gives.
+fn count_of(wh: &str, query: &str) -> u64 {
+    let csv = sql(wh, query, &[], &[]);
+    let line = csv.lines().nth(1).unwrap_or_default();
+    line.parse()
+        .unwrap_or_else(|e| panic!("{query}: {line:?} {e}"))
+}
+
 /// The codebook names every column of both tables, with the type written, and every value
 /// the tables hold is one of its categories (read back by DuckDB): the codebook and the
 /// anonymizer cannot diverge unnoticed.
 #[test]
 fn codebook_lists_every_column_and_every_published_value() {
     let dir = tempfile::tempdir().unwrap();
-    let wh = ingest_sample(dir.path());
-    let key = dir.path().join("key");
-    std::fs::write(&key, "a key for the codebook test, long enough").unwrap();
-    let out = dir.path().join("extract");
-    let o = extract(&wh, &out, &key);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_, out) = sample_extract(dir.path());
     let book: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(out.join("codebook.json")).unwrap()).unwrap();
     let checked = py(
@@ -561,12 +575,7 @@ print(json.dumps(problems))",
 #[test]
 fn risk_report_counts_suppression_per_category_and_judges_l_diversity() {
     let dir = tempfile::tempdir().unwrap();
-    let wh = ingest_sample(dir.path());
-    let key = dir.path().join("key");
-    std::fs::write(&key, "a key for the risk report test, long enough").unwrap();
-    let out = dir.path().join("extract");
-    let o = extract(&wh, &out, &key);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (wh, out) = sample_extract(dir.path());
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("risk_report.json")).unwrap())
             .unwrap();
@@ -577,18 +586,11 @@ fn risk_report_counts_suppression_per_category_and_judges_l_diversity() {
         .find(|c| c["variable"] == "age_band" && c["category"] == "80+")
         .expect("an 80+ category");
     // Independently: persons aged 80+ in the census, and those still 80+ in the extract.
-    let census: u64 = sql(
+    let census = count_of(
         &wh,
         "SELECT COUNT(*) FROM persons p JOIN households h ON h.household_id = p.household_id \
          WHERE h.enumeration_status = 1 AND age_on(p.birth_date, DATE '2020-12-31') >= 80",
-        &[],
-        &[],
-    )
-    .lines()
-    .nth(1)
-    .unwrap()
-    .parse()
-    .unwrap();
+    );
     let kept: u64 = py(
         "import duckdb, sys; print(duckdb.sql(f\"SELECT COUNT(*) FROM read_parquet('{sys.argv[1]}') WHERE age_band = '80+'\").fetchall()[0][0])",
         &[out.join("research_persons.parquet").to_str().unwrap()],
