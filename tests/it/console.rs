@@ -127,3 +127,55 @@ fn unicode_width(s: &str) -> usize {
         })
         .sum()
 }
+
+/// CSV written to a file starts with a byte order mark (Excel reads Chinese right); on
+/// standard output only when asked, so that pipes and scripts get what they got before.
+#[test]
+fn csv_to_a_file_has_a_byte_order_mark_and_stdout_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = crate::ingest::fixture_copy(dir.path());
+    let wh = dir.path().join("wh");
+    let wh = wh.to_str().unwrap();
+    let o = crate::ingest::povcensus(&["ingest", sub.to_str().unwrap(), "--warehouse", wh]);
+    assert!(o.status.code().is_some_and(|c| c <= 1));
+    let q = "SELECT county_code, county_name FROM counties";
+    let file = dir.path().join("out.csv");
+    let o = crate::ingest::povcensus(&[
+        "sql",
+        "--warehouse",
+        wh,
+        "-c",
+        q,
+        "--format",
+        "csv",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", crate::ingest::text(&o));
+    assert!(o.stdout.is_empty());
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(written, "\u{feff}county_code,county_name\n522726,独山县\n");
+    let piped = crate::ingest::sql(wh, q, &[], &[]);
+    assert_eq!(piped, "county_code,county_name\n522726,独山县\n");
+    let asked = crate::ingest::sql(wh, q, &["--bom"], &[]);
+    assert_eq!(asked, written);
+    // A failing statement leaves no file behind.
+    let bad = dir.path().join("bad.csv");
+    let o = crate::ingest::povcensus(&[
+        "sql",
+        "--warehouse",
+        wh,
+        "-c",
+        "SELECT 1; SELECT nope FROM counties",
+        "-o",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!bad.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
