@@ -95,12 +95,14 @@ pub struct Comparison {
     pub provinces: Vec<ProvinceChange>,
 }
 
-/// Compare snapshot `from` with `to` (default: the newest).
+/// Compare snapshot `from` with `to` (default: the newest); `progress` shows a bar over the
+/// provinces.
 pub async fn compare(
     warehouse: &str,
     from: u64,
     to: Option<u64>,
     engine: &EngineConfig,
+    progress: bool,
 ) -> Result<Comparison, ComparisonError> {
     let wh = Warehouse::open(warehouse, false)?;
     let a = wh.snapshot(from).await?;
@@ -115,11 +117,18 @@ pub async fn compare(
     })?;
     let codes: BTreeSet<&String> = a.provinces.keys().chain(b.provinces.keys()).collect();
     let mut provinces = Vec::with_capacity(codes.len());
+    let bar = crate::engine::progress::bar(
+        progress,
+        codes.len() as u64,
+        "{spinner} comparing snapshots [{bar:30}] {pos}/{len} provinces, {eta} left",
+    );
     for code in codes {
         let (va, vb) = (a.provinces.get(code), b.provinces.get(code));
         tracing::info!(province = %code, "comparing");
         provinces.push(compare_province(&wh, &ctx, code, va, vb).await?);
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     Ok(Comparison {
         from: a.id,
         to: b.id,

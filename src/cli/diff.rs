@@ -21,13 +21,14 @@ pub struct DiffArgs {
 }
 
 /// Runs `povcensus diff`.
-pub(super) async fn run(args: DiffArgs) -> anyhow::Result<u8> {
+pub(super) async fn run(args: DiffArgs, interactive: bool) -> anyhow::Result<u8> {
     use std::io::Write as _;
     let c = crate::comparison::compare(
         &args.warehouse,
         args.from,
         args.to,
         &args.engine.config(None),
+        interactive,
     )
     .await?;
     let mut out = std::io::stdout().lock();

@@ -161,7 +161,7 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
         Command::Ingest(args) => ingest::run(args, interactive).await,
         Command::Sql(args) => sql::run(args).await,
         Command::Versions(args) => versions::run(args).await,
-        Command::Diff(args) => diff::run(args).await,
+        Command::Diff(args) => diff::run(args, interactive).await,
         Command::Run(args) => run::run(args).await,
         Command::Pipelines(args) => pipelines::pipelines(args),
         Command::Check(args) => pipelines::check(args),
