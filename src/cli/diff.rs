@@ -62,21 +62,21 @@ fn table(c: &crate::comparison::Comparison) -> String {
     );
     for p in &c.provinces {
         let name = reference.province(&p.province_code).map_or("", |r| r.name);
+        // Padded by display width: a Chinese name takes two columns a character.
         let who = format!("{} {name}", p.province_code);
+        let who = format!(
+            "{who}{}",
+            " ".repeat(16usize.saturating_sub(unicode_width::UnicodeWidthStr::width(who.as_str())))
+        );
         let v = |v: Option<u32>| v.map_or("—".to_string(), |v| v.to_string());
         let versions = format!("{}→{}", v(p.version_from), v(p.version_to));
         if p.tables.is_empty() {
-            let _ = writeln!(
-                s,
-                "{who:<16} {:<10} {versions:>8} {:<22}",
-                p.status.as_str(),
-                "—"
-            );
+            let _ = writeln!(s, "{who} {:<10} {versions:>8} —", p.status.as_str());
         }
         for t in &p.tables {
             let _ = writeln!(
                 s,
-                "{who:<16} {:<10} {versions:>8} {:<22} {:>10} {:>10} {:>9} {:>9} {:>9}",
+                "{who} {:<10} {versions:>8} {:<22} {:>10} {:>10} {:>9} {:>9} {:>9}",
                 p.status.as_str(),
                 t.table,
                 t.rows_from,
