@@ -191,6 +191,7 @@ async fn ensure_registers(wh: &Warehouse, engine: &EngineConfig) -> Snapshot {
     let next = Snapshot {
         id,
         parent: Some(current.id),
+        committed_at: None,
         provinces: current.provinces.clone(),
         departments,
     };

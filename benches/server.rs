@@ -185,6 +185,8 @@ fn main() {
         min_ethnicity_persons: 500,
         income_top_percentile: 99.0,
         cell_threshold: 10,
+        l: 2,
+        generated_at: "2021-02-25 10:00 UTC".into(),
         as_of: None,
         engine: engine.clone(),
         progress: false,

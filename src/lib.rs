@@ -5,8 +5,8 @@
 //! ```text
 //! face       cli (one module per command: its arguments and what it runs; hints) ·
 //!            main.rs (logging, signals, errors)
-//! stages     generator · ingest · warehouse · pipeline · assessment · report · extract ·
-//!            server · console
+//! stages     generator · ingest · warehouse · comparison · pipeline · assessment · report ·
+//!            extract · server · console
 //! engine     engine (DataFusion sessions, memory pool, spill, column casts, Parquet
 //!            properties, progress bars, private scratch dirs, guarded SQL) · render (HTML, XLSX) ·
 //!            output (whole output folders, Parquet + CSV tables, formula-safe text)
@@ -29,6 +29,8 @@
 //! warehouse ───► versioned province partitions + snapshot catalog (local disk or S3)
 //!                  │
 //!                  ├──► console: `povcensus sql` over the warehouse (read-only)
+//!                  ├──► comparison: `povcensus diff` (rows added, removed, changed per
+//!                  │    province and table between two snapshots; counts only)
 //!                  ▼
 //! pipeline ────► spec (pipelines/*.toml + queries/*.sql, embedded) ─► resolve (checked as a
 //!                  │   whole) ─► run (+ builtins) ─► OUT/<table>.parquet, .csv, run_manifest.json
@@ -49,6 +51,7 @@
 
 pub mod assessment;
 pub mod cli;
+pub mod comparison;
 pub mod console;
 pub mod contract;
 pub mod engine;

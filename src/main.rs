@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Run(a) => a.engine.threads,
         Command::Report(a) => a.engine.threads,
         Command::Extract(a) => a.engine.threads,
+        Command::Diff(a) => a.engine.threads,
         Command::Serve(a) => a.engine.threads,
         Command::Versions(_) | Command::Pipelines(_) | Command::Check(_) => None,
     };

@@ -1,7 +1,8 @@
 //! Output folders and files, shared by the stages that write them (`run`, `report`,
 //! `extract`): a folder written in a private sibling and moved into place whole
 //! ([`StagedDir`]); a table written batch by batch as `<name>.parquet` and `<name>.csv`
-//! ([`OutputWriter`]); text made safe for spreadsheets ([`formula_safe`]).
+//! ([`OutputWriter`]); text made safe for spreadsheets ([`formula_safe`]); the generation time
+//! documents show ([`generated_at`]).
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,42 @@ pub enum OutputError {
         path: String,
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+/// The byte order mark that makes spreadsheets (Excel) read a CSV file as UTF-8.
+pub const UTF8_BOM: &str = "\u{feff}";
+
+/// The generation time shown on documents (`report`, `extract`), as "YYYY-MM-DD HH:MM UTC":
+/// `arg` ("YYYY-MM-DD HH:MM", UTC) when given, else SOURCE_DATE_EPOCH when set, else now. Fixed
+/// by either, the documents are byte-identical from run to run.
+pub fn generated_at(arg: Option<&str>) -> Result<String, TimeError> {
+    let t = match arg {
+        Some(s) => chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
+            .map_err(|_| TimeError::Argument(s.to_string()))?
+            .and_utc(),
+        None => match std::env::var("SOURCE_DATE_EPOCH") {
+            Ok(v) => {
+                let secs: i64 = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| TimeError::NotSeconds(v.clone()))?;
+                chrono::DateTime::from_timestamp(secs, 0).ok_or(TimeError::OutOfRange(v))?
+            }
+            Err(_) => chrono::Utc::now(),
+        },
+    };
+    Ok(t.format("%Y-%m-%d %H:%M UTC").to_string())
+}
+
+/// A generation time that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TimeError {
+    #[error("--generated-at `{0}` is not YYYY-MM-DD HH:MM")]
+    Argument(String),
+    #[error("SOURCE_DATE_EPOCH `{0}` is not a number of seconds")]
+    NotSeconds(String),
+    #[error("SOURCE_DATE_EPOCH `{0}` is out of range")]
+    OutOfRange(String),
 }
 
 /// An output directory written in a private sibling and moved into place whole: until

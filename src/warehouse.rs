@@ -290,6 +290,10 @@ pub struct DepartmentVersion {
 pub struct Snapshot {
     pub id: u64,
     pub parent: Option<u64>,
+    /// When the snapshot was committed, RFC 3339 in UTC (the clock of the committing machine,
+    /// never SOURCE_DATE_EPOCH: it is an event). Absent in catalogs written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed_at: Option<String>,
     /// Current version of every province, by province code.
     pub provinces: BTreeMap<String, ProvinceVersion>,
     /// Current version of every department's registers, by department id (`registers.md`).

@@ -13,7 +13,7 @@ pub struct IngestArgs {
     #[arg(required = true)]
     pub submissions: Vec<String>,
     /// The warehouse: a local directory or s3://bucket/prefix (created when new).
-    #[arg(long)]
+    #[arg(long, env = "POVCENSUS_WAREHOUSE", hide_env_values = true)]
     pub warehouse: String,
     /// Share of rejected rows above which a province is flagged for resubmission.
     #[arg(long, default_value_t = crate::ingest::DEFAULT_REJECT_THRESHOLD)]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod diff;
 mod extract;
 mod generate;
 mod hint;
@@ -18,6 +19,7 @@ mod sql;
 mod validate;
 mod versions;
 
+pub use diff::DiffArgs;
 pub use extract::ExtractArgs;
 pub use generate::GenerateArgs;
 pub use hint::hint;
@@ -57,8 +59,12 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run SQL over the warehouse tables (one statement with -c, else an interactive prompt).
     Sql(SqlArgs),
-    /// List the warehouse's snapshots and the province versions each holds.
+    /// List the warehouse's snapshots, when each was committed, and the province versions
+    /// each holds.
     Versions(VersionsArgs),
+    /// Count the rows added, removed and changed per province and table between two
+    /// snapshots (counts only, never a record).
+    Diff(DiffArgs),
     /// Run a pipeline (built-in, e.g. `census`, or a definition file) over the warehouse and
     /// write its output tables.
     Run(RunArgs),
@@ -75,6 +81,9 @@ pub enum Command {
     /// Serve a research extract over Arrow Flight SQL to researchers with tokens.
     Serve(ServeArgs),
 }
+
+/// The environment variable that stands for `--warehouse` on every command that takes it.
+pub const WAREHOUSE_ENV: &str = "POVCENSUS_WAREHOUSE";
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
@@ -158,6 +167,7 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
         Command::Validate(args) => validate::run(args, interactive).await,
         Command::Sql(args) => sql::run(args).await,
         Command::Versions(args) => versions::run(args).await,
+        Command::Diff(args) => diff::run(args, interactive).await,
         Command::Run(args) => run::run(args).await,
         Command::Pipelines(args) => pipelines::pipelines(args),
         Command::Check(args) => pipelines::check(args),

@@ -9,7 +9,7 @@ use super::EngineArgs;
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The warehouse to read.
-    #[arg(long)]
+    #[arg(long, env = "POVCENSUS_WAREHOUSE", hide_env_values = true)]
     pub warehouse: String,
     /// Output directory: OUT/index.html and the documents it links to; the pipeline outputs
     /// they are made from go to OUT/data/.
@@ -39,27 +39,6 @@ pub struct ReportArgs {
     pub engine: EngineArgs,
 }
 
-/// The generation time of reports: the argument, else SOURCE_DATE_EPOCH, else now (UTC).
-fn generated_at(arg: Option<&str>) -> anyhow::Result<String> {
-    use anyhow::Context as _;
-    let t = match arg {
-        Some(s) => chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
-            .with_context(|| format!("--generated-at `{s}` is not YYYY-MM-DD HH:MM"))?
-            .and_utc(),
-        None => match std::env::var("SOURCE_DATE_EPOCH") {
-            Ok(v) => {
-                let secs: i64 = v.trim().parse().with_context(|| {
-                    format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds")
-                })?;
-                chrono::DateTime::from_timestamp(secs, 0)
-                    .with_context(|| format!("SOURCE_DATE_EPOCH `{v}` is out of range"))?
-            }
-            Err(_) => chrono::Utc::now(),
-        },
-    };
-    Ok(t.format("%Y-%m-%d %H:%M UTC").to_string())
-}
-
 /// The bulletin's issue: the arguments, the date defaulting to that of the generation time
 /// ("YYYY-MM-DD HH:MM UTC").
 fn issue(args: &ReportArgs, generated_at: &str) -> anyhow::Result<crate::report::Issue> {
@@ -85,7 +64,7 @@ fn issue(args: &ReportArgs, generated_at: &str) -> anyhow::Result<crate::report:
 /// Runs `povcensus report`.
 pub(super) async fn run(args: ReportArgs) -> anyhow::Result<u8> {
     use std::io::Write as _;
-    let generated_at = generated_at(args.generated_at.as_deref())?;
+    let generated_at = crate::output::generated_at(args.generated_at.as_deref())?;
     let opts = crate::report::ReportOptions {
         issue: issue(&args, &generated_at)?,
         warehouse: args.warehouse.clone(),

@@ -15,7 +15,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub pipelines: Option<PathBuf>,
     /// The warehouse to read.
-    #[arg(long)]
+    #[arg(long, env = "POVCENSUS_WAREHOUSE", hide_env_values = true)]
     pub warehouse: String,
     /// Output directory: OUT/<table>.parquet, OUT/<table>.csv and OUT/run_manifest.json.
     #[arg(long)]

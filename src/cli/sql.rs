@@ -7,9 +7,10 @@ use clap::Args;
 use super::{EngineArgs, LimitArgs};
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["warehouse", "extract"])))]
+#[command(group(clap::ArgGroup::new("source").args(["warehouse", "extract"])))]
 pub struct SqlArgs {
-    /// The warehouse to query.
+    /// The warehouse to query (default: POVCENSUS_WAREHOUSE when neither --warehouse nor
+    /// --extract is given).
     #[arg(long)]
     pub warehouse: Option<String>,
     /// A research extract directory instead: only its tables are visible.
@@ -25,6 +26,26 @@ pub struct SqlArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: crate::console::OutputFormat,
+    /// Write the results to this file instead of standard output (written whole; CSV starts
+    /// with a UTF-8 byte order mark, so that Excel reads Chinese text right).
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Start CSV on standard output with a UTF-8 byte order mark too.
+    #[arg(long)]
+    pub bom: bool,
+    /// At the prompt, show at most this many rows of a table (the first and last halves;
+    /// 0: all). `.maxrows N` changes it.
+    #[arg(long, default_value_t = 40)]
+    pub max_rows: usize,
+    /// At the prompt, show only the columns that fit this width (default: the terminal's;
+    /// 0: all). `.maxwidth N` changes it.
+    #[arg(long)]
+    pub max_width: Option<usize>,
+    /// Keep no history of the prompt's statements (else kept, owner-only, in
+    /// $XDG_STATE_HOME/povcensus/sql_history or ~/.local/state/povcensus/sql_history, or the
+    /// file POVCENSUS_SQL_HISTORY names; set it empty for none).
+    #[arg(long)]
+    pub no_history: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -41,8 +62,9 @@ pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
     crate::assessment::register(&ctx);
     if let Some(dir) = &args.extract {
         crate::extract::register(&ctx, dir).await?;
-    } else if let Some(warehouse) = &args.warehouse {
-        let wh = crate::warehouse::Warehouse::open(warehouse, false)?;
+    } else {
+        let warehouse = source_warehouse(args.warehouse.as_deref())?;
+        let wh = crate::warehouse::Warehouse::open(&warehouse, false)?;
         let snapshot = wh.snapshot_as_of(args.as_of).await?;
         if snapshot.is_none() {
             tracing::warn!("the warehouse has no committed snapshot yet: every table is empty");
@@ -60,17 +82,76 @@ pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
         }
     };
     match script {
-        Some(script) => {
-            for stmt in crate::console::split_statements(&script) {
-                let answer = runner.run(&ctx, &stmt).await?;
-                crate::console::write_batches(
-                    &mut std::io::stdout().lock(),
-                    &answer.batches,
-                    args.format,
-                )?;
-            }
+        Some(script) => run_script(&ctx, &runner, &script, &args).await?,
+        None => {
+            let opts = crate::console::ReplOptions {
+                format: args.format,
+                display: crate::console::Display {
+                    max_rows: args.max_rows,
+                    max_width: args
+                        .max_width
+                        .unwrap_or_else(crate::console::terminal_width),
+                },
+                history: (!args.no_history)
+                    .then(crate::console::history_path)
+                    .flatten(),
+            };
+            crate::console::repl(&ctx, &runner, opts).await?
         }
-        None => crate::console::repl(&ctx, &runner, args.format).await?,
     }
     Ok(0)
+}
+
+/// The warehouse of `sql` without `--extract`: `--warehouse`, else POVCENSUS_WAREHOUSE. Read
+/// here rather than by clap, so that the variable never clashes with `--extract`.
+fn source_warehouse(arg: Option<&str>) -> anyhow::Result<String> {
+    if let Some(w) = arg {
+        return Ok(w.to_string());
+    }
+    match std::env::var(super::WAREHOUSE_ENV) {
+        Ok(w) if !w.trim().is_empty() => Ok(w),
+        _ => anyhow::bail!(
+            "no warehouse to query: pass --warehouse WH or --extract DIR (or set {})",
+            super::WAREHOUSE_ENV
+        ),
+    }
+}
+
+/// The statements of a script (`-c` or standard input), every result whole: to `--output`
+/// (written in a private sibling and moved into place when all statements succeeded) or to
+/// standard output.
+async fn run_script(
+    ctx: &datafusion::prelude::SessionContext,
+    runner: &crate::engine::guard::QueryRunner,
+    script: &str,
+    args: &SqlArgs,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let Some(path) = &args.output else {
+        for stmt in crate::console::split_statements(script) {
+            let answer = runner.run(ctx, &stmt).await?;
+            crate::console::write_batches(
+                &mut std::io::stdout().lock(),
+                &answer.batches,
+                args.format,
+                args.bom,
+            )?;
+        }
+        return Ok(());
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write into {}", dir.display()))?;
+    for (i, stmt) in crate::console::split_statements(script).iter().enumerate() {
+        let answer = runner.run(ctx, stmt).await?;
+        let mut w = std::io::BufWriter::new(file.as_file_mut());
+        crate::console::write_batches(&mut w, &answer.batches, args.format, i == 0)?;
+        std::io::Write::flush(&mut w)?;
+    }
+    file.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }

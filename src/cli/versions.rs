@@ -1,12 +1,37 @@
 //! The warehouse's snapshots and province versions: `povcensus versions`.
 
 use clap::Args;
+use serde::Serialize;
 
 #[derive(Debug, Args)]
 pub struct VersionsArgs {
     /// The warehouse.
-    #[arg(long)]
+    #[arg(long, env = "POVCENSUS_WAREHOUSE", hide_env_values = true)]
     pub warehouse: String,
+    /// Print the snapshots as JSON (one document on standard output) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One snapshot as `versions --json` prints it.
+#[derive(Debug, Serialize)]
+struct SnapshotLine {
+    snapshot: u64,
+    parent: Option<u64>,
+    /// RFC 3339, UTC; null for snapshots committed before commit times were kept.
+    committed_at: Option<String>,
+    provinces: Vec<ProvinceLine>,
+}
+
+#[derive(Debug, Serialize)]
+struct ProvinceLine {
+    province_code: String,
+    version: u32,
+    submission_id: String,
+    rows_read: u64,
+    rows_loaded: u64,
+    rows_rejected: u64,
+    committed_in: u64,
 }
 
 /// Runs `povcensus versions`.
@@ -20,25 +45,60 @@ pub(super) async fn run(args: VersionsArgs) -> anyhow::Result<u8> {
             args.warehouse
         );
     }
+    let mut lines = Vec::with_capacity(ids.len());
+    for id in ids {
+        lines.push(snapshot_line(&wh.snapshot(id).await?));
+    }
     let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "snapshots": lines }))?;
+        writeln!(out)?;
+        return Ok(0);
+    }
     writeln!(
         out,
-        "snapshot  province  version  submission_id            read      loaded    rejected  committed_in"
+        "snapshot  province  version  submission_id            read      loaded    rejected  committed_in  committed (UTC)"
     )?;
-    for id in ids {
-        let s = wh.snapshot(id).await?;
-        for (code, v) in &s.provinces {
-            let read: u64 = v.files.iter().map(|f| f.rows_read).sum();
-            let loaded: u64 = v.files.iter().map(|f| f.rows_loaded).sum();
-            let rejected: u64 = v.files.iter().map(|f| f.rows_rejected).sum();
+    // The commit time last: the columns before it stay where scripts read them.
+    for s in &lines {
+        let at = s.committed_at.as_deref().map_or("—".to_string(), |t| {
+            t.trim_end_matches('Z').replacen('T', " ", 1)
+        });
+        for v in &s.provinces {
             writeln!(
                 out,
-                "{id:>8}  {code:>8}  {:>7}  {:<22} {read:>9} {loaded:>11} {rejected:>11}  {:>12}",
+                "{:>8}  {:>8}  {:>7}  {:<22} {:>9} {:>11} {:>11}  {:>12}  {at}",
+                s.snapshot,
+                v.province_code,
                 v.version,
                 crate::ingest::validation::escape_text(&v.submission_id, 200),
+                v.rows_read,
+                v.rows_loaded,
+                v.rows_rejected,
                 v.committed_in
             )?;
         }
     }
     Ok(0)
+}
+
+fn snapshot_line(s: &crate::warehouse::Snapshot) -> SnapshotLine {
+    SnapshotLine {
+        snapshot: s.id,
+        parent: s.parent,
+        committed_at: s.committed_at.clone(),
+        provinces: s
+            .provinces
+            .iter()
+            .map(|(code, v)| ProvinceLine {
+                province_code: code.clone(),
+                version: v.version,
+                submission_id: v.submission_id.clone(),
+                rows_read: v.files.iter().map(|f| f.rows_read).sum(),
+                rows_loaded: v.files.iter().map(|f| f.rows_loaded).sum(),
+                rows_rejected: v.files.iter().map(|f| f.rows_rejected).sum(),
+                committed_in: v.committed_in,
+            })
+            .collect(),
+    }
 }

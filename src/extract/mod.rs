@@ -38,7 +38,8 @@
 //!
 //! The floor plan: [`key`] (the key and pseudonyms), [`anonymize`] (packing and
 //! k-anonymity), [`passes`] (the two passes over the rows), [`risk`] (the disclosure-risk
-//! report), [`published`] and [`tables`] (the published county tables with small-cell
+//! report), [`codebook`] (every published variable, its categories and treatment),
+//! [`published`] and [`tables`] (the published county tables with small-cell
 //! suppression); here, the options, the errors and [`write`] as its phases.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,6 +51,7 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
 mod anonymize;
+mod codebook;
 mod key;
 mod passes;
 mod published;
@@ -57,6 +59,7 @@ mod risk;
 pub mod tables;
 
 pub use anonymize::{Anonymized, anonymize, compatible_counts, pack_household, pack_person};
+pub use codebook::{Category, Variable};
 pub use key::Key;
 pub use risk::RiskReport;
 
@@ -144,6 +147,10 @@ pub struct ExtractOptions {
     pub income_top_percentile: f64,
     /// Published table cells with a count from 1 to this − 1 are suppressed.
     pub cell_threshold: u64,
+    /// The l-diversity every sensitive attribute should reach (the risk report's verdict).
+    pub l: usize,
+    /// The generation time shown on the documents ([`crate::output::generated_at`]).
+    pub generated_at: String,
     pub as_of: Option<u64>,
     pub engine: EngineConfig,
     /// Show a progress bar while writing.
@@ -196,6 +203,7 @@ async fn write_into(
     tracing::info!(households = nh, persons = n, "anonymizing");
     let ethnicity_groups = group_ethnicities(&mut frame, opts.min_ethnicity_persons);
     let income = TopCode::of(&frame.income, opts.income_top_percentile);
+    let categories_before = risk::category_counts(&frame.person_values);
     let uniques_before = risk::sample_uniques((0..n).map(|i| {
         frame.households[frame.person_household[i] as usize] | u64::from(frame.person_values[i])
     }));
@@ -218,21 +226,35 @@ async fn write_into(
     );
     tracing::info!("writing research_households and research_persons (pass 2 of 2)");
     let mut check = risk::InferenceCheck::default();
-    passes::write_households(&ctx, &queries, opts, &anon, &income, &bar, &mut check).await?;
-    let health_by_class =
+    let households_schema =
+        passes::write_households(&ctx, &queries, opts, &anon, &income, &bar, &mut check).await?;
+    let (seen_by_class, persons_schema) =
         passes::write_persons(&ctx, &queries, opts, &anon, &income, &bar, &mut check).await?;
     bar.finish_and_clear();
 
-    let report = RiskReport::new(
-        opts.k,
-        snapshot.id,
-        &anon,
-        &health_by_class,
+    let facts = risk::Facts {
+        k: opts.k,
+        l: opts.l,
+        snapshot: snapshot.id,
+        generated_at: opts.generated_at.clone(),
         uniques_before,
         ethnicity_groups,
-        &income,
-    )
-    .with_inference(&check);
+        income: &income,
+        categories_before,
+    };
+    let report = RiskReport::new(facts, &anon, &seen_by_class).with_inference(&check);
+    let book = codebook::codebook(
+        &persons_schema,
+        &households_schema,
+        &codebook::Settings {
+            k: opts.k,
+            min_ethnicity_persons: opts.min_ethnicity_persons,
+            ethnicity_groups: &report.ethnicity_groups,
+            income_top_code: income.top,
+            income_top_percentile: opts.income_top_percentile,
+        },
+    );
+    codebook::write(&opts.out, &book, &opts.generated_at)?;
     // reason: a struct of numbers, strings and maps of string keys always serializes.
     let json = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
     write_file(&opts.out.join("risk_report.json"), json)?;

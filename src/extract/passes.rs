@@ -19,7 +19,9 @@ use super::anonymize::{
     AGE, AREA, Anonymized, DIS, ETH, SEX, SIZE, pack_household, pack_person, value,
 };
 use super::key::pseudonyms;
-use super::risk::{InferenceCheck, TopCode, published_column, total_order_key};
+use super::risk::{
+    InferenceCheck, SENSITIVE, Sensitive, TopCode, published_column, total_order_key,
+};
 use super::{ExtractError, ExtractOptions, Queries, float64, int64, utf8};
 use crate::output::OutputWriter;
 
@@ -77,7 +79,7 @@ pub(super) async fn read_quasi_identifiers(
 }
 
 /// Pass 2, households: written batch by batch with their anonymized tuples, each batch
-/// counted by the attribute-inference `check`.
+/// counted by the attribute-inference `check`. Returns the schema written.
 pub(super) async fn write_households(
     ctx: &SessionContext,
     queries: &Queries,
@@ -86,7 +88,7 @@ pub(super) async fn write_households(
     income: &TopCode,
     bar: &ProgressBar,
     check: &mut InferenceCheck,
-) -> Result<(), ExtractError> {
+) -> Result<SchemaRef, ExtractError> {
     let mut households = stream(ctx, &queries.households("*")).await?;
     let schema = households_schema(&households.schema());
     let mut out = OutputWriter::create(&opts.out, "research_households", schema.clone())?;
@@ -127,12 +129,12 @@ pub(super) async fn write_households(
         return Err(ExtractError::Inconsistent("households"));
     }
     out.finish()?;
-    Ok(())
+    Ok(schema)
 }
 
 /// Pass 2, persons: written batch by batch with their anonymized tuples, each batch counted
-/// by the attribute-inference `check`. Returns the health statuses seen (bit set) per class
-/// of identical tuples, for l-diversity.
+/// by the attribute-inference `check`. Returns the values of the sensitive attributes seen
+/// (a bit set each) per class of identical tuples, for l-diversity, and the schema written.
 pub(super) async fn write_persons(
     ctx: &SessionContext,
     queries: &Queries,
@@ -141,12 +143,12 @@ pub(super) async fn write_persons(
     income: &TopCode,
     bar: &ProgressBar,
     check: &mut InferenceCheck,
-) -> Result<HashMap<u64, u64>, ExtractError> {
+) -> Result<(HashMap<u64, Sensitive>, SchemaRef), ExtractError> {
     let n = anon.person_values.len();
     let mut persons = stream(ctx, &queries.persons("*")).await?;
     let schema = persons_schema(&persons.schema());
     let mut out = OutputWriter::create(&opts.out, "research_persons", schema.clone())?;
-    let mut health_by_class: HashMap<u64, u64> = HashMap::new();
+    let mut seen_by_class: HashMap<u64, Sensitive> = HashMap::new();
     let mut i0 = 0;
     while let Some(b) = persons.next().await {
         let b = b?;
@@ -155,11 +157,16 @@ pub(super) async fn write_persons(
             return Err(ExtractError::Inconsistent("persons"));
         }
         let tuples: Vec<u64> = rows.clone().map(|i| anon.person(i)).collect();
-        let health = int64(&b, "health_status")?;
+        let values = SENSITIVE
+            .iter()
+            .map(|(c, _)| int64(&b, c))
+            .collect::<Result<Vec<_>, _>>()?;
         for (r, t) in tuples.iter().enumerate() {
-            let seen = health_by_class.entry(*t).or_default();
-            if health.is_valid(r) {
-                *seen |= 1 << health.value(r).clamp(0, 63);
+            let seen = seen_by_class.entry(*t).or_default();
+            for (s, v) in seen.iter_mut().zip(&values) {
+                if v.is_valid(r) {
+                    *s |= 1 << v.value(r).clamp(0, 63);
+                }
             }
         }
         let cols = person_columns(&b, &tuples, opts, income)?;
@@ -173,7 +180,7 @@ pub(super) async fn write_persons(
         return Err(ExtractError::Inconsistent("persons"));
     }
     out.finish()?;
-    Ok(health_by_class)
+    Ok((seen_by_class, schema))
 }
 
 /// The columns of `research_persons` for a batch of the query and its persons' tuples.
@@ -283,11 +290,11 @@ pub(super) fn ethnicity_name(code: u32) -> String {
 /// schooling status is given. The schooling status is given exactly for ages 6-15, so a
 /// researcher who sees it knows more than the band (5 or 6-9, 15 or 16-19): k-anonymity counts
 /// what they can see. Published as the band alone ([`age_band_label`]).
-fn age_key(age: i64, schooling: bool) -> u32 {
+pub(super) fn age_key(age: i64, schooling: bool) -> u32 {
     (age.max(0) / 5).min(16) as u32 * 2 + u32::from(schooling)
 }
 
-fn age_band_label(key: u32) -> String {
+pub(super) fn age_band_label(key: u32) -> String {
     let band = key / 2;
     if band >= 16 {
         "80+".into()
@@ -296,7 +303,7 @@ fn age_band_label(key: u32) -> String {
     }
 }
 
-fn size_label(size: u32) -> String {
+pub(super) fn size_label(size: u32) -> String {
     if size >= 8 {
         "8+".into()
     } else {
@@ -376,7 +383,7 @@ impl HouseholdCursor {
 }
 
 /// Columns passed through from the SQL, after the computed ones.
-const HOUSEHOLD_COLUMNS: [&str; 13] = [
+pub(super) const HOUSEHOLD_COLUMNS: [&str; 13] = [
     "poverty_attribute",
     "registered_year",
     "exit_year",
@@ -391,7 +398,7 @@ const HOUSEHOLD_COLUMNS: [&str; 13] = [
     "county_type",
     "weight",
 ];
-const PERSON_COLUMNS: [&str; 10] = [
+pub(super) const PERSON_COLUMNS: [&str; 10] = [
     "relation",
     "health_status",
     "schooling_status",

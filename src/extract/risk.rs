@@ -14,8 +14,8 @@ use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use serde::Serialize;
 
 use super::anonymize::{
-    AGE, ALL_QI, AREA, Anonymized, DIS, HOUSEHOLD_QI, QI_NAMES, compatible_counts, field, tally,
-    value,
+    AGE, ALL_QI, AREA, Anonymized, DIS, HOUSEHOLD_QI, PERSON_QI, QI_NAMES, compatible_counts,
+    field, tally, value,
 };
 use super::{ExtractError, column};
 
@@ -163,6 +163,9 @@ impl InferenceCheck {
 pub struct RiskReport {
     pub k: usize,
     pub snapshot: u64,
+    /// When the report was made ("YYYY-MM-DD HH:MM UTC"; fixed by --generated-at or
+    /// SOURCE_DATE_EPOCH).
+    pub generated_at: String,
     pub persons: usize,
     pub households: usize,
     /// Households (and their persons) whose area was generalized to the prefecture.
@@ -171,6 +174,8 @@ pub struct RiskReport {
     /// Per quasi-identifier: records with the value suppressed, and their share.
     pub suppressed_persons: BTreeMap<String, (usize, f64)>,
     pub suppressed_households: BTreeMap<String, (usize, f64)>,
+    /// Per category of each person-level quasi-identifier: how many persons lost it.
+    pub suppressed_by_category: Vec<CategoryLoss>,
     /// Persons by the number of records they are compatible with (binned).
     pub class_sizes: BTreeMap<String, usize>,
     /// The smallest number of compatible records of any person and any household (≥ k).
@@ -180,11 +185,15 @@ pub struct RiskReport {
     /// after anonymization.
     pub sample_uniques_before: usize,
     pub sample_uniques_after: usize,
-    /// l-diversity of health_status within the equivalence classes (identical tuples).
+    /// l-diversity of health_status within the equivalence classes (identical tuples); every
+    /// sensitive attribute in `l_diversity`.
     pub l_diversity_min: usize,
     pub classes: usize,
     pub classes_with_l1: usize,
     pub persons_in_l1_classes: usize,
+    /// The l every sensitive attribute should reach, and the l each reaches.
+    pub l_required: usize,
+    pub l_diversity: Vec<Diversity>,
     /// Ethnicity groups published separately (others are 其他少数民族).
     pub ethnicity_groups: Vec<String>,
     /// Income per capita top code (yuan) and the share of households top-coded.
@@ -210,17 +219,27 @@ fn bin(n: usize) -> &'static str {
     }
 }
 
+/// What the report is made from besides the anonymized tuples.
+pub(super) struct Facts<'a> {
+    pub k: usize,
+    /// The l each sensitive attribute should reach.
+    pub l: usize,
+    pub snapshot: u64,
+    pub generated_at: String,
+    pub uniques_before: usize,
+    pub ethnicity_groups: Vec<String>,
+    pub income: &'a TopCode,
+    /// Persons per category of each person-level quasi-identifier before anonymization.
+    pub categories_before: CategoryCounts,
+}
+
 impl RiskReport {
-    /// The report on `anon`, made k-anonymous from a frame with `uniques_before` sample uniques;
-    /// `health_by_class`: the health statuses seen (bit set) per class of identical tuples.
+    /// The report on `anon`; `seen`: the values of the [`SENSITIVE`] attributes seen per class
+    /// of identical tuples.
     pub(super) fn new(
-        k: usize,
-        snapshot: u64,
+        facts: Facts<'_>,
         anon: &Anonymized,
-        health_by_class: &HashMap<u64, u64>,
-        uniques_before: usize,
-        ethnicity_groups: Vec<String>,
-        income: &TopCode,
+        seen: &HashMap<u64, Sensitive>,
     ) -> RiskReport {
         let (n, nh) = (anon.person_values.len(), anon.households.len());
         let ptally = anon.person_tally();
@@ -246,29 +265,34 @@ impl RiskReport {
                 .entry(bin(pc[t] as usize).to_string())
                 .or_default() += *c as usize;
         }
-        let l = |t: &u64| health_by_class[t].count_ones() as usize;
-        let l1: Vec<u64> = ptally.keys().filter(|t| l(t) <= 1).copied().collect();
+        let l_diversity = diversity(&ptally, seen, facts.l);
+        let health = &l_diversity[0];
+        let after = category_counts(&anon.person_values);
         RiskReport {
-            k,
-            snapshot,
+            k: facts.k,
+            snapshot: facts.snapshot,
+            generated_at: facts.generated_at,
             persons: n,
             households: nh,
             area_generalized_households: anon.generalized_households,
             area_generalized_share: share(anon.generalized_households as u64, nh),
             suppressed_persons: suppressed(&ptally, &ALL_QI, n),
             suppressed_households: suppressed(&htally, &HOUSEHOLD_QI, nh),
+            suppressed_by_category: category_losses(&facts.categories_before, &after),
             class_sizes,
             min_class_size_persons: pc.values().copied().min().unwrap_or(0) as usize,
             min_class_size_households: hc.values().copied().min().unwrap_or(0) as usize,
-            sample_uniques_before: uniques_before,
+            sample_uniques_before: facts.uniques_before,
             sample_uniques_after: pc.values().filter(|c| **c == 1).count(),
-            l_diversity_min: ptally.keys().map(l).min().unwrap_or(0),
+            l_diversity_min: health.l_achieved,
             classes: ptally.len(),
-            classes_with_l1: l1.len(),
-            persons_in_l1_classes: l1.iter().map(|t| ptally[t] as usize).sum(),
-            ethnicity_groups,
-            income_top_code: income.top,
-            income_top_coded_share: share(income.households, nh),
+            classes_with_l1: health.classes_l1,
+            persons_in_l1_classes: health.persons_l1,
+            l_required: facts.l,
+            l_diversity,
+            ethnicity_groups: facts.ethnicity_groups,
+            income_top_code: facts.income.top,
+            income_top_coded_share: share(facts.income.households, nh),
             attribute_inference: Vec::new(),
         }
     }
@@ -280,6 +304,121 @@ impl RiskReport {
             ..self
         }
     }
+}
+
+/// The sensitive attributes of `research_persons` whose l-diversity the report states, with
+/// their Chinese names.
+pub(super) const SENSITIVE: [(&str, &str); 3] = [
+    ("health_status", "健康状况"),
+    ("medical_insurance", "基本医疗保险"),
+    ("poverty_attribute", "贫困户属性"),
+];
+
+/// The values seen of each [`SENSITIVE`] attribute in one class: a bit per value.
+pub(super) type Sensitive = [u64; 3];
+
+/// The l-diversity of one sensitive attribute over the classes of identical tuples: the
+/// number of its distinct values (missing values not counted) in the poorest class.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diversity {
+    pub attribute: &'static str,
+    pub label_zh: &'static str,
+    /// The smallest number of distinct values in a class (0 when there is no class).
+    pub l_achieved: usize,
+    pub l_required: usize,
+    /// Every class has at least `l_required` distinct values.
+    pub meets: bool,
+    /// Classes below `l_required`, and their persons.
+    pub classes_below: usize,
+    pub persons_below: usize,
+    /// Classes with a single value (everyone in it shares it), and their persons.
+    pub classes_l1: usize,
+    pub persons_l1: usize,
+}
+
+fn diversity(
+    ptally: &HashMap<u64, u64>,
+    seen: &HashMap<u64, Sensitive>,
+    required: usize,
+) -> Vec<Diversity> {
+    SENSITIVE
+        .iter()
+        .enumerate()
+        .map(|(i, (attribute, label_zh))| {
+            let l = |t: &u64| seen.get(t).map_or(0, |s| s[i].count_ones() as usize);
+            let below = |bound: usize| {
+                ptally
+                    .iter()
+                    .filter(|(t, _)| l(t) < bound)
+                    .fold((0, 0), |(c, p), (_, n)| (c + 1, p + *n as usize))
+            };
+            let (classes_below, persons_below) = below(required);
+            let (classes_l1, persons_l1) = below(2);
+            Diversity {
+                attribute,
+                label_zh,
+                l_achieved: ptally.keys().map(l).min().unwrap_or(0),
+                l_required: required,
+                meets: classes_below == 0,
+                classes_below,
+                persons_below,
+                classes_l1,
+                persons_l1,
+            }
+        })
+        .collect()
+}
+
+/// Persons per category of each person-level quasi-identifier: (position, published value;
+/// the age band for the age) → persons.
+pub(super) type CategoryCounts = BTreeMap<(usize, u32), u64>;
+
+/// The [`CategoryCounts`] of persons' own packed values (missing values not counted).
+pub(super) fn category_counts(person_values: &[u32]) -> CategoryCounts {
+    let mut m = BTreeMap::new();
+    for v in person_values {
+        for p in PERSON_QI {
+            if let Some(x) = value(u64::from(*v), p) {
+                // The age key holds whether a schooling status is given: one band, two keys.
+                let x = if p == AGE { x & !1 } else { x };
+                *m.entry((p, x)).or_default() += 1;
+            }
+        }
+    }
+    m
+}
+
+/// How much detail one category of a quasi-identifier lost: persons who had it, and those
+/// whose value was suppressed.
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryLoss {
+    pub variable: &'static str,
+    /// The value as published, and its label.
+    pub category: String,
+    pub label: String,
+    pub persons: u64,
+    pub suppressed: u64,
+    pub suppressed_share: f64,
+}
+
+/// Per category, persons before and suppressed after (values are only ever suppressed, never
+/// changed, once the ethnicity groups are formed).
+fn category_losses(before: &CategoryCounts, after: &CategoryCounts) -> Vec<CategoryLoss> {
+    before
+        .iter()
+        .map(|(&(p, x), &n)| {
+            let kept = after.get(&(p, x)).copied().unwrap_or(0);
+            let (category, label) = super::codebook::category(p, x);
+            CategoryLoss {
+                variable: QI_NAMES[p],
+                category,
+                label,
+                persons: n,
+                suppressed: n.saturating_sub(kept),
+                suppressed_share: share(n.saturating_sub(kept), n as usize),
+            }
+        })
+        .collect()
 }
 
 fn share(c: u64, of: usize) -> f64 {
@@ -321,7 +460,7 @@ pub(super) fn risk_html(r: &RiskReport) -> String {
     use crate::render::html::{Td, esc, page, table};
     let mut b = String::from("<h1>研究用数据集披露风险报告</h1>\n");
     b.push_str(&format!(
-        "<p class=\"sub\">快照 {} · k = {} · 人员 {} 条 · 住户 {} 条</p>\n",
+        "<p class=\"sub\">快照 {} · k = {} · 人员 {} 条 · 住户 {} 条 · 变量说明见 <a href=\"codebook.html\">数据字典</a></p>\n",
         r.snapshot, r.k, r.persons, r.households
     ));
     b.push_str(&format!(
@@ -370,10 +509,8 @@ pub(super) fn risk_html(r: &RiskReport) -> String {
         .collect();
     b.push_str("<h2>等价类规模分布（人员）</h2>\n");
     b.push_str(&table(&["相容记录数", "人员数"], &rows));
-    b.push_str(&format!(
-        "<h2>健康状况的 l-多样性</h2>\n<p>等价类 {} 个，最小 l = {}；l = 1 的等价类 {} 个，涉及人员 {} 人。</p>\n",
-        r.classes, r.l_diversity_min, r.classes_with_l1, r.persons_in_l1_classes
-    ));
+    category_html(r, &mut b);
+    diversity_html(r, &mut b);
     inference_html(r, &mut b);
     b.push_str(&format!(
         "<h2>其他处理</h2>\n<ul><li>人均纯收入取整到100元，顶端编码为 {} 元（{:.2}% 的住户被顶端编码）。</li>\
@@ -383,7 +520,87 @@ pub(super) fn risk_html(r: &RiskReport) -> String {
         100.0 * r.income_top_coded_share,
         esc(&r.ethnicity_groups.join("、"))
     ));
-    page("研究用数据集披露风险报告", &b, "")
+    page("研究用数据集披露风险报告", &b, &r.generated_at)
+}
+
+/// Per category of each person-level quasi-identifier, the persons who lost it.
+fn category_html(r: &RiskReport, b: &mut String) {
+    use crate::render::html::{Td, table};
+    b.push_str(
+        "<h2>各类别的抑制</h2>\n<p>各准标识变量的每个类别中，原有该值的人员及其中被抑制（置为缺失）的人员：\
+         占比高的类别在数据集中损失的细节最多。</p>\n",
+    );
+    let rows: Vec<_> = r
+        .suppressed_by_category
+        .iter()
+        .map(|c| {
+            (
+                None,
+                vec![
+                    Td::Text(c.variable.to_string()),
+                    Td::Text(format!("{} {}", c.category, c.label)),
+                    Td::Num(c.persons.to_string()),
+                    Td::Num(c.suppressed.to_string()),
+                    Td::Num(format!("{:.1}%", 100.0 * c.suppressed_share)),
+                ],
+            )
+        })
+        .collect();
+    b.push_str(&table(
+        &["变量", "类别", "人员", "被抑制", "被抑制占比"],
+        &rows,
+    ));
+}
+
+/// The l-diversity of each sensitive attribute and the verdict against the required l.
+fn diversity_html(r: &RiskReport, b: &mut String) {
+    use crate::render::html::{Td, table};
+    let failing: Vec<&str> = r
+        .l_diversity
+        .iter()
+        .filter(|d| !d.meets)
+        .map(|d| d.label_zh)
+        .collect();
+    let verdict = if failing.is_empty() {
+        format!("结论：各敏感属性均达到 l = {}。", r.l_required)
+    } else {
+        format!(
+            "结论：{} 未达到 l = {}：这些等价类中的人员共享同一取值，知道某人所在等价类即可推知其取值。",
+            failing.join("、"),
+            r.l_required
+        )
+    };
+    b.push_str(&format!(
+        "<h2>敏感属性的 l-多样性</h2>\n<p>等价类（准标识变量完全相同的人员）{} 个。\
+         每个敏感属性在最差的等价类中的不同取值个数为其 l；要求 l ≥ {}。{}</p>\n",
+        r.classes, r.l_required, verdict
+    ));
+    let rows: Vec<_> = r
+        .l_diversity
+        .iter()
+        .map(|d| {
+            (
+                None,
+                vec![
+                    Td::Text(format!("{} {}", d.attribute, d.label_zh)),
+                    Td::Num(d.l_achieved.to_string()),
+                    Td::Text(if d.meets { "达到" } else { "未达到" }.to_string()),
+                    Td::Num(d.classes_below.to_string()),
+                    Td::Num(d.persons_below.to_string()),
+                ],
+            )
+        })
+        .collect();
+    b.push_str(&table(
+        &[
+            "敏感属性",
+            "达到的 l",
+            "是否达到要求",
+            "低于要求的等价类",
+            "涉及人员",
+        ],
+        &rows,
+    ));
 }
 
 /// The attribute-inference check: the rule, and per quasi-identifier the columns that could

@@ -26,6 +26,7 @@ pub(super) async fn commit(
     let snapshot = Snapshot {
         id: snapshot_id,
         parent: latest.map(|s| s.id),
+        committed_at: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         provinces,
         departments: latest.map(|s| s.departments.clone()).unwrap_or_default(),
     };

@@ -25,6 +25,8 @@ pub fn extract(wh: &str, out: &Path, key: &Path) -> Output {
         key.to_str().unwrap(),
         "--min-ethnicity-persons",
         "200",
+        "--generated-at",
+        "2021-02-25 10:00",
     ])
 }
 
@@ -233,6 +235,8 @@ print(want == got, len(got))",
         "1",
         "--memory-limit",
         "16MiB",
+        "--generated-at",
+        "2021-02-25 10:00",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for f in [
@@ -242,6 +246,9 @@ print(want == got, len(got))",
         "research_households.csv",
         "risk_report.json",
         "risk_report.html",
+        "codebook.json",
+        "codebook.csv",
+        "codebook.html",
     ] {
         assert_eq!(
             std::fs::read(out.join(f)).unwrap(),
@@ -471,4 +478,151 @@ fn published_tables_leave_no_suppressed_cell_recoverable() {
     assert_eq!(audit["suppressed"], primary + secondary);
     assert_eq!(audit["recoverable"], serde_json::json!([]), "{audit}");
     assert!(dir.path().join("a/published_tables.xlsx").is_file());
+}
+
+/// The sample ingested into `dir/wh` and its extract in `dir/extract` (fixed key and time).
+fn sample_extract(dir: &Path) -> (String, PathBuf) {
+    let wh = ingest_sample(dir);
+    let key = dir.join("key");
+    std::fs::write(&key, "a key for the codebook and risk report tests").unwrap();
+    let out = dir.join("extract");
+    let o = extract(&wh, &out, &key);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (wh, out)
+}
+
+/// The single number a `SELECT COUNT(*)` over the warehouse gives.
+fn count_of(wh: &str, query: &str) -> u64 {
+    let csv = sql(wh, query, &[], &[]);
+    let line = csv.lines().nth(1).unwrap_or_default();
+    line.parse()
+        .unwrap_or_else(|e| panic!("{query}: {line:?} {e}"))
+}
+
+/// The codebook names every column of both tables, with the type written, and every value
+/// the tables hold is one of its categories (read back by DuckDB): the codebook and the
+/// anonymizer cannot diverge unnoticed.
+#[test]
+fn codebook_lists_every_column_and_every_published_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, out) = sample_extract(dir.path());
+    let book: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("codebook.json")).unwrap()).unwrap();
+    let checked = py(
+        "import duckdb, sys, json
+book = json.load(open(sys.argv[1]))
+problems = []
+for table in ['research_persons', 'research_households']:
+    rel = duckdb.sql(f\"SELECT * FROM read_parquet('{sys.argv[2]}/{table}.parquet')\")
+    names = [v['name'] for v in book if v['table'] == table]
+    if names != rel.columns:
+        problems.append(f'{table}: codebook {names} != columns {rel.columns}')
+    for v in book:
+        if v['table'] != table or not v['categories']:
+            continue
+        allowed = {c['value'] for c in v['categories']}
+        seen = {str(r[0]) for r in duckdb.sql(f\"SELECT DISTINCT {v['name']} FROM read_parquet('{sys.argv[2]}/{table}.parquet') WHERE {v['name']} IS NOT NULL\").fetchall()}
+        if not seen <= allowed:
+            problems.append(f\"{table}.{v['name']}: {sorted(seen - allowed)} not in the codebook\")
+print(json.dumps(problems))",
+        &[
+            out.join("codebook.json").to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+    );
+    let problems: Vec<String> = serde_json::from_str(checked.trim()).unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+    let var = |t: &str, n: &str| {
+        book.iter()
+            .find(|v| v["table"] == t && v["name"] == n)
+            .unwrap_or_else(|| panic!("{t}.{n} missing"))
+            .clone()
+    };
+    let sex = var("research_persons", "sex");
+    assert_eq!(sex["categories"][1]["label"], "女");
+    assert_eq!(sex["label_zh"], "性别");
+    let age = var("research_persons", "age_band");
+    assert_eq!(age["categories"].as_array().unwrap().len(), 17);
+    assert!(
+        age["treatment"]
+            .as_str()
+            .unwrap()
+            .contains("80岁及以上合并")
+    );
+    let health = var("research_persons", "health_status");
+    assert!(health["treatment"].as_str().unwrap().contains("disabled"));
+    assert_eq!(health["categories"][3]["label"], "残疾");
+    let income = var("research_households", "income_per_capita");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("risk_report.json")).unwrap())
+            .unwrap();
+    assert!(
+        income["treatment"].as_str().unwrap().contains(&format!(
+            "{} 元",
+            report["income_top_code"].as_f64().unwrap()
+        )),
+        "{income}"
+    );
+    let csv = std::fs::read(out.join("codebook.csv")).unwrap();
+    assert!(csv.starts_with("\u{feff}table,variable,".as_bytes()));
+    let html = std::fs::read_to_string(out.join("codebook.html")).unwrap();
+    assert!(html.contains("生成时间 2021-02-25 10:00 UTC"));
+}
+
+/// The risk report counts, per category, the persons whose value was suppressed (checked
+/// against the warehouse and the extract), states the l of each sensitive attribute with a
+/// verdict against the required l, and shows its generation time.
+#[test]
+fn risk_report_counts_suppression_per_category_and_judges_l_diversity() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wh, out) = sample_extract(dir.path());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("risk_report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["generated_at"], "2021-02-25 10:00 UTC");
+    let cats = report["suppressed_by_category"].as_array().unwrap();
+    let eighty = cats
+        .iter()
+        .find(|c| c["variable"] == "age_band" && c["category"] == "80+")
+        .expect("an 80+ category");
+    // Independently: persons aged 80+ in the census, and those still 80+ in the extract.
+    let census = count_of(
+        &wh,
+        "SELECT COUNT(*) FROM persons p JOIN households h ON h.household_id = p.household_id \
+         WHERE h.enumeration_status = 1 AND age_on(p.birth_date, DATE '2020-12-31') >= 80",
+    );
+    let kept: u64 = py(
+        "import duckdb, sys; print(duckdb.sql(f\"SELECT COUNT(*) FROM read_parquet('{sys.argv[1]}') WHERE age_band = '80+'\").fetchall()[0][0])",
+        &[out.join("research_persons.parquet").to_str().unwrap()],
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    assert_eq!(eighty["persons"], census);
+    assert_eq!(eighty["suppressed"], census - kept);
+    // Every category's suppressed count adds up to the variable's.
+    for v in ["sex", "age_band", "ethnicity_group", "disabled"] {
+        let sum: u64 = cats
+            .iter()
+            .filter(|c| c["variable"] == v)
+            .map(|c| c["suppressed"].as_u64().unwrap())
+            .sum();
+        assert_eq!(sum, report["suppressed_persons"][v][0], "{v}");
+    }
+    let l = report["l_diversity"].as_array().unwrap();
+    assert_eq!(l.len(), 3);
+    assert_eq!(l[0]["attribute"], "health_status");
+    assert_eq!(l[0]["l_achieved"], report["l_diversity_min"]);
+    for d in l {
+        assert_eq!(d["l_required"], 2);
+        assert_eq!(
+            d["meets"],
+            d["classes_below"] == 0,
+            "the verdict follows the count: {d}"
+        );
+        assert_eq!(d["meets"], d["l_achieved"].as_u64().unwrap() >= 2);
+    }
+    let html = std::fs::read_to_string(out.join("risk_report.html")).unwrap();
+    assert!(html.contains("生成时间 2021-02-25 10:00 UTC"));
+    assert!(html.contains("各类别的抑制") && html.contains("结论："));
 }

@@ -30,6 +30,7 @@ fn help_of_every_command() {
         "validate",
         "sql",
         "versions",
+        "diff",
         "run",
         "pipelines",
         "check",

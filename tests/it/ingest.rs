@@ -19,6 +19,7 @@ pub fn povcensus_env(args: &[&str], env: &[(String, String)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_povcensus"));
     c.args(args)
         .env_remove("POVCENSUS_FAILPOINT")
+        .env_remove("POVCENSUS_WAREHOUSE")
         .env("RUST_LOG", "warn");
     for (k, v) in env {
         c.env(k, v);

@@ -11,8 +11,8 @@ fn floor(module: &str) -> Option<u8> {
     Some(match module {
         "contract" => 0,
         "engine" | "render" | "output" => 1,
-        "generator" | "ingest" | "warehouse" | "pipeline" | "assessment" | "report" | "extract"
-        | "server" | "console" => 2,
+        "generator" | "ingest" | "warehouse" | "comparison" | "pipeline" | "assessment"
+        | "report" | "extract" | "server" | "console" => 2,
         "cli" => 3,
         _ => return None,
     })

@@ -2,6 +2,8 @@
 
 mod assessment;
 mod binary;
+mod comparison;
+mod console;
 mod docs;
 mod environment;
 mod extract;

@@ -544,6 +544,7 @@ pub fn commit_registers(
         let mut next = Snapshot {
             id,
             parent: current.as_ref().map(|s| s.id),
+            committed_at: None,
             provinces: current
                 .as_ref()
                 .map(|s| s.provinces.clone())
