@@ -148,6 +148,14 @@ rules! {
         "the household does not have exactly one loaded member with relation 1 (head)"),
     HouseholdHeadId => ("household.head_id", Warning, CrossRow,
         "head_id_number differs from the person_id of the household's head"),
+    RegisterCountyUnknown => ("register.county_unknown", Error, Row,
+        "a register row's county_code is not a county-level division of the 22 census provinces (reference data)"),
+    RegisterDateAfterReference => ("register.date_after_reference", Warning, Row,
+        "a register date is after the standard reference date 2020-12-31; the row is loaded and flagged"),
+    RegisterDateOrder => ("register.date_order", Error, Row,
+        "a civil-affairs record's end_date is before its start_date"),
+    RegisterGrade => ("register.grade", Error, Row,
+        "a dangerous-housing record has grade A or B: only houses appraised C or D are registered as dangerous"),
 }
 
 impl Rule {
