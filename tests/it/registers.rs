@@ -321,3 +321,184 @@ fn registers_and_provinces_load_in_one_command_and_registers_alone() {
         "n\n0\n"
     );
 }
+
+/// Generate provinces with their registers into `out`.
+fn generate(out: &Path, provinces: &[&str], errors: f64, registers: bool) {
+    let mut o = povcensus::generator::GenerateOptions::new(out);
+    o.scale = 0.002;
+    o.seed = 7;
+    o.provinces = Some(provinces.iter().map(|s| s.to_string()).collect());
+    o.error_rate = errors;
+    o.registers = registers;
+    povcensus::generator::generate(&o).unwrap();
+}
+
+/// The independent DuckDB recount of every matching rule against the ground truth.
+fn recount(out: &Path) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/matching_recount.py");
+    let o = std::process::Command::new(crate::support::python())
+        .arg(script)
+        .arg(out)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The ground truth's rows.
+fn truth(out: &Path) -> Vec<Vec<String>> {
+    let mut r = csv::Reader::from_path(out.join("registers/ground_truth_matching.csv")).unwrap();
+    assert_eq!(
+        r.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "rule_id",
+            "county_code",
+            "household_id",
+            "person_id",
+            "register_file",
+            "register_line"
+        ]
+    );
+    r.records()
+        .map(|x| x.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn clean_generated_registers_ingest_without_rejects_and_recount_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    generate(&out, &["52"], 0.0, true);
+    let wh = dir.path().join("wh").display().to_string();
+    let (code, report) = ingest_json(&[out.to_str().unwrap(), "--warehouse", &wh], &[]);
+    assert_eq!(code, Some(0), "clean data loads whole");
+    assert_eq!(report.departments.len(), 8);
+    assert_eq!(report.rows_rejected, 0);
+    assert!(report.balanced);
+    for d in &report.departments {
+        assert!(d.rules.is_empty(), "{}: {:?}", d.department, d.rules);
+        assert!(d.rows_loaded > 0, "{}", d.department);
+    }
+    let audit = recount(&out);
+    assert_eq!(audit["missing"], serde_json::json!([]), "{audit}");
+    assert_eq!(audit["extra"], serde_json::json!([]), "{audit}");
+    // Clean registers agree with the census: the only findings are the persons on 低保 in a
+    // poverty county who are on no roster.
+    let rules: Vec<&String> = audit["by_rule"].as_object().unwrap().keys().collect();
+    assert_eq!(rules, ["match.missed_assistance"], "{audit}");
+    assert_eq!(audit["truth"], audit["recount"]);
+    // Registers about 1.5 times the census persons.
+    let persons = std::fs::read_to_string(out.join("52/persons.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    let rows = report.departments.iter().map(|d| d.rows_read).sum::<u64>() as f64;
+    let ratio = rows / persons as f64;
+    assert!((1.3..2.5).contains(&ratio), "registers / persons = {ratio}");
+}
+
+#[test]
+fn planted_registers_have_every_rule_and_recount_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    generate(&out, &["52", "62"], 0.02, true);
+    let audit = recount(&out);
+    assert_eq!(audit["missing"], serde_json::json!([]), "{audit}");
+    assert_eq!(audit["extra"], serde_json::json!([]), "{audit}");
+    for rule in [
+        "match.deceased",
+        "match.vehicle",
+        "match.business",
+        "match.public_employee",
+        "match.urban_property",
+        "match.schooling",
+        "match.medical_insurance",
+        "match.disability",
+        "match.housing",
+        "match.missed_assistance",
+    ] {
+        assert!(
+            audit["by_rule"][rule].as_u64().unwrap_or(0) > 0,
+            "{rule} is never planted: {audit}"
+        );
+    }
+}
+
+/// The line of each row of a generated register whose `column` is `value`.
+fn lines_with(out: &Path, file: &str, column: &str, value: &str) -> Vec<String> {
+    let dept = povcensus::contract::registers::Register::from_file_name(file)
+        .unwrap()
+        .department();
+    let mut r = csv::Reader::from_path(out.join("registers").join(dept.id()).join(file)).unwrap();
+    let i = r
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == column)
+        .unwrap();
+    r.records()
+        .map(|x| x.unwrap())
+        .filter(|x| &x[i] == value)
+        .map(|x| x.position().unwrap().line().to_string())
+        .collect()
+}
+
+#[test]
+fn planted_registers_hold_the_boundary_cases_of_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    generate(&out, &["52"], 0.02, true);
+    let truth = truth(&out);
+    let found = |file: &str, line: &str| truth.iter().any(|t| t[4] == file && t[5] == line);
+    let on_reference = lines_with(&out, "deaths.csv", "death_date", "2020-12-31");
+    assert!(!on_reference.is_empty());
+    assert!(
+        on_reference.iter().all(|l| found("deaths.csv", l)),
+        "a death on the reference date is a finding"
+    );
+    let ten = lines_with(&out, "businesses.csv", "registered_capital", "10");
+    assert!(
+        !ten.is_empty() && ten.iter().all(|l| found("businesses.csv", l)),
+        "capital of exactly 10 万元"
+    );
+    let below = lines_with(&out, "businesses.csv", "registered_capital", "9.99");
+    assert!(!below.is_empty() && below.iter().all(|l| !found("businesses.csv", l)));
+    let type3 = lines_with(&out, "vehicles.csv", "vehicle_type", "3");
+    assert!(
+        !type3.is_empty() && type3.iter().all(|l| !found("vehicles.csv", l)),
+        "type 3 is a motorcycle"
+    );
+    // Children aged 5 and 16 with 辍学 records are no findings; 6 and 15 are (the recount
+    // checks each row against the ages in persons.csv).
+    assert!(truth.iter().any(|t| t[0] == "match.schooling"));
+}
+
+#[test]
+fn registers_are_deterministic_and_leave_the_census_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
+    generate(&a, &["52"], 0.02, true);
+    generate(&b, &["52"], 0.02, true);
+    generate(&c, &["52"], 0.02, false);
+    let files_a = crate::generate::all_files(&a);
+    assert_eq!(
+        files_a,
+        crate::generate::all_files(&b),
+        "same seed, same bytes"
+    );
+    let census: std::collections::BTreeMap<_, _> = files_a
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("registers"))
+        .collect();
+    assert_eq!(
+        census,
+        crate::generate::all_files(&c),
+        "the census does not change"
+    );
+}

@@ -473,7 +473,9 @@ impl<'a> Draw<'a> {
             (s, Some(self.date(ymd(2018, 1, 1), ymd(2020, 6, 30))))
         } else {
             let s = self.date(ymd(2014, 1, 1), ymd(2020, 12, 31));
-            let e = self.rng.random_bool(0.2).then(|| self.after());
+            // An end planned after the reference date (still ongoing; a flagged date): only
+            // with faults, so that clean registers load without a flag.
+            let e = self.hit(0.2).then(|| self.after());
             (s, e)
         };
         let end_text = end.map(|e| e.to_string()).unwrap_or_default();
