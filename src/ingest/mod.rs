@@ -45,7 +45,8 @@ pub const DEFAULT_REJECT_THRESHOLD: f64 = 0.05;
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
     /// Submission locations: province directories (holding manifest.json) or roots holding
-    /// them (directories named by 2-digit province codes); local paths or s3:// URLs.
+    /// them (directories named by 2-digit province codes, department ids, or a `registers`
+    /// directory of department directories); local paths or s3:// URLs.
     pub submissions: Vec<String>,
     pub warehouse: String,
     /// Share of rejected rows above which a province is flagged for resubmission.
@@ -74,7 +75,7 @@ pub enum IngestError {
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
     #[error(
-        "no province submission found at {0}: expected a directory holding manifest.json, or directories named by 2-digit province codes"
+        "no province submission found at {0}: expected a directory holding manifest.json, or directories named by 2-digit province codes (or by department ids for registers, e.g. civil_affairs)"
     )]
     NoSubmission(String),
     #[error(
