@@ -390,16 +390,7 @@ fn rejected_report(
     source: String,
     problems: Vec<String>,
 ) -> DepartmentReport {
-    let files: Vec<FileCount> = run
-        .files
-        .iter()
-        .map(|f| FileCount {
-            rows_loaded: 0,
-            rows_rejected: f.count.rows_read,
-            file_rejected: true,
-            ..f.count.clone()
-        })
-        .collect();
+    let files = super::summary::rejected_files(&run.files);
     let rule = if run.manifest.is_none() {
         Rule::ManifestInvalid
     } else {
