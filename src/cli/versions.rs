@@ -1,4 +1,5 @@
-//! The warehouse's snapshots and province versions: `povcensus versions`.
+//! The warehouse's snapshots and their province and department versions: `povcensus
+//! versions`.
 
 use clap::Args;
 
@@ -27,16 +28,23 @@ pub(super) async fn run(args: VersionsArgs) -> anyhow::Result<u8> {
     )?;
     for id in ids {
         let s = wh.snapshot(id).await?;
-        for (code, v) in &s.provinces {
-            let read: u64 = v.files.iter().map(|f| f.rows_read).sum();
-            let loaded: u64 = v.files.iter().map(|f| f.rows_loaded).sum();
-            let rejected: u64 = v.files.iter().map(|f| f.rows_rejected).sum();
+        // Provinces by code, then the departments' registers by department id.
+        let provinces = s
+            .provinces
+            .iter()
+            .map(|(c, v)| (c, v.version, &v.submission_id, &v.files, v.committed_in));
+        let departments = s
+            .departments
+            .iter()
+            .map(|(d, v)| (d, v.version, &v.submission_id, &v.files, v.committed_in));
+        for (code, version, submission_id, files, committed_in) in provinces.chain(departments) {
+            let read: u64 = files.iter().map(|f| f.rows_read).sum();
+            let loaded: u64 = files.iter().map(|f| f.rows_loaded).sum();
+            let rejected: u64 = files.iter().map(|f| f.rows_rejected).sum();
             writeln!(
                 out,
-                "{id:>8}  {code:>8}  {:>7}  {:<22} {read:>9} {loaded:>11} {rejected:>11}  {:>12}",
-                v.version,
-                crate::ingest::validation::escape_text(&v.submission_id, 200),
-                v.committed_in
+                "{id:>8}  {code:>8}  {version:>7}  {:<22} {read:>9} {loaded:>11} {rejected:>11}  {committed_in:>12}",
+                crate::ingest::validation::escape_text(submission_id, 200),
             )?;
         }
     }

@@ -502,3 +502,40 @@ fn registers_are_deterministic_and_leave_the_census_unchanged() {
         "the census does not change"
     );
 }
+
+#[test]
+fn a_crash_before_the_commit_leaves_no_register_version_and_a_rerun_loads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh").display().to_string();
+    let sub = department(
+        dir.path(),
+        "public_security",
+        "mps-1",
+        &[("deaths.csv", &deaths(2))],
+    );
+    let env = [(
+        "POVCENSUS_FAILPOINT".to_string(),
+        "before-commit".to_string(),
+    )];
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_povcensus"));
+    c.args(["ingest", sub.to_str().unwrap(), "--warehouse", &wh]);
+    for (k, v) in &env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    assert!(!o.status.success(), "the failpoint aborts");
+    let versions = povcensus(&["versions", "--warehouse", &wh]);
+    assert!(!text(&versions).contains("mps-1"), "{}", text(&versions));
+    let (code, report) = ingest_json(&[sub.to_str().unwrap(), "--warehouse", &wh], &[]);
+    assert_eq!((code, report.snapshot), (Some(0), Some(1)));
+    let versions = povcensus(&["versions", "--warehouse", &wh]);
+    assert!(
+        text(&versions).contains("public_security"),
+        "{}",
+        text(&versions)
+    );
+    assert_eq!(
+        sql(&wh, "SELECT count(*) AS n FROM register_deaths", &[], &[]),
+        "n\n2\n"
+    );
+}
