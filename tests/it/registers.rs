@@ -539,3 +539,24 @@ fn a_crash_before_the_commit_leaves_no_register_version_and_a_rerun_loads_it() {
         "n\n2\n"
     );
 }
+
+#[test]
+fn one_department_given_twice_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = department(&dir.path().join("a"), "finance", "mof-1", &[]);
+    let b = department(&dir.path().join("b"), "finance", "mof-2", &[]);
+    let wh = dir.path().join("wh").display().to_string();
+    let o = povcensus(&[
+        "ingest",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--warehouse",
+        &wh,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("department finance is given twice"),
+        "{}",
+        text(&o)
+    );
+}

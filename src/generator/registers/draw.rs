@@ -399,7 +399,6 @@ impl<'a> Draw<'a> {
     }
 
     /// A person of the county on no census roster, with the records of such a person.
-    // Long: one record per register, each drawn at its population share.
     fn off_roster(&mut self) -> Result<(), GenerateError> {
         let age = self.rng.random_range(0..=90);
         let born = ymd(2020 - age, 1, 1);

@@ -183,7 +183,14 @@ pub(super) fn generate(
     let mut w = Writer::open(&out, opts)?;
     let generated: HashSet<&str> = plan.provinces.iter().map(|p| p.province.code).collect();
     let reference = census::reference_date();
+    let total: usize = plan.provinces.iter().map(|p| p.counties.len()).sum();
+    let bar = crate::engine::progress::bar(
+        opts.progress,
+        total as u64,
+        "{spinner} drawing registers {msg} [{bar:30}] {pos}/{len} counties, {elapsed}",
+    );
     for pp in &plan.provinces {
+        bar.set_message(pp.province.code.to_string());
         let code = pp.province.code;
         let dir = opts.out.join(code);
         let mut rejected = census::rejected_lines(&opts.out, code, &generated)?;
@@ -196,7 +203,9 @@ pub(super) fn generate(
             let mut d = draw::Draw::new(opts, &county, poverty, &mut w);
             d.county()?;
             d.boundaries(&mut boundaries)?;
+            bar.inc(1);
         }
     }
+    bar.finish_and_clear();
     w.finish(&out, opts, opts.seed)
 }
