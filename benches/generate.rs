@@ -1,7 +1,8 @@
 //! Generator throughput and peak memory.
 //!
-//! `cargo bench --bench generate -- [SCALE] [OUT_DIR]` (default scale 0.1, a temporary
-//! directory). Prints rows/s, MB/s and the process's peak resident memory (VmHWM). The issue's
+//! `cargo bench --bench generate -- [SCALE] [OUT_DIR] [--registers]` (default scale 0.1, a
+//! temporary directory; `--registers` also draws the departments' registers and their
+//! matching ground truth, and prints their rows). Prints rows/s, MB/s and the process's peak resident memory (VmHWM). The issue's
 //! target: scale 1.0 in under 5 minutes with peak memory under 1 GiB on 2 cores.
 
 use std::time::Instant;
@@ -28,6 +29,7 @@ fn main() {
         .unwrap_or_else(|| tmp.path().to_path_buf());
     let mut opts = GenerateOptions::new(&out);
     opts.scale = scale;
+    opts.registers = std::env::args().any(|a| a == "--registers");
     let threads = rayon::current_num_threads();
     let start = Instant::now();
     let summary = generate(&opts).expect("generate");
@@ -39,6 +41,12 @@ fn main() {
     println!("  seconds   {:>14.2}", secs);
     println!("  rows/s    {:>14.0}", summary.rows as f64 / secs);
     println!("  MB/s      {:>14.1}", mb / secs);
+    if let Some(r) = &summary.registers {
+        let rows: u64 = r.rows.values().sum();
+        let findings: u64 = r.findings.values().sum();
+        println!("  register rows {:>10}", rows);
+        println!("  findings  {:>14}", findings);
+    }
     if let Some(peak) = peak_rss_mib() {
         println!("  peak RSS  {:>11.0} MiB", peak);
     }

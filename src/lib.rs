@@ -10,23 +10,26 @@
 //! engine     engine (DataFusion sessions, memory pool, spill, column casts, Parquet
 //!            properties, progress bars, private scratch dirs, guarded SQL) · render (HTML, XLSX) ·
 //!            output (whole output folders, Parquet + CSV tables, formula-safe text)
-//! contract   contract: schema, rules, manifest, id_number, reference
+//! contract   contract: schema, rules, manifest, registers, id_number, reference
 //! ```
 //!
 //! Data flow:
 //!
 //! ```text
 //! generator ──► province submissions (CSV + manifest.json, UTF-8 or GB18030)
-//!                  │
+//!                  │   --registers: the census read back as it loads ─► department registers
+//!                  │   (registers/<department>/) + ground_truth_matching.csv
 //!                  ▼
-//! ingest ──────► discover (submissions, manifests) ─► staging: source (decode, CSV, file
-//!                  │   checks) ─► validation (header, fields, row rules per table) ─► stage
-//!                  │   (typed local Parquet) ─► decide (which provinces change)
+//! ingest ──────► discover (province and department submissions, manifests) ─► staging:
+//!                  │   source (decode, CSV, file checks) ─► validation (header, fields, row
+//!                  │   rules per table or register) ─► stage (typed local Parquet) ─► decide
+//!                  │   (which provinces and departments change)
 //!                  ▼
 //!                crosscheck (orphans, duplicates, links, warnings: SQL on DataFusion)
-//!                  │   ─► write (tables, rejects, rows balance) ─► commit ─► summary
+//!                  │   ─► write (tables, registers, rejects, rows balance) ─► commit ─► summary
 //!                  ▼
-//! warehouse ───► versioned province partitions + snapshot catalog (local disk or S3)
+//! warehouse ───► versioned province and department partitions + snapshot catalog (local disk
+//!                or S3)
 //!                  │
 //!                  ├──► console: `povcensus sql` over the warehouse (read-only)
 //!                  ├──► comparison: `povcensus diff` (rows added, removed, changed per

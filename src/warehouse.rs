@@ -170,6 +170,14 @@ impl Location {
         p
     }
 
+    /// The location of a sub-directory, displayed below this one.
+    pub fn sub(&self, dir: &str) -> Location {
+        let mut sub = self.clone();
+        sub.prefix = self.path(dir);
+        sub.display = format!("{}/{dir}", self.display.trim_end_matches('/'));
+        sub
+    }
+
     /// The URL DataFusion uses for an object path of this store.
     pub fn url_of(&self, path: &ObjectPath) -> String {
         format!("{}{}", self.store_url, path)
@@ -263,6 +271,10 @@ pub struct ProvinceVersion {
     pub rejected_share: f64,
     pub resubmission_required: bool,
 }
+
+/// The table of the rejected register rows and file-level findings of every department (the
+/// rejects schema; `province_code` is empty, `submission_id` the department's).
+pub const REGISTER_REJECTS: &str = "register_rejects";
 
 /// A committed version of one department's registers (`registers.md` §1): like a province
 /// version, a later submission replaces the earlier one as a whole.
@@ -487,7 +499,7 @@ impl Warehouse {
     }
 
     /// Register the department registers of a snapshot (`register_<file stem>`, registers.md
-    /// §1); a register no department has submitted is registered empty with its schema, so that
+    /// §1) and their rejects ([`REGISTER_REJECTS`]); a register no department has submitted is registered empty with its schema, so that
     /// queries over registers always plan.
     pub fn register_registers(
         &self,
@@ -503,7 +515,8 @@ impl Warehouse {
                 .collect();
             self.register_files(ctx, r.table_name(), r.arrow_schema(), &files)?;
         }
-        Ok(())
+        let rejects: Vec<&DataFile> = departments.values().map(|d| &d.rejects).collect();
+        self.register_files(ctx, REGISTER_REJECTS, rejects_schema(), &rejects)
     }
 
     /// Register Parquet files (relative paths) as one table.

@@ -34,6 +34,11 @@ pub struct GenerateArgs {
     /// the poverty-county list in 2020.
     #[arg(long)]
     pub assess_all: bool,
+    /// Also write the departments' registers that agree with the census, and the findings
+    /// of the matching rules they imply, to OUT/registers/ (with --errors: planted
+    /// discrepancies for every rule).
+    #[arg(long)]
+    pub registers: bool,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -50,6 +55,7 @@ impl GenerateArgs {
             encoding: self.encoding,
             chinese_headers: self.chinese_headers,
             assess_all: self.assess_all,
+            registers: self.registers,
             progress,
         }
     }
@@ -66,5 +72,14 @@ pub(super) async fn run(args: GenerateArgs, interactive: bool) -> anyhow::Result
         summary.bytes as f64 / 1e6,
         args.out.display()
     );
+    if let Some(r) = &summary.registers {
+        eprintln!(
+            "wrote the registers of {} department(s) ({} rows) and {} expected matching findings to {}",
+            crate::contract::registers::Department::ALL.len(),
+            r.rows.values().sum::<u64>(),
+            r.findings.values().sum::<u64>(),
+            args.out.join("registers").display()
+        );
+    }
     Ok(0)
 }

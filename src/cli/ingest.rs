@@ -8,8 +8,8 @@ use super::EngineArgs;
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Province submission directories (holding manifest.json) or directories holding them,
-    /// local or s3://bucket/prefix.
+    /// Province or department (register) submission directories (holding manifest.json) or
+    /// directories holding them, local or s3://bucket/prefix.
     #[arg(required = true)]
     pub submissions: Vec<String>,
     /// The warehouse: a local directory or s3://bucket/prefix (created when new).

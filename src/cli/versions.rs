@@ -1,4 +1,5 @@
-//! The warehouse's snapshots and province versions: `povcensus versions`.
+//! The warehouse's snapshots and their province and department versions: `povcensus
+//! versions`.
 
 use clap::Args;
 use serde::Serialize;
@@ -20,11 +21,15 @@ struct SnapshotLine {
     parent: Option<u64>,
     /// RFC 3339, UTC; null for snapshots committed before commit times were kept.
     committed_at: Option<String>,
-    provinces: Vec<ProvinceLine>,
+    provinces: Vec<VersionLine>,
+    /// The departments' register versions (`registers.md` §1), `province_code` holding the
+    /// department id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    departments: Vec<VersionLine>,
 }
 
 #[derive(Debug, Serialize)]
-struct ProvinceLine {
+struct VersionLine {
     province_code: String,
     version: u32,
     submission_id: String,
@@ -64,7 +69,7 @@ pub(super) async fn run(args: VersionsArgs) -> anyhow::Result<u8> {
         let at = s.committed_at.as_deref().map_or("—".to_string(), |t| {
             t.trim_end_matches('Z').replacen('T', " ", 1)
         });
-        for v in &s.provinces {
+        for v in s.provinces.iter().chain(&s.departments) {
             writeln!(
                 out,
                 "{:>8}  {:>8}  {:>7}  {:<22} {:>9} {:>11} {:>11}  {:>12}  {at}",
@@ -90,15 +95,33 @@ fn snapshot_line(s: &crate::warehouse::Snapshot) -> SnapshotLine {
         provinces: s
             .provinces
             .iter()
-            .map(|(code, v)| ProvinceLine {
-                province_code: code.clone(),
-                version: v.version,
-                submission_id: v.submission_id.clone(),
-                rows_read: v.files.iter().map(|f| f.rows_read).sum(),
-                rows_loaded: v.files.iter().map(|f| f.rows_loaded).sum(),
-                rows_rejected: v.files.iter().map(|f| f.rows_rejected).sum(),
-                committed_in: v.committed_in,
+            .map(|(code, v)| {
+                version_line(code, v.version, &v.submission_id, &v.files, v.committed_in)
             })
             .collect(),
+        departments: s
+            .departments
+            .iter()
+            .map(|(id, v)| version_line(id, v.version, &v.submission_id, &v.files, v.committed_in))
+            .collect(),
+    }
+}
+
+/// A province's or a department's version.
+fn version_line(
+    code: &str,
+    version: u32,
+    submission_id: &str,
+    files: &[crate::warehouse::FileCount],
+    committed_in: u64,
+) -> VersionLine {
+    VersionLine {
+        province_code: code.to_string(),
+        version,
+        submission_id: submission_id.to_string(),
+        rows_read: files.iter().map(|f| f.rows_read).sum(),
+        rows_loaded: files.iter().map(|f| f.rows_loaded).sum(),
+        rows_rejected: files.iter().map(|f| f.rows_rejected).sum(),
+        committed_in,
     }
 }

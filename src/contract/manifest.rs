@@ -43,3 +43,18 @@ pub struct ManifestFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
 }
+
+/// The manifest of a department's register submission (`registers.md` §1): like a province's,
+/// with the `department` in place of the province.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterManifest {
+    pub department: String,
+    pub submission_id: String,
+    /// The date the registers describe (the census reference date, 2020-12-31).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    pub files: std::collections::BTreeMap<String, ManifestFile>,
+}

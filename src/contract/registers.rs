@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::contract::schema::{Column, Kind, Presence, data_type};
+use crate::contract::schema::{Column, Kind, Presence, Table, data_type};
 
 /// A department that submits registers (the `department` of a register manifest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -207,6 +207,90 @@ impl Register {
 impl fmt::Display for Register {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.table_name())
+    }
+}
+
+/// The layout of a submitted CSV file: a census table of a province submission or a register
+/// of a department's. Reading, header mapping and field validation work on either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Layout {
+    Census(Table),
+    Register(Register),
+}
+
+impl Layout {
+    /// The table name (census table, or `register_<file stem>`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Census(t) => t.name(),
+            Layout::Register(r) => r.table_name(),
+        }
+    }
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Layout::Census(t) => t.file_name(),
+            Layout::Register(r) => r.file_name(),
+        }
+    }
+
+    pub fn columns(self) -> &'static [Column] {
+        match self {
+            Layout::Census(t) => t.columns(),
+            Layout::Register(r) => r.columns(),
+        }
+    }
+
+    /// Index of a canonical column name in [`Layout::columns`].
+    pub fn column_index(self, name: &str) -> Option<usize> {
+        self.columns().iter().position(|c| c.name == name)
+    }
+
+    pub fn resolve_header(self, header: &str) -> Option<usize> {
+        match self {
+            Layout::Census(t) => t.resolve_header(header),
+            Layout::Register(r) => r.resolve_header(header),
+        }
+    }
+
+    /// The column a rejected record is named by (registers: the ID number).
+    pub fn key_column(self) -> Option<&'static str> {
+        match self {
+            Layout::Census(t) => t.key_column(),
+            Layout::Register(_) => Some("id_number"),
+        }
+    }
+
+    /// The census table, if it is one.
+    pub fn table(self) -> Option<Table> {
+        match self {
+            Layout::Census(t) => Some(t),
+            Layout::Register(_) => None,
+        }
+    }
+}
+
+impl From<Table> for Layout {
+    fn from(t: Table) -> Layout {
+        Layout::Census(t)
+    }
+}
+
+impl From<Register> for Layout {
+    fn from(r: Register) -> Layout {
+        Layout::Register(r)
+    }
+}
+
+impl PartialEq<Table> for Layout {
+    fn eq(&self, t: &Table) -> bool {
+        *self == Layout::Census(*t)
+    }
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

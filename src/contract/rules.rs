@@ -194,6 +194,18 @@ rules! {
     HouseholdHeadId => ("household.head_id", Warning, CrossRow,
         "head_id_number differs from the person_id of the household's head",
         "户主身份证号与该户户主的 person_id 不一致"),
+    RegisterCountyUnknown => ("register.county_unknown", Error, Row,
+        "a register row's county_code is not a county-level division of the 22 census provinces (reference data)",
+        "登记记录的所在县代码不是 22 个普查省份的县级区划（参照区划代码）"),
+    RegisterDateAfterReference => ("register.date_after_reference", Warning, Row,
+        "a register date is after the standard reference date 2020-12-31; the row is loaded and flagged",
+        "登记日期晚于普查标准时点 2020-12-31；记录入库并标注"),
+    RegisterDateOrder => ("register.date_order", Error, Row,
+        "a civil-affairs record's end_date is before its start_date",
+        "民政救助记录的终止日期早于开始日期"),
+    RegisterGrade => ("register.grade", Error, Row,
+        "a dangerous-housing record has grade A or B: only houses appraised C or D are registered as dangerous",
+        "危房记录的等级为 A 或 B：只有鉴定为 C 级或 D 级的房屋才登记为危房"),
 }
 
 impl Rule {

@@ -19,6 +19,7 @@ pub mod household;
 pub mod model;
 pub mod names;
 pub mod plan;
+pub mod registers;
 
 use std::borrow::Cow;
 use std::fs::{self, File};
@@ -53,6 +54,9 @@ pub struct GenerateOptions {
     pub chinese_headers: bool,
     /// Survey every county of types 1–2, not only those that left the list in 2020.
     pub assess_all: bool,
+    /// Write the departments' registers and the matching ground truth too
+    /// (`OUT/registers/`, `registers.md`).
+    pub registers: bool,
     /// Show a progress bar.
     pub progress: bool,
 }
@@ -68,6 +72,7 @@ impl GenerateOptions {
             encoding: Encoding::Utf8,
             chinese_headers: false,
             assess_all: false,
+            registers: false,
             progress: false,
         }
     }
@@ -154,6 +159,8 @@ pub struct GenerateSummary {
     pub provinces: Vec<ProvinceSummary>,
     pub rows: u64,
     pub bytes: u64,
+    /// The registers, when asked for.
+    pub registers: Option<registers::RegistersSummary>,
 }
 
 /// File-level faults planted in a province's assessment file.
@@ -208,6 +215,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         provinces: Vec::new(),
         rows: 0,
         bytes: 0,
+        registers: None,
     };
     for pp in &plan.provinces {
         bar.set_message(pp.province.code.to_string());
@@ -220,6 +228,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         summary.provinces.push(s);
     }
     bar.finish_and_clear();
+    if opts.registers {
+        summary.registers = Some(registers::generate(opts, &plan)?);
+    }
     Ok(summary)
 }
 

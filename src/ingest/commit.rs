@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::warehouse::{ProvinceVersion, Snapshot, Warehouse, WarehouseError};
+use crate::warehouse::{DepartmentVersion, ProvinceVersion, Snapshot, Warehouse, WarehouseError};
 
+use super::registers::department_report;
 use super::report::{IngestReport, ProvinceReport, Status};
 use super::summary::province_report;
 use super::{IngestError, IngestOptions};
@@ -17,24 +18,28 @@ pub(super) async fn commit(
     latest: Option<&Snapshot>,
     snapshot_id: u64,
     new_versions: &BTreeMap<String, ProvinceVersion>,
+    new_departments: &BTreeMap<String, DepartmentVersion>,
 ) -> Result<Option<u64>, IngestError> {
-    if new_versions.is_empty() {
+    if new_versions.is_empty() && new_departments.is_empty() {
         return Ok(None);
     }
     let mut provinces = latest.map(|s| s.provinces.clone()).unwrap_or_default();
     provinces.extend(new_versions.clone());
+    let mut departments = latest.map(|s| s.departments.clone()).unwrap_or_default();
+    departments.extend(new_departments.clone());
     let snapshot = Snapshot {
         id: snapshot_id,
         parent: latest.map(|s| s.id),
         committed_at: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         provinces,
-        departments: latest.map(|s| s.departments.clone()).unwrap_or_default(),
+        departments,
     };
     failpoint("before-commit");
     warehouse.commit(&snapshot).await?;
     tracing::info!(
         snapshot = snapshot_id,
         provinces = new_versions.len(),
+        departments = new_departments.len(),
         "committed"
     );
     Ok(Some(snapshot_id))
@@ -105,12 +110,20 @@ pub(super) async fn repair_reports(
                 )
             })
             .collect();
+        let rebuilt = "(rebuilt from the snapshot: the original report could not be stored)";
+        let departments = snapshot
+            .departments
+            .values()
+            .filter(|v| v.committed_in == id)
+            .map(|v| department_report(v, rebuilt.to_string(), Status::Loaded, Vec::new()))
+            .collect();
         let report = IngestReport::new(
             opts.warehouse.clone(),
             Some(id),
             opts.reject_threshold,
             provinces,
-        );
+        )
+        .with_departments(departments);
         write_report(warehouse, id, &report).await?;
         tracing::info!(snapshot = id, "wrote the missing report of snapshot {id}");
     }

@@ -76,8 +76,8 @@ fn staged_files(runs: &[ProvinceRun], changed: &Changed) -> BTreeMap<Table, Vec<
     let mut staged_files: BTreeMap<Table, Vec<PathBuf>> = BTreeMap::new();
     for &i in &changed.runs {
         for f in &runs[i].files {
-            if let Some(d) = &f.data {
-                staged_files.entry(f.table).or_default().push(d.clone());
+            if let (Some(d), Some(t)) = (&f.data, f.table.table()) {
+                staged_files.entry(t).or_default().push(d.clone());
             }
         }
     }

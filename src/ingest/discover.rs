@@ -5,21 +5,27 @@
 use std::path::PathBuf;
 
 use crate::contract::manifest::{Encoding, Manifest};
+use crate::contract::registers::Department;
 use crate::contract::schema::Table;
 use crate::warehouse::{Location, WarehouseError};
 
 use super::IngestError;
 
-/// The submissions the command-line arguments locate, named by province and sorted by it;
-/// one per province.
-pub(super) async fn submissions(args: &[String]) -> Result<Vec<Submission>, IngestError> {
+/// The submissions the command-line arguments locate: the province submissions, named by
+/// province and sorted by it (one per province), and the register submissions of departments
+/// (a manifest naming a `department`), sorted by department (one per department).
+pub(super) async fn submissions(
+    args: &[String],
+) -> Result<(Vec<Submission>, Vec<Submission>), IngestError> {
     let mut locations = Vec::new();
     for arg in args {
         locations.extend(discover(arg).await?);
     }
     let mut submissions = resolve(locations).await?;
     submissions.sort_by(|a, b| a.province.cmp(&b.province));
-    Ok(submissions)
+    Ok(submissions
+        .into_iter()
+        .partition(|s| s.department.is_none()))
 }
 
 /// One province submission found on the command line.
@@ -36,6 +42,8 @@ pub(super) struct Submission {
     pub(super) identity: String,
     /// The bytes of manifest.json (None when absent).
     pub(super) manifest: Option<bytes::Bytes>,
+    /// A register submission: the manifest's `department` (as written).
+    pub(super) department: Option<String>,
 }
 
 async fn discover(arg: &str) -> Result<Vec<Location>, IngestError> {
@@ -45,11 +53,18 @@ async fn discover(arg: &str) -> Result<Vec<Location>, IngestError> {
     }
     let mut out = Vec::new();
     for d in loc.list_dirs("").await? {
-        if d.len() == 2 && d.bytes().all(|b| b.is_ascii_digit()) {
-            let mut sub = loc.clone();
-            sub.prefix = loc.path(&d);
-            sub.display = format!("{}/{d}", arg.trim_end_matches('/'));
+        let sub = loc.sub(&d);
+        if d.len() == 2 && d.bytes().all(|b| b.is_ascii_digit())
+            || Department::from_id(&d).is_some()
+        {
             out.push(sub);
+        } else if d == "registers" {
+            // The generator's layout: the departments' registers under registers/.
+            for r in sub.list_dirs("").await? {
+                if Department::from_id(&r).is_some() {
+                    out.push(sub.sub(&r));
+                }
+            }
         }
     }
     if out.is_empty() {
@@ -101,6 +116,18 @@ async fn resolve(locations: Vec<Location>) -> Result<Vec<Submission>, IngestErro
                         .province(p)
                         .is_some()
             });
+        let department = manifest
+            .as_deref()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .and_then(|v| {
+                v.get("department")
+                    .map(|d| d.as_str().unwrap_or("").to_string())
+            });
+        // A department submission is named by its department (one per department).
+        let named = match &department {
+            Some(d) => Some(format!("department {d}")),
+            None => named,
+        };
         let province = named.unwrap_or_else(|| {
             if is_code(&dir_name) {
                 dir_name.clone()
@@ -109,6 +136,13 @@ async fn resolve(locations: Vec<Location>) -> Result<Vec<Submission>, IngestErro
             }
         });
         if let Some(prev) = out.iter().find(|p| p.province == province) {
+            if let Some(department) = department {
+                return Err(IngestError::DuplicateDepartment {
+                    department,
+                    first: prev.location.display.clone(),
+                    second: location.display.clone(),
+                });
+            }
             return Err(IngestError::DuplicateProvince {
                 province,
                 first: prev.location.display.clone(),
@@ -121,6 +155,7 @@ async fn resolve(locations: Vec<Location>) -> Result<Vec<Submission>, IngestErro
             location,
             identity,
             manifest,
+            department,
         });
     }
     Ok(out)
@@ -131,6 +166,17 @@ pub(super) fn check_manifest(
     bytes: &[u8],
     dir_name: &str,
 ) -> Result<(Manifest, Option<Encoding>), String> {
+    let value = serde_json::from_slice::<serde_json::Value>(bytes).ok();
+    if value
+        .as_ref()
+        .is_some_and(|v| v.is_object() && v.get("province_code").is_none())
+    {
+        return Err(
+            "manifest.json names neither a `province_code` (a province submission) \
+                    nor a `department` (a register submission of a department)"
+                .to_string(),
+        );
+    }
     let m: Manifest = serde_json::from_slice(bytes).map_err(|e| {
         format!(
             "manifest.json is not valid: {}",
@@ -162,7 +208,7 @@ pub(super) fn check_manifest(
     if m.submission_id.trim().is_empty() {
         problems.push("submission_id is empty".to_string());
     }
-    let encoding = declared_encoding(&m, &mut problems);
+    let encoding = declared_encoding(m.encoding.as_ref(), &mut problems);
     for name in m.files.keys() {
         if Table::from_file_name(name).is_none() {
             problems.push(format!(
@@ -179,13 +225,11 @@ pub(super) fn check_manifest(
 }
 
 /// The encoding the manifest declares, if any; one it does not know is a problem.
-fn declared_encoding(m: &Manifest, problems: &mut Vec<String>) -> Option<Encoding> {
-    match m
-        .encoding
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+pub(super) fn declared_encoding(
+    encoding: Option<&String>,
+    problems: &mut Vec<String>,
+) -> Option<Encoding> {
+    match encoding.map(|e| e.to_ascii_lowercase()).as_deref() {
         None => None,
         Some("utf-8" | "utf8") => Some(Encoding::Utf8),
         Some("gb18030" | "gbk" | "gb2312") => Some(Encoding::Gb18030),

@@ -1,4 +1,5 @@
-//! Ingest: province submissions in, a new warehouse snapshot out.
+//! Ingest: province submissions and departments' register submissions in, a new warehouse
+//! snapshot out.
 //!
 //! Owns the whole load: finding the submissions, reading each manifest, streaming every file
 //! through decoding, the header map and the row rules into local staging ([`source`],
@@ -11,13 +12,15 @@
 //!
 //! [`ingest`] runs the phases in order, each in its module: `discover` the submissions,
 //! `staging` their files, `decide` which provinces change, `crosscheck` them, `write` their
-//! new versions, `commit` the snapshot, and the `summary` report.
+//! new versions, `commit` the snapshot, and the `summary` report. Register submissions of
+//! departments ([`registers`]) go through the same phases beside them.
 
 mod commit;
 pub mod cross;
 mod crosscheck;
 mod decide;
 mod discover;
+mod registers;
 pub mod report;
 pub mod source;
 pub mod stage;
@@ -45,7 +48,8 @@ pub const DEFAULT_REJECT_THRESHOLD: f64 = 0.05;
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
     /// Submission locations: province directories (holding manifest.json) or roots holding
-    /// them (directories named by 2-digit province codes); local paths or s3:// URLs.
+    /// them (directories named by 2-digit province codes, department ids, or a `registers`
+    /// directory of department directories); local paths or s3:// URLs.
     pub submissions: Vec<String>,
     pub warehouse: String,
     /// Share of rejected rows above which a province is flagged for resubmission.
@@ -74,7 +78,7 @@ pub enum IngestError {
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
     #[error(
-        "no province submission found at {0}: expected a directory holding manifest.json, or directories named by 2-digit province codes"
+        "no province submission found at {0}: expected a directory holding manifest.json, or directories named by 2-digit province codes (or by department ids for registers, e.g. civil_affairs)"
     )]
     NoSubmission(String),
     #[error(
@@ -82,6 +86,14 @@ pub enum IngestError {
     )]
     DuplicateProvince {
         province: String,
+        first: String,
+        second: String,
+    },
+    #[error(
+        "department {department} is given twice ({first} and {second}); ingest one register submission per department at a time"
+    )]
+    DuplicateDepartment {
+        department: String,
         first: String,
         second: String,
     },
@@ -162,16 +174,24 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
     let current = latest.as_ref().map(|s| &s.provinces);
     let snapshot_id = latest.as_ref().map_or(1, |s| s.id + 1);
 
-    let submissions = discover::submissions(&opts.submissions).await?;
+    let (submissions, department_submissions) = discover::submissions(&opts.submissions).await?;
 
     // Private (0700), removed on drop and by `scratch::remove_all` on an interrupt.
     let staging_root =
         crate::engine::scratch::ScratchDir::new(opts.staging.as_deref(), "povcensus-ingest-")
             .map_err(IngestError::StagingDir)?;
     let staging = staging_root.path();
+    let first_department = submissions.len();
     let runs = staging::stage_all(submissions, staging, opts).await?;
+    let departments =
+        registers::stage_all(department_submissions, first_department, staging, opts).await?;
 
     let changed = decide::changed(&runs, current)?;
+    let current_departments = latest
+        .as_ref()
+        .map(|s| s.departments.clone())
+        .unwrap_or_default();
+    let changed_departments = registers::changed(&departments, &current_departments);
     let new_versions = if changed.runs.is_empty() {
         BTreeMap::new()
     } else {
@@ -189,8 +209,26 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
         .await?
     };
 
-    let committed = commit::commit(&warehouse, latest.as_ref(), snapshot_id, &new_versions).await?;
-    let report = summary::report(opts, &runs, current, &new_versions, committed);
+    let new_departments = registers::write_versions(
+        &departments,
+        &changed_departments,
+        &current_departments,
+        &warehouse,
+        snapshot_id,
+    )
+    .await?;
+
+    let committed = commit::commit(
+        &warehouse,
+        latest.as_ref(),
+        snapshot_id,
+        &new_versions,
+        &new_departments,
+    )
+    .await?;
+    let report = summary::report(opts, &runs, current, &new_versions, committed).with_departments(
+        registers::reports(&departments, &current_departments, &new_departments),
+    );
     commit::store_report(&warehouse, committed, &report).await;
     Ok(report)
 }

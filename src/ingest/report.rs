@@ -60,6 +60,65 @@ impl ProvinceReport {
     }
 }
 
+/// What happened to one department's register submission (`registers.md` §1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DepartmentReport {
+    pub department: String,
+    pub source: String,
+    pub submission_id: Option<String>,
+    pub status: Status,
+    pub version: Option<u32>,
+    pub files: Vec<FileCount>,
+    /// Findings per rule id (rows rejected or flagged, and file-level faults).
+    pub rules: BTreeMap<String, u64>,
+    /// File-level and submission-level problems, in words.
+    pub problems: Vec<String>,
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_rejected: u64,
+}
+
+impl DepartmentReport {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        department: String,
+        source: String,
+        submission_id: Option<String>,
+        status: Status,
+        version: Option<u32>,
+        files: Vec<FileCount>,
+        rules: BTreeMap<String, u64>,
+        problems: Vec<String>,
+    ) -> Self {
+        DepartmentReport {
+            rows_read: files.iter().map(|f| f.rows_read).sum(),
+            rows_loaded: files.iter().map(|f| f.rows_loaded).sum(),
+            rows_rejected: files.iter().map(|f| f.rows_rejected).sum(),
+            department,
+            source,
+            submission_id,
+            status,
+            version,
+            files,
+            rules,
+            problems,
+        }
+    }
+
+    /// rows read = rows loaded + rows rejected, for every file.
+    pub fn balanced(&self) -> bool {
+        self.files
+            .iter()
+            .all(|f| f.rows_read == f.rows_loaded + f.rows_rejected)
+    }
+
+    pub fn any_rejected(&self) -> bool {
+        self.status == Status::Rejected
+            || self.rows_rejected > 0
+            || self.files.iter().any(|f| f.file_rejected)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IngestReport {
     pub warehouse: String,
@@ -67,6 +126,9 @@ pub struct IngestReport {
     pub snapshot: Option<u64>,
     pub reject_threshold: f64,
     pub provinces: Vec<ProvinceReport>,
+    /// The register submissions of departments (`registers.md` §1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub departments: Vec<DepartmentReport>,
     pub rows_read: u64,
     pub rows_loaded: u64,
     pub rows_rejected: u64,
@@ -93,6 +155,7 @@ impl IngestReport {
             snapshot,
             reject_threshold,
             provinces,
+            departments: Vec::new(),
             rows_read,
             rows_loaded,
             rows_rejected,
@@ -104,7 +167,22 @@ impl IngestReport {
     /// Exit status of the command: 0 when everything loaded, 1 when rows or files were
     /// rejected.
     pub fn exit_code(&self) -> u8 {
-        u8::from(self.provinces.iter().any(ProvinceReport::any_rejected))
+        u8::from(
+            self.provinces.iter().any(ProvinceReport::any_rejected)
+                || self.departments.iter().any(DepartmentReport::any_rejected),
+        )
+    }
+
+    /// The report with the departments' register submissions, counted into the totals.
+    pub fn with_departments(mut self, departments: Vec<DepartmentReport>) -> Self {
+        for d in &departments {
+            self.rows_read += d.rows_read;
+            self.rows_loaded += d.rows_loaded;
+            self.rows_rejected += d.rows_rejected;
+            self.balanced &= d.balanced();
+        }
+        self.departments = departments;
+        self
     }
 
     pub fn to_json(&self) -> String {
@@ -141,6 +219,7 @@ impl IngestReport {
         }
         let _ = writeln!(s);
         self.province_table(&mut s);
+        self.department_table(&mut s);
         self.file_table(&mut s);
         self.problem_lines(&mut s);
         self.rule_table(&mut s);
@@ -222,6 +301,32 @@ impl IngestReport {
         );
     }
 
+    /// The departments' register submissions (`registers.md` §1), when there are any.
+    fn department_table(&self, s: &mut String) {
+        if self.departments.is_empty() {
+            return;
+        }
+        let header = [
+            "department",
+            "",
+            "submission",
+            "status",
+            "read",
+            "loaded",
+            "rejected",
+            "flagged",
+            "",
+        ];
+        let mut rows = vec![header.iter().map(|h| h.to_string()).collect()];
+        rows.extend(self.departments.iter().map(department_row));
+        let _ = writeln!(s, "\nregisters:");
+        text_table(
+            s,
+            &rows,
+            &[false, false, false, false, true, true, true, true, false],
+        );
+    }
+
     /// The files with rejected or flagged rows (clean files are not listed).
     fn file_table(&self, s: &mut String) {
         let mut rows: Vec<Vec<String>> = vec![
@@ -292,16 +397,26 @@ impl IngestReport {
     }
 
     fn problem_lines(&self, s: &mut String) {
-        if self.provinces.iter().all(|p| p.problems.is_empty()) {
-            return;
-        }
-        let _ = writeln!(s, "\nproblems with whole submissions and files:");
-        for p in &self.provinces {
-            for problem in &p.problems {
+        let problems = self
+            .provinces
+            .iter()
+            .map(|p| (&p.province_code, &p.problems))
+            .chain(
+                self.departments
+                    .iter()
+                    .map(|d| (&d.department, &d.problems)),
+            );
+        let mut first = true;
+        for (who, list) in problems {
+            for problem in list {
+                if first {
+                    let _ = writeln!(s, "\nproblems with whole submissions and files:");
+                    first = false;
+                }
                 let _ = writeln!(
                     s,
                     "  {} {}",
-                    escape_text(&p.province_code, 40),
+                    escape_text(who, 40),
                     escape_text(problem, 2000)
                 );
             }
@@ -316,6 +431,13 @@ impl IngestReport {
                 let e = by_rule.entry(r.as_str()).or_default();
                 e.0 += n;
                 e.1.push(p.province_code.as_str());
+            }
+        }
+        for d in &self.departments {
+            for (r, n) in &d.rules {
+                let e = by_rule.entry(r.as_str()).or_default();
+                e.0 += n;
+                e.1.push(d.department.as_str());
             }
         }
         if by_rule.is_empty() {
@@ -360,9 +482,15 @@ impl IngestReport {
 
     fn next_steps(&self, s: &mut String, wh: &str) {
         let any_findings = self.provinces.iter().any(|p| !p.rules.is_empty());
+        if self.departments.iter().any(|d| !d.rules.is_empty()) && !self.validate_only {
+            let _ = writeln!(
+                s,
+                "\nrejected and flagged register rows: povcensus sql --warehouse {wh} -c \"SELECT submission_id, file, line, rule_id, \\\"column\\\", message FROM register_rejects ORDER BY submission_id, file, line\""
+            );
+        }
         let _ = writeln!(s);
         if self.validate_only {
-            if self.provinces.iter().any(ProvinceReport::any_rejected) {
+            if self.exit_code() != 0 {
                 let _ = writeln!(
                     s,
                     "rows would be rejected: correct them and validate again before sending; \
@@ -390,6 +518,34 @@ impl IngestReport {
             );
         }
     }
+}
+
+/// A department's row of the register table.
+fn department_row(d: &DepartmentReport) -> Vec<String> {
+    let flagged: u64 = d.files.iter().map(|f| f.rows_flagged).sum();
+    let status = match (&d.status, d.version) {
+        (Status::Loaded, Some(v)) => format!("loaded v{v}"),
+        (Status::Unchanged, Some(v)) => format!("unchanged v{v}"),
+        (Status::Rejected, _) => "REJECTED".to_string(),
+        _ => String::new(),
+    };
+    let name =
+        crate::contract::registers::Department::from_id(&d.department).map_or("", |d| d.name_zh());
+    vec![
+        escape_text(&d.department, 40),
+        name.to_string(),
+        escape_text(d.submission_id.as_deref().unwrap_or("?"), 40),
+        status,
+        d.rows_read.to_string(),
+        d.rows_loaded.to_string(),
+        d.rows_rejected.to_string(),
+        flagged.to_string(),
+        if d.balanced() {
+            String::new()
+        } else {
+            "ROWS DO NOT BALANCE".to_string()
+        },
+    ]
 }
 
 /// A province's row of the province table.

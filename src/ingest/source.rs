@@ -13,6 +13,7 @@ use encoding_rs::{Decoder, DecoderResult};
 use sha2::{Digest, Sha256};
 
 use crate::contract::manifest::{Encoding, ManifestFile};
+use crate::contract::registers::Layout;
 use crate::contract::rules::Rule;
 use crate::contract::schema::Table;
 use crate::ingest::validation::{Finding, HeaderMap, RowValidator, Value};
@@ -246,7 +247,7 @@ impl RowEvent<'_, '_> {
 /// The outcome of reading one file.
 #[derive(Debug, Clone)]
 pub struct FileCheck {
-    pub table: Table,
+    pub table: Layout,
     pub encoding: Encoding,
     /// Data records read (for an undecodable file: physical lines after the header).
     pub rows_read: u64,
@@ -265,12 +266,13 @@ impl FileCheck {
 /// record in order. `declared` is the manifest's encoding, `expected` its entry for the file.
 pub fn read_table<R: Read>(
     mut input: R,
-    table: Table,
+    table: impl Into<Layout>,
     province: &str,
     declared: Option<Encoding>,
     expected: Option<&ManifestFile>,
     mut on_row: impl FnMut(RowEvent<'_, '_>),
 ) -> io::Result<FileCheck> {
+    let table: Layout = table.into();
     let prefix = sniff(&mut input)?;
     let encoding = declared.unwrap_or_else(|| detect_encoding(&prefix));
     // Lines ending in a carriage return alone (old Mac OS): the CSV reader would see one
@@ -362,7 +364,7 @@ fn read_cr_only<R: Read>(
 /// `on_row`. Returns the rows read and whether a header row was seen.
 fn read_records<R: Read>(
     decoding: &mut DecodingReader<R>,
-    table: Table,
+    table: Layout,
     province: &str,
     findings: &mut Vec<Finding>,
     on_row: &mut impl FnMut(RowEvent<'_, '_>),
@@ -439,7 +441,7 @@ fn read_records<R: Read>(
 /// None when the header findings reject the file.
 fn header_validator(
     record: &csv::StringRecord,
-    table: Table,
+    table: Layout,
     province: &str,
     findings: &mut Vec<Finding>,
 ) -> Option<RowValidator> {
@@ -478,7 +480,7 @@ fn record_weight(row_findings: &mut [Finding], line: u64, next_line: u64) -> u64
 /// The `file.other_province` finding when the first record (on `line`) belongs to another
 /// province than the submitting one.
 fn other_province(
-    table: Table,
+    table: Layout,
     v: &RowValidator,
     fields: &[&str],
     line: u64,
@@ -531,8 +533,9 @@ fn recycle_values<'b>(mut v: Vec<Value<'_>>) -> Vec<Value<'b>> {
 }
 
 /// The province a record belongs to by its key (first two digits), when readable.
-fn record_province<'f>(table: Table, v: &RowValidator, fields: &[&'f str]) -> Option<&'f str> {
-    let col = match table {
+fn record_province<'f>(table: Layout, v: &RowValidator, fields: &[&'f str]) -> Option<&'f str> {
+    // A register covers counties of every province: it has no submitting province.
+    let col = match table.table()? {
         Table::AssessmentHouseholds => "county_code",
         t => t.key_column()?,
     };

@@ -17,8 +17,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
+use crate::contract::registers::Register;
 use crate::contract::rules::{Rule, Severity};
-use crate::contract::schema::{Table, arrow_schema, data_type};
+use crate::contract::schema::{Column, Table, arrow_schema, data_type};
 use crate::ingest::validation::{Finding, Value};
 use crate::warehouse::rejects_schema;
 
@@ -113,11 +114,20 @@ fn self_null(b: &mut ColumnBuilder) {
     }
 }
 
+/// Where a staged row's `province_code` comes from.
+enum ProvinceOf {
+    /// The submitting province.
+    Fixed(String),
+    /// The first two digits of the county code in this column (registers).
+    County(usize),
+}
+
 /// Writes the accepted rows of one file.
 pub struct StagedWriter {
     schema: SchemaRef,
     columns: Vec<ColumnBuilder>,
-    province: String,
+    province: ProvinceOf,
+    provinces: StringBuilder,
     lines: Int64Builder,
     writer: ArrowWriter<File>,
     pub path: PathBuf,
@@ -126,9 +136,37 @@ pub struct StagedWriter {
 
 impl StagedWriter {
     pub fn create(path: PathBuf, table: Table, province: &str) -> parquet::errors::Result<Self> {
-        let schema = staged_schema(table);
-        let columns = table
+        Self::with_schema(
+            path,
+            staged_schema(table),
+            table.columns(),
+            ProvinceOf::Fixed(province.to_string()),
+        )
+    }
+
+    /// The staged rows of a register: its warehouse schema as it is (the line is its
+    /// `source_line`), each row's province the first two digits of its `county_code`.
+    pub fn create_register(path: PathBuf, register: Register) -> parquet::errors::Result<Self> {
+        let county = register
             .columns()
+            .iter()
+            .position(|c| c.name == "county_code")
+            .unwrap_or(1);
+        Self::with_schema(
+            path,
+            register.arrow_schema(),
+            register.columns(),
+            ProvinceOf::County(county),
+        )
+    }
+
+    fn with_schema(
+        path: PathBuf,
+        schema: SchemaRef,
+        columns: &'static [Column],
+        province: ProvinceOf,
+    ) -> parquet::errors::Result<Self> {
+        let columns = columns
             .iter()
             .map(|c| ColumnBuilder::new(&data_type(c.kind)))
             .collect();
@@ -137,7 +175,8 @@ impl StagedWriter {
         Ok(StagedWriter {
             schema,
             columns,
-            province: province.to_string(),
+            province,
+            provinces: StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 2),
             lines: Int64Builder::with_capacity(BATCH_ROWS),
             writer,
             path,
@@ -148,6 +187,16 @@ impl StagedWriter {
     pub fn append(&mut self, line: u64, values: &[Value<'_>]) -> parquet::errors::Result<()> {
         for (b, v) in self.columns.iter_mut().zip(values) {
             b.append(v);
+        }
+        match &self.province {
+            ProvinceOf::Fixed(p) => self.provinces.append_value(p),
+            ProvinceOf::County(i) => self.provinces.append_value(
+                values
+                    .get(*i)
+                    .and_then(Value::as_str)
+                    .and_then(|c| c.get(..2))
+                    .unwrap_or_default(),
+            ),
         }
         self.lines.append_value(line as i64);
         self.rows += 1;
@@ -165,11 +214,7 @@ impl StagedWriter {
         debug_assert!(self.columns.iter().all(|c| c.len() == n));
         let mut arrays: Vec<ArrayRef> =
             self.columns.iter_mut().map(ColumnBuilder::finish).collect();
-        let mut province = StringBuilder::with_capacity(n, n * 2);
-        for _ in 0..n {
-            province.append_value(&self.province);
-        }
-        arrays.push(Arc::new(province.finish()));
+        arrays.push(Arc::new(self.provinces.finish()));
         arrays.push(Arc::new(self.lines.finish()));
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays)
             .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;

@@ -15,6 +15,7 @@ use object_store::ObjectStoreExt;
 use sha2::{Digest, Sha256};
 
 use crate::contract::manifest::{Encoding, Manifest, ManifestFile};
+use crate::contract::registers::Layout;
 use crate::contract::rules::{Rule, Severity};
 use crate::contract::schema::Table;
 use crate::warehouse::{FileCount, Location, WarehouseError};
@@ -26,7 +27,7 @@ use super::{IngestError, IngestOptions, ProvinceRun};
 
 /// The outcome of staging one file.
 pub(super) struct StagedFile {
-    pub(super) table: Table,
+    pub(super) table: Layout,
     pub(super) data: Option<PathBuf>,
     pub(super) rejects: PathBuf,
     pub(super) count: FileCount,
@@ -52,7 +53,8 @@ pub(super) async fn stage_all(
     for (si, s) in submissions.into_iter().enumerate() {
         let (checked, hasher) = ManifestCheck::of(&s);
         for t in Table::ALL {
-            let Some(input) = open_input(&s, t, checked.manifest.is_some(), &bar).await? else {
+            let required = checked.manifest.is_some() && t.required();
+            let Some(input) = open_input(&s, t.file_name(), required, &bar).await? else {
                 continue;
             };
             let job = checked.job(&s, t, si, staging);
@@ -177,7 +179,7 @@ impl ManifestCheck {
         // Staging files are named by the submission's index: two inputs never share one.
         let stem = format!("s{si:04}");
         FileJob {
-            table: t,
+            table: t.into(),
             province: self.province.clone(),
             submission_id: self.submission_id.clone(),
             // Without a valid manifest the encoding is detected.
@@ -192,28 +194,26 @@ impl ManifestCheck {
     }
 }
 
-/// The input of table `t` of a submission, counted into the progress bar; None when the file
-/// is absent and optional (or any file, without a valid manifest). An absent required file is
-/// a finding, so it is [`Input::Missing`].
-async fn open_input(
+/// The input of file `name` of a submission, counted into the progress bar; None when the
+/// file is absent and not `required`. An absent required file is a finding, so it is
+/// [`Input::Missing`].
+pub(super) async fn open_input(
     s: &Submission,
-    t: Table,
-    has_manifest: bool,
+    name: &str,
+    required: bool,
     bar: &indicatif::ProgressBar,
 ) -> Result<Option<Input>, IngestError> {
     let present = match local_dir(&s.location) {
         // A link counts as present even when it does not resolve (it is a finding).
-        Some(_) => {
-            std::fs::symlink_metadata(format!("/{}", s.location.path(t.file_name()))).is_ok()
-        }
-        None => s.location.exists(t.file_name()).await?,
+        Some(_) => std::fs::symlink_metadata(format!("/{}", s.location.path(name))).is_ok(),
+        None => s.location.exists(name).await?,
     };
     // Absent optional files are skipped; an absent required file is a finding.
-    if !(present || has_manifest && t.required()) {
+    if !(present || required) {
         return Ok(None);
     }
     let input = if present {
-        open_reader(&s.location, t.file_name()).await?
+        open_reader(&s.location, name).await?
     } else {
         Input::Missing
     };
@@ -227,7 +227,7 @@ async fn open_input(
 }
 
 /// A file of a submission, as staging sees it.
-enum Input {
+pub(super) enum Input {
     /// A reader over its bytes, for a blocking thread.
     Present(Box<dyn Read + Send>),
     /// Absent.
@@ -289,18 +289,19 @@ impl Read for CountingReader {
 }
 
 /// What staging one file needs besides its bytes.
-struct FileJob {
-    table: Table,
-    province: String,
-    submission_id: String,
+pub(super) struct FileJob {
+    pub(super) table: Layout,
+    /// The submitting province (empty for a register).
+    pub(super) province: String,
+    pub(super) submission_id: String,
     /// The encoding the manifest declares (None: detect it).
-    declared: Option<Encoding>,
+    pub(super) declared: Option<Encoding>,
     /// The manifest's entry for the file.
-    expected: Option<ManifestFile>,
+    pub(super) expected: Option<ManifestFile>,
     /// The staging files' path without extension.
-    stem: PathBuf,
+    pub(super) stem: PathBuf,
     /// The submission, for messages.
-    display: String,
+    pub(super) display: String,
 }
 
 impl FileJob {
@@ -333,7 +334,7 @@ fn staging_err(p: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> Ingest
 }
 
 /// Stream one file through the reader and row rules into staging. Runs on a blocking thread.
-fn stage_file(input: Input, job: &FileJob) -> Result<StagedFile, IngestError> {
+pub(super) fn stage_file(input: Input, job: &FileJob) -> Result<StagedFile, IngestError> {
     let rejects = job.rejects_writer()?;
     match input {
         Input::Present(r) => stage_rows(r, job, rejects),
@@ -401,6 +402,8 @@ fn stage_unread(
 struct StreamedRows {
     check: FileCheck,
     rejected_rows: u64,
+    /// Rows loaded with a warning (register dates after the reference date).
+    flagged_rows: u64,
     row_rules: BTreeMap<String, u64>,
 }
 
@@ -411,8 +414,11 @@ fn stage_rows(
     mut rejects: RejectsWriter,
 ) -> Result<StagedFile, IngestError> {
     let data_path = job.data_path();
-    let mut writer = StagedWriter::create(data_path.clone(), job.table, &job.province)
-        .map_err(staging_err(&data_path))?;
+    let writer = match job.table {
+        Layout::Census(t) => StagedWriter::create(data_path.clone(), t, &job.province),
+        Layout::Register(r) => StagedWriter::create_register(data_path.clone(), r),
+    };
+    let mut writer = writer.map_err(staging_err(&data_path))?;
     let streamed = stream_rows(input, job, &mut writer, &mut rejects)?;
     let (_, staged_rows) = writer.finish().map_err(staging_err(&data_path))?;
     finish_file(job, streamed, staged_rows, rejects)
@@ -428,6 +434,7 @@ fn stream_rows(
 ) -> Result<StreamedRows, IngestError> {
     let table = job.table;
     let mut rejected_rows = 0u64;
+    let mut flagged_rows = 0u64;
     let mut failure: Option<parquet::errors::ParquetError> = None;
     let mut row_rules: BTreeMap<String, u64> = BTreeMap::new();
     let check = source::read_table(
@@ -445,6 +452,8 @@ fn stream_rows(
                 rejected_rows += ev.rows;
             } else if let Err(e) = writer.append(ev.line, ev.values) {
                 failure = Some(e);
+            } else if !ev.findings.is_empty() {
+                flagged_rows += 1;
             }
             let key = if ev.findings.is_empty() {
                 None
@@ -473,6 +482,7 @@ fn stream_rows(
     Ok(StreamedRows {
         check,
         rejected_rows,
+        flagged_rows,
         row_rules,
     })
 }
@@ -488,6 +498,7 @@ fn finish_file(
     let StreamedRows {
         check,
         rejected_rows,
+        flagged_rows,
         mut row_rules,
     } = streamed;
     let file = job.table.file_name();
@@ -535,7 +546,7 @@ fn finish_file(
             rows_read: check.rows_read,
             rows_loaded: check.rows_read.saturating_sub(rows_rejected),
             rows_rejected,
-            rows_flagged: 0,
+            rows_flagged: if file_rejected { 0 } else { flagged_rows },
             file_rejected,
         },
         sha256: Some(check.sha256),

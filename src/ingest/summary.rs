@@ -9,6 +9,7 @@ use crate::warehouse::{FileCount, ProvinceVersion};
 
 use super::decide::unchanged_version;
 use super::report::{IngestReport, ProvinceReport, Status};
+use super::staging::StagedFile;
 use super::{IngestOptions, ProvinceRun};
 
 /// The ingest report of the run: one province report per run, in the runs' order.
@@ -58,16 +59,7 @@ pub(super) fn rejected_report(
     code: String,
     problems: Vec<String>,
 ) -> ProvinceReport {
-    let files: Vec<FileCount> = run
-        .files
-        .iter()
-        .map(|f| FileCount {
-            rows_loaded: 0,
-            rows_rejected: f.count.rows_read,
-            file_rejected: true,
-            ..f.count.clone()
-        })
-        .collect();
+    let files = rejected_files(&run.files);
     let read = files.iter().map(|f| f.rows_read).sum();
     let mut rules = BTreeMap::new();
     rules.insert(Rule::ManifestInvalid.id().to_string(), 1);
@@ -114,4 +106,18 @@ pub(super) fn province_report(
         rejected_share: v.rejected_share,
         resubmission_required: v.resubmission_required,
     }
+}
+
+/// The counts of the staged files of a submission that loads nothing: every row read is
+/// rejected.
+pub(super) fn rejected_files(files: &[StagedFile]) -> Vec<FileCount> {
+    files
+        .iter()
+        .map(|f| FileCount {
+            rows_loaded: 0,
+            rows_rejected: f.count.rows_read,
+            file_rejected: true,
+            ..f.count.clone()
+        })
+        .collect()
 }

@@ -17,7 +17,9 @@ use crate::warehouse::{FileCount, Warehouse};
 use super::cross::CrossFinding;
 use super::decide::Changed;
 use super::report::{IngestReport, ProvinceReport, Status};
-use super::{IngestError, IngestOptions, ProvinceRun, crosscheck, discover, staging, summary};
+use super::{
+    IngestError, IngestOptions, ProvinceRun, crosscheck, discover, registers, staging, summary,
+};
 
 /// Validate the submissions of `opts`; `opts.warehouse` empty means no warehouse (duplicates
 /// are then checked within the submissions only). Nothing is written but, when `rejects_csv`
@@ -46,8 +48,11 @@ pub async fn validate(
     let latest = warehouse.latest().await?;
     let current = latest.as_ref().map(|s| &s.provinces);
 
-    let submissions = discover::submissions(&opts.submissions).await?;
+    let (submissions, department_submissions) = discover::submissions(&opts.submissions).await?;
+    let first_department = submissions.len();
     let runs = staging::stage_all(submissions, &staging, opts).await?;
+    let departments =
+        registers::stage_all(department_submissions, first_department, &staging, opts).await?;
 
     // Every submission with a valid manifest is checked as if it replaced its province's
     // current version (also when its content is that version's).
@@ -88,7 +93,8 @@ pub async fn validate(
         .map(|run| checked_report(run, &findings, opts.reject_threshold))
         .collect();
     let mut report =
-        IngestReport::new(opts.warehouse.clone(), None, opts.reject_threshold, reports);
+        IngestReport::new(opts.warehouse.clone(), None, opts.reject_threshold, reports)
+            .with_departments(registers::checked_reports(&departments));
     report.validate_only = true;
     Ok(report)
 }

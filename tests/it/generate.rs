@@ -566,7 +566,8 @@ fn planted_faults_are_exactly_the_rules_broken() {
     ];
     let rules: BTreeSet<Rule> = truth.iter().map(|e| e.rule).collect();
     for r in Rule::ALL {
-        if !not_generated.contains(r) {
+        // Register rules are for departments' registers (tests/it/registers.rs).
+        if !not_generated.contains(r) && !r.id().starts_with("register.") {
             assert!(rules.contains(r), "no planted fault for {r}");
         }
     }

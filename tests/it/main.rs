@@ -19,6 +19,7 @@ mod matrix;
 mod oracle;
 mod pipeline;
 mod process;
+mod registers;
 mod report;
 mod server;
 mod slt;

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use chrono::NaiveDate;
 
 use crate::contract::id_number::{self, IdError};
+use crate::contract::registers::Layout;
 use crate::contract::rules::Rule;
 use crate::contract::schema::{self, Column, Kind, Presence, Table};
 
@@ -56,7 +57,9 @@ pub(super) struct ColPlan {
 
 impl ColPlan {
     /// The checks of schema column `i` of `table` (`col`) for a file with this header.
-    pub(super) fn new(table: Table, i: usize, col: &'static Column, header: &HeaderMap) -> Self {
+    pub(super) fn new(layout: Layout, i: usize, col: &'static Column, header: &HeaderMap) -> Self {
+        // Registers have no province-coded columns, village codes or plausibility bounds.
+        let table = layout.table();
         let check = match col.kind {
             Kind::Digits(n) => Check::Digits(n),
             Kind::Text => Check::Text,
@@ -69,7 +72,7 @@ impl ColPlan {
         };
         let req = match col.presence {
             Presence::Required
-                if table == Table::Households
+                if table == Some(Table::Households)
                     && !schema::HOUSEHOLD_ALWAYS_REQUIRED.contains(&col.name) =>
             {
                 Req::Enumerated
@@ -77,7 +80,7 @@ impl ColPlan {
             Presence::Required => Req::Always,
             Presence::Optional | Presence::Conditional => Req::No,
         };
-        let is = |list: &[(Table, &str)]| list.contains(&(table, col.name));
+        let is = |list: &[(Table, &str)]| table.is_some_and(|t| list.contains(&(t, col.name)));
         ColPlan {
             col,
             field: header.field_index(i),
@@ -88,14 +91,14 @@ impl ColPlan {
             sensitive: SENSITIVE.contains(&col.name),
             bound: PLAUSIBLE
                 .iter()
-                .find(|(t, c, _, _)| *t == table && *c == col.name)
+                .find(|(t, c, _, _)| Some(*t) == table && *c == col.name)
                 .map(|&(_, _, max, rule)| (max, rule)),
         }
     }
 }
 
 /// Columns whose values are personal data and are never quoted in a message.
-pub(super) const SENSITIVE: &[&str] = &["person_id", "head_id_number", "name"];
+pub(super) const SENSITIVE: &[&str] = &["person_id", "head_id_number", "name", "id_number"];
 
 /// Columns that carry the submitting province's code in their first two digits.
 pub(super) const PROVINCE_CODED: &[(Table, &str)] = &[

@@ -2,8 +2,8 @@
 //! column names, a byte-order mark stripped), and the file-level header faults (an empty or
 //! missing header, unknown, repeated and missing columns).
 
+use crate::contract::registers::Layout;
 use crate::contract::rules::{Rule, Severity};
-use crate::contract::schema::Table;
 
 use super::Finding;
 use super::messages::{describe, quote};
@@ -11,7 +11,7 @@ use super::messages::{describe, quote};
 /// Where each schema column of a table sits in a file's records, resolved from the header row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderMap {
-    table: Table,
+    table: Layout,
     /// For each column of `table.columns()`, in schema order: its index in the record.
     columns: Vec<Option<usize>>,
     /// Header cells that name no column of the table: (index in the record, header text).
@@ -27,7 +27,8 @@ impl HeaderMap {
     /// its Chinese name; the first occurrence is mapped) and `file.missing_column` (error, one
     /// per missing column). Every schema column is required in the header, whatever its
     /// [`Presence`](crate::contract::schema::Presence).
-    pub fn new(table: Table, header: &[&str]) -> (HeaderMap, Vec<Finding>) {
+    pub fn new(table: impl Into<Layout>, header: &[&str]) -> (HeaderMap, Vec<Finding>) {
+        let table: Layout = table.into();
         let mut map = HeaderMap {
             table,
             columns: vec![None; table.columns().len()],
@@ -175,7 +176,7 @@ impl HeaderMap {
         self.field_count
     }
 
-    pub fn table(&self) -> Table {
+    pub fn table(&self) -> Layout {
         self.table
     }
 
@@ -209,7 +210,7 @@ fn cell<'h>(header: &[&'h str], i: usize) -> &'h str {
 }
 
 /// The `file.header` finding of an empty header row.
-fn empty_header(table: Table) -> Finding {
+fn empty_header(table: Layout) -> Finding {
     Finding::new(
         Rule::FileHeader,
         None,

@@ -29,6 +29,7 @@ use std::borrow::Cow;
 use chrono::NaiveDate;
 
 use crate::contract::id_number::{self, IdInfo};
+use crate::contract::registers::Layout;
 use crate::contract::rules::{Rule, Severity};
 use crate::contract::schema::{self, Kind, Table};
 
@@ -153,7 +154,7 @@ impl RowState {
 /// Checks the data records of one file of one province.
 #[derive(Debug, Clone)]
 pub struct RowValidator {
-    table: Table,
+    table: Layout,
     province: String,
     header: HeaderMap,
     plans: Vec<ColPlan>,
@@ -171,7 +172,8 @@ impl RowValidator {
     /// finding) are read as Null and not checked.
     ///
     /// Panics if `header` was built for another table.
-    pub fn new(table: Table, province_code: &str, header: HeaderMap) -> Self {
+    pub fn new(table: impl Into<Layout>, province_code: &str, header: HeaderMap) -> Self {
+        let table: Layout = table.into();
         // reason: both are properties of the caller's code and of the static schema (the
         // widest table has 41 columns), not of any input.
         assert_eq!(header.table(), table, "header map of another table");
@@ -196,7 +198,7 @@ impl RowValidator {
         }
     }
 
-    pub fn table(&self) -> Table {
+    pub fn table(&self) -> Layout {
         self.table
     }
 
@@ -289,7 +291,7 @@ struct KeyFields {
 }
 
 impl KeyFields {
-    fn new(table: Table, header: &HeaderMap) -> Self {
+    fn new(table: Layout, header: &HeaderMap) -> Self {
         let cols = table.columns();
         let key_col = table.key_column().map(|k| idx(table, k));
         KeyFields {

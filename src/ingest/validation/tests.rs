@@ -1354,11 +1354,22 @@ fn rule_tables_match_the_schema() {
         let c = t.column_index(name).expect("column exists");
         assert!(matches!(t.columns()[c].kind, Kind::Digits(_)), "{t}.{name}");
     }
+    use crate::contract::registers::{Layout, Register};
+    let layouts = Table::ALL
+        .map(Layout::from)
+        .into_iter()
+        .chain(Register::ALL.map(Layout::from));
     for name in SENSITIVE {
-        assert!(Table::ALL.iter().any(|t| t.column_index(name).is_some()));
+        assert!(layouts.clone().any(|t| t.column_index(name).is_some()));
     }
     for t in Table::ALL {
         let (header, _) = record(t, &[]);
         let _ = validator(t, &header); // the rule column lookups do not panic
+    }
+    for r in Register::ALL {
+        let names: Vec<&str> = r.columns().iter().map(|c| c.name).collect();
+        let (map, findings) = HeaderMap::new(r, &names);
+        assert!(findings.is_empty(), "{r}: {findings:?}");
+        let _ = RowValidator::new(r, "", map); // the register rules' lookups do not panic
     }
 }

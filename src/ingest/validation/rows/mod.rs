@@ -6,9 +6,11 @@ mod assessment;
 mod counties;
 mod households;
 mod persons;
+mod registers;
 
 use chrono::NaiveDate;
 
+use crate::contract::registers::Layout;
 use crate::contract::schema::{Column, Table};
 
 use super::messages::col_ref;
@@ -22,10 +24,15 @@ pub(super) enum RowRules {
     Households(households::Columns),
     Persons(persons::Columns),
     Assessment(assessment::Columns),
+    Register(registers::Columns),
 }
 
 impl RowRules {
-    pub(super) fn new(table: Table) -> Self {
+    pub(super) fn new(layout: Layout) -> Self {
+        let table = match layout {
+            Layout::Census(t) => t,
+            Layout::Register(r) => return RowRules::Register(registers::Columns::new(r)),
+        };
         match table {
             Table::Counties => RowRules::Counties(counties::Columns::new(table)),
             Table::Townships | Table::Villages => RowRules::None,
@@ -63,12 +70,14 @@ impl RowValidator {
             RowRules::Households(c) => c.check(&row, findings),
             RowRules::Persons(c) => c.check(&row, self.reference_date, findings),
             RowRules::Assessment(c) => c.check(&row, findings),
+            RowRules::Register(c) => c.check(&row, self.reference_date, findings),
         }
     }
 }
 
 /// Schema index of a column the row rules need (a missing one is a bug in the schema).
-pub(super) fn idx(table: Table, name: &str) -> usize {
+pub(super) fn idx(table: impl Into<Layout>, name: &str) -> usize {
+    let table: Layout = table.into();
     // reason: called with literal column names of the schema only; a unit test builds every
     // table's validator, so a misspelt name fails the tests, never an input.
     table
