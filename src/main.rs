@@ -29,7 +29,9 @@ fn main() -> ExitCode {
         Command::Report(a) => a.engine.threads,
         Command::Extract(a) => a.engine.threads,
         Command::Serve(a) => a.engine.threads,
-        Command::Versions(_) | Command::Pipelines(_) | Command::Check(_) => None,
+        Command::Versions(_) | Command::Pipelines(_) | Command::Check(_) | Command::Cluster(_) => {
+            None
+        }
     };
     if let Some(n) = threads
         && let Err(e) = rayon::ThreadPoolBuilder::new()
@@ -90,7 +92,17 @@ fn init_logging(quiet: bool, verbose: u8) {
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,povcensus={level}")));
     // The query engine's debug logs print predicates and statistics that hold data values
     // (ID numbers among them): whatever RUST_LOG asks, they stay at info.
-    for dependency in ["datafusion", "parquet", "arrow", "object_store"] {
+    for dependency in [
+        "datafusion",
+        "parquet",
+        "arrow",
+        "object_store",
+        // Ballista's debug logs print plans and session settings (S3 credentials among them).
+        "ballista",
+        "ballista_core",
+        "ballista_scheduler",
+        "ballista_executor",
+    ] {
         // Cannot fail: a static directive.
         filter = filter.add_directive(
             format!("{dependency}=info")

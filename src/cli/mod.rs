@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod cluster;
 mod extract;
 mod generate;
 mod hint;
@@ -17,6 +18,7 @@ mod serve;
 mod sql;
 mod versions;
 
+pub use cluster::{ClusterArgs, ClusterTarget};
 pub use extract::ExtractArgs;
 pub use generate::GenerateArgs;
 pub use hint::hint;
@@ -69,6 +71,9 @@ pub enum Command {
     Extract(ExtractArgs),
     /// Serve a research extract over Arrow Flight SQL to researchers with tokens.
     Serve(ServeArgs),
+    /// Run a node of an Apache DataFusion Ballista cluster (scheduler or executor) that
+    /// `run`, `report` and `sql` can submit their SQL to with --cluster.
+    Cluster(ClusterArgs),
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -158,5 +163,6 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
         Command::Report(args) => report::run(args).await,
         Command::Extract(args) => extract::run(args, interactive).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Cluster(args) => cluster::run(args).await,
     }
 }

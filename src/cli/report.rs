@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::EngineArgs;
+use super::{ClusterTarget, EngineArgs};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -28,6 +28,8 @@ pub struct ReportArgs {
     pub generated_at: Option<String>,
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub cluster: ClusterTarget,
 }
 
 /// The generation time of reports: the argument, else SOURCE_DATE_EPOCH, else now (UTC).
@@ -54,13 +56,15 @@ fn generated_at(arg: Option<&str>) -> anyhow::Result<String> {
 /// Runs `povcensus report`.
 pub(super) async fn run(args: ReportArgs) -> anyhow::Result<u8> {
     use std::io::Write as _;
+    let mut engine = args.engine.config(None);
+    engine.cluster = args.cluster.connect(&args.warehouse).await?;
     let opts = crate::report::ReportOptions {
         warehouse: args.warehouse.clone(),
         out: args.out.clone(),
         pipelines: crate::pipeline::Definitions::new(args.pipelines.as_deref()),
         as_of: args.as_of,
         generated_at: generated_at(args.generated_at.as_deref())?,
-        engine: args.engine.config(None),
+        engine,
     };
     let summary = crate::report::write(&opts).await?;
     tracing::info!(documents = summary.files.len(), "reports written");

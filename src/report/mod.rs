@@ -394,7 +394,8 @@ async fn write_into(
         )
         .await?;
     }
-    let ctx = session(&opts.engine)?;
+    // The rejects are read here, not on a cluster: a small table, listed as it is.
+    let ctx = session(&opts.engine.local())?;
     wh.register(&ctx, Some(&snapshot))?;
     let df = ctx
         .sql(

@@ -2,6 +2,7 @@
 
 mod assessment;
 mod binary;
+mod cluster;
 mod docs;
 mod environment;
 mod extract;
