@@ -51,6 +51,9 @@ impl NodeError {
     }
 }
 
+/// Stack of a node's threads (reserved, used as deep plans need it).
+pub const STACK_BYTES: usize = 64 << 20;
+
 /// Seconds between an executor's heartbeats to the scheduler.
 pub const HEARTBEAT_SECONDS: u64 = 3;
 /// Seconds after a job ends before its shuffle files are removed from the executors.
@@ -125,7 +128,7 @@ pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<(), NodeError> {
         bind_port: opts.bind.port,
         external_host: opts.bind.host.clone(),
         executor_timeout_seconds: opts.executor_timeout,
-        expire_dead_executor_interval_seconds: opts.executor_timeout.clamp(1, 15),
+        expire_dead_executor_interval_seconds: (opts.executor_timeout / 2).clamp(1, 15),
         no_executors_grace_period_seconds: opts.executor_timeout,
         finished_job_data_clean_up_interval_seconds: FINISHED_JOB_CLEANUP_SECONDS,
         ..SchedulerConfig::default()

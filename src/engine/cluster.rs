@@ -21,7 +21,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::datasource::{MemTable, ViewTable, source_as_provider};
+use datafusion::datasource::{MemTable, source_as_provider};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
@@ -249,7 +249,7 @@ async fn readyz(address: &Address) -> Result<(u16, String), ClusterError> {
 /// A client session on `cluster` from a local session's configuration and runtime: the same
 /// SQL dialect and functions, but `collect` submits the plan to the scheduler. Settings
 /// Ballista fixes for distribution apply (no round-robin repartitioning, plain `Utf8`
-/// strings rather than `Utf8View`, its join choices).
+/// strings rather than `Utf8View`, its join choices), with its static planner.
 pub fn session(
     config: SessionConfig,
     runtime: Arc<RuntimeEnv>,
@@ -258,6 +258,12 @@ pub fn session(
     let mut config = config
         .upgrade_for_ballista()
         .with_option_extension(S3Options::default());
+    // Ballista's adaptive planner re-checks each stage's plan with DataFusion's sanity check,
+    // which loses what the stage below guaranteed (a union branch's constant sort key) and
+    // refuses the census indicators' final ordering; the static distributed planner runs it.
+    config
+        .options_mut()
+        .set("ballista.planner.adaptive.enabled", "false")?;
     for (k, v) in &cluster.settings {
         config.options_mut().set(k, v)?;
     }
@@ -467,8 +473,8 @@ fn table_names(ctx: &SessionContext) -> Vec<String> {
     names
 }
 
-/// The first table a plan reads that cannot travel to the executors: anything but Parquet
-/// (listing) tables and views over them.
+/// The first table a plan reads that cannot travel to the executors: anything but listing
+/// (Parquet) tables and views over them.
 pub fn untravelled_table(plan: &LogicalPlan) -> Option<String> {
     let mut found = None;
     let _ = plan.apply_with_subqueries(|node| {
@@ -491,10 +497,102 @@ pub fn untravelled_table(plan: &LogicalPlan) -> Option<String> {
 fn travels(provider: &dyn TableProvider, name: &str) -> Option<String> {
     let any: &dyn std::any::Any = provider;
     if any.is::<ListingTable>() {
-        None
-    } else if let Some(view) = any.downcast_ref::<ViewTable>() {
-        untravelled_table(view.logical_plan())
-    } else {
-        Some(name.to_string())
+        return None;
+    }
+    // Views (SQL views, data frames kept as views) are planned into the queries that read them.
+    match provider.get_logical_plan() {
+        Some(plan) => untravelled_table(&plan),
+        None => Some(name.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        let a = Address::parse("df://10.0.0.1:50050", SCHEDULER_PORT).unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("10.0.0.1", 50050));
+        assert_eq!(a.url(), "df://10.0.0.1:50050");
+        assert!(!a.is_loopback());
+        let a = Address::parse("localhost", SCHEDULER_PORT).unwrap();
+        assert_eq!(
+            (a.host.as_str(), a.port, a.is_loopback()),
+            ("localhost", 50050, true)
+        );
+        let a = Address::parse("[::1]:7000", SCHEDULER_PORT).unwrap();
+        assert_eq!(
+            (a.host.as_str(), a.port, a.is_loopback()),
+            ("::1", 7000, true)
+        );
+        assert_eq!(a.to_string(), "[::1]:7000");
+        for bad in [
+            "http://h:1",
+            "df://h:port",
+            "df://:50050",
+            "df://h:1/x",
+            "h:0",
+            "h:70000",
+        ] {
+            assert!(Address::parse(bad, SCHEDULER_PORT).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_cluster_never_shows_its_settings() {
+        let c = Cluster {
+            scheduler: Address::parse("df://h:1", SCHEDULER_PORT).unwrap(),
+            settings: vec![("s3.secret_access_key".into(), "very-secret".into())],
+        };
+        let shown = format!("{c:?}");
+        assert!(shown.contains("s3.secret_access_key") && !shown.contains("very-secret"));
+    }
+
+    #[tokio::test]
+    async fn in_memory_tables_do_not_travel_and_views_are_looked_through() {
+        let ctx = SessionContext::new();
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("x", arrow::datatypes::DataType::Int64, true),
+        ]));
+        let mem = MemTable::try_new(schema, vec![vec![]]).unwrap();
+        ctx.register_table("held", Arc::new(mem)).unwrap();
+        let view = ctx.sql("SELECT x FROM held").await.unwrap().into_view();
+        ctx.register_table("kept", view).unwrap();
+        let df = ctx.sql("SELECT 1 AS one").await.unwrap();
+        assert_eq!(untravelled_table(df.logical_plan()), None);
+        let df = ctx
+            .sql("SELECT * FROM kept WHERE x IN (SELECT x FROM held)")
+            .await
+            .unwrap();
+        assert_eq!(
+            untravelled_table(df.logical_plan()).as_deref(),
+            Some("held")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_shared_scratch_holds_tables_as_parquet_and_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(object_store::local::LocalFileSystem::new());
+        let base = ObjectPath::from_absolute_path(dir.path()).unwrap();
+        let scratch = SharedScratch::new(store, Url::parse("file:///").unwrap(), &base);
+        let ctx = SessionContext::new();
+        let batch = RecordBatch::try_from_iter(vec![(
+            "x",
+            Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3])) as _,
+        )])
+        .unwrap();
+        let mem = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
+        ctx.register_table("t", Arc::new(mem)).unwrap();
+        scratch.ship_in_memory_tables(&ctx).await.unwrap();
+        let df = ctx.sql("SELECT SUM(x) AS s FROM t").await.unwrap();
+        assert_eq!(untravelled_table(df.logical_plan()), None);
+        let got = df.collect().await.unwrap();
+        let s = crate::engine::int64(got[0].column(0)).unwrap();
+        assert_eq!(s.value(0), 6);
+        assert!(dir.path().join("_scratch").is_dir());
+        scratch.remove().await;
+        assert!(!dir.path().join("_scratch").exists());
     }
 }
