@@ -179,7 +179,7 @@ pub async fn run_executor(opts: &ExecutorOptions) -> Result<(), NodeError> {
                 path: opts
                     .work_dir
                     .as_ref()
-                    .map_or_else(|| std::env::temp_dir(), PathBuf::clone)
+                    .map_or_else(std::env::temp_dir, PathBuf::clone)
                     .display()
                     .to_string(),
                 source,
