@@ -37,6 +37,17 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// `command` started with warnings-only logs, no standard input and its output to `out()`.
+fn background(command: &mut Command, out: fn() -> Stdio) -> Child {
+    command
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(out())
+        .stderr(out())
+        .spawn()
+        .unwrap()
+}
+
 /// A node process, stopped (SIGTERM, then killed) on drop.
 struct Node {
     child: Child,
@@ -44,19 +55,19 @@ struct Node {
 
 impl Node {
     fn start(args: &[String]) -> Node {
-        let child = Command::new(env!("CARGO_BIN_EXE_povcensus"))
-            .args(args)
-            // No AWS settings: whatever S3 access the nodes have comes with the queries.
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Node { child }
+        let mut command = Command::new(env!("CARGO_BIN_EXE_povcensus"));
+        command.args(args);
+        // No AWS settings: whatever S3 access the nodes have comes with the queries.
+        for v in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ENDPOINT_URL",
+        ] {
+            command.env_remove(v);
+        }
+        Node {
+            child: background(&mut command, Stdio::null),
+        }
     }
 
     fn terminate(&mut self) {
@@ -175,6 +186,22 @@ fn generated_warehouse(dir: &Path, wh: &str, env: &[(String, String)]) {
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
 }
 
+/// `povcensus COMMAND… --warehouse WH --out OUT`, on the cluster when given.
+fn into(
+    command: &[&str],
+    wh: &str,
+    out: &Path,
+    cluster: Option<&str>,
+    env: &[(String, String)],
+) -> Output {
+    let mut args = command.to_vec();
+    args.extend(["--warehouse", wh, "--out", out.to_str().unwrap()]);
+    if let Some(c) = cluster {
+        args.extend(["--cluster", c]);
+    }
+    povcensus(&args, env)
+}
+
 /// `povcensus run PIPELINE` into `out`, on the cluster when given.
 fn run(
     pipeline: &str,
@@ -183,20 +210,7 @@ fn run(
     cluster: Option<&str>,
     env: &[(String, String)],
 ) -> Output {
-    let mut args = vec![
-        "run",
-        pipeline,
-        "--warehouse",
-        wh,
-        "--out",
-        out.to_str().unwrap(),
-        "--threads",
-        "2",
-    ];
-    if let Some(c) = cluster {
-        args.extend(["--cluster", c]);
-    }
-    povcensus(&args, env)
+    into(&["run", pipeline, "--threads", "2"], wh, out, cluster, env)
 }
 
 fn read_table(path: &Path) -> Vec<RecordBatch> {
@@ -215,6 +229,21 @@ enum Column {
     Text(Vec<Option<String>>),
 }
 
+/// Column `i` of `batches` cast to `to`, a cell at a time.
+fn cells<T>(
+    batches: &[RecordBatch],
+    i: usize,
+    to: &DataType,
+    get: impl Fn(&dyn Array, usize) -> T,
+) -> Vec<Option<T>> {
+    let mut v = Vec::new();
+    for b in batches {
+        let a = arrow::compute::cast(b.column(i), to).unwrap();
+        v.extend((0..a.len()).map(|r| a.is_valid(r).then(|| get(a.as_ref(), r))));
+    }
+    v
+}
+
 fn columns(batches: &[RecordBatch]) -> Vec<(String, Column)> {
     let Some(first) = batches.first() else {
         return Vec::new();
@@ -222,23 +251,14 @@ fn columns(batches: &[RecordBatch]) -> Vec<(String, Column)> {
     let schema = first.schema();
     let mut out = Vec::new();
     for (i, f) in schema.fields().iter().enumerate() {
-        let float = matches!(f.data_type(), DataType::Float64 | DataType::Float32);
-        let col = if float {
-            let mut v = Vec::new();
-            for b in batches {
-                let a = arrow::compute::cast(b.column(i), &DataType::Float64).unwrap();
-                let a = a.as_primitive::<Float64Type>();
-                v.extend((0..a.len()).map(|r| a.is_valid(r).then(|| a.value(r))));
-            }
-            Column::Floats(v)
+        let col = if matches!(f.data_type(), DataType::Float64 | DataType::Float32) {
+            Column::Floats(cells(batches, i, &DataType::Float64, |a, r| {
+                a.as_primitive::<Float64Type>().value(r)
+            }))
         } else {
-            let mut v = Vec::new();
-            for b in batches {
-                let a = arrow::compute::cast(b.column(i), &DataType::Utf8).unwrap();
-                let a = a.as_string::<i32>();
-                v.extend((0..a.len()).map(|r| a.is_valid(r).then(|| a.value(r).to_string())));
-            }
-            Column::Text(v)
+            Column::Text(cells(batches, i, &DataType::Utf8, |a, r| {
+                a.as_string::<i32>().value(r).to_string()
+            }))
         };
         out.push((f.name().clone(), col));
     }
@@ -332,19 +352,8 @@ fn reports_on_a_cluster_over_an_s3_warehouse_match_the_local_run() {
     // The nodes have no AWS settings: the client's travel with each query.
     let cluster = LoopbackCluster::start(2);
     let report = |out: &Path, on: Option<&str>| {
-        let mut args = vec![
-            "report",
-            "--warehouse",
-            wh,
-            "--out",
-            out.to_str().unwrap(),
-            "--generated-at",
-            "2021-02-25 10:00",
-        ];
-        if let Some(c) = on {
-            args.extend(["--cluster", c]);
-        }
-        let o = povcensus(&args, &env);
+        let command = ["report", "--generated-at", "2021-02-25 10:00"];
+        let o = into(&command, wh, out, on, &env);
         assert!(o.status.success(), "report {on:?}: {}", text(&o));
     };
     let (local, remote) = (dir.path().join("local"), dir.path().join("cluster"));
@@ -376,16 +385,12 @@ fn a_job_survives_or_fails_clearly_when_an_executor_dies_and_a_rerun_succeeds() 
     assert!(run("census", &wh, &local, None, &[]).status.success());
     let mut cluster = LoopbackCluster::start(2);
     let remote = dir.path().join("cluster");
-    let job = Command::new(env!("CARGO_BIN_EXE_povcensus"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_povcensus"));
+    command
         .args(["run", "census", "--warehouse", &wh, "--out"])
         .arg(&remote)
-        .args(["--cluster", &cluster.address])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .args(["--cluster", &cluster.address]);
+    let job = background(&mut command, Stdio::piped);
     // Mid-job: the census pipeline is a dozen queries, each a few hundred milliseconds or
     // more on the cluster.
     std::thread::sleep(Duration::from_millis(2500));
