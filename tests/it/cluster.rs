@@ -4,10 +4,9 @@
 //! output table compared with the local run; an executor killed during a job; an address
 //! where no scheduler answers.
 //!
-//! What is not byte-identical, and why: the output Parquet files of a cluster run declare
-//! string columns as `Utf8` where the local run has `Utf8View` (Ballista turns string views
-//! off for Arrow Flight), and floating sums may differ in their last bits (the cluster adds
-//! partial sums in another order); so tables are compared by value, floats to 1e-9 relative.
+//! Tables are compared by value, floats to 1e-9 relative: the output files of a cluster run
+//! have been byte-identical to the local run's on these warehouses, but a cluster may add
+//! floating partial sums in another order, which may change their last bits on other data.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
