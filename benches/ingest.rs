@@ -85,6 +85,7 @@ fn main() {
         spill_dir: None,
         threads,
         joins: povcensus::engine::JoinStrategy::Auto,
+        cluster: None,
     };
     opts.staging = Some(tmp.path().join("staging"));
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -6,10 +6,11 @@
 //! face       cli (one module per command: its arguments and what it runs; hints) ·
 //!            main.rs (logging, signals, errors)
 //! stages     generator · ingest · warehouse · comparison · pipeline · assessment · report ·
-//!            extract · server · console
+//!            extract · server · console · node
 //! engine     engine (DataFusion sessions, memory pool, spill, column casts, Parquet
 //!            properties, progress bars, private scratch dirs, guarded SQL) · render (HTML, XLSX) ·
-//!            output (whole output folders, Parquet + CSV tables, formula-safe text)
+//!            output (whole output folders, Parquet + CSV tables, formula-safe text) ·
+//!            engine::cluster (Ballista client sessions, node runtimes, shared scratch)
 //! contract   contract: schema, rules, manifest, registers, id_number, reference
 //! ```
 //!
@@ -48,6 +49,10 @@
 //!                (keyed pseudonyms) ─► research_persons, research_households; risk
 //!                (risk_report.html/.json); published (suppressed county tables, their SQL
 //!                filled like a pipeline's); `povcensus sql --extract` over them
+//! node ────────► a Ballista scheduler and executors with povcensus' SQL functions (`povcensus
+//!                cluster`); `run`, `report`, `sql --cluster df://…` submit their SQL to them,
+//!                in-memory tables and step results shipped as Parquet to `_scratch/` of the
+//!                warehouse, which every node reads
 //! server ──────► Arrow Flight SQL over an extract (`povcensus serve`): tokens, read-only,
 //!                guarded (size, depth, memory, result, time, concurrency), logged
 //! ```
@@ -61,6 +66,7 @@ pub mod engine;
 pub mod extract;
 pub mod generator;
 pub mod ingest;
+pub mod node;
 pub mod output;
 pub mod pipeline;
 pub mod render;

@@ -31,7 +31,9 @@ fn main() -> ExitCode {
         Command::Extract(a) => a.engine.threads,
         Command::Diff(a) => a.engine.threads,
         Command::Serve(a) => a.engine.threads,
-        Command::Versions(_) | Command::Pipelines(_) | Command::Check(_) => None,
+        Command::Versions(_) | Command::Pipelines(_) | Command::Check(_) | Command::Cluster(_) => {
+            None
+        }
     };
     if let Some(n) = threads
         && let Err(e) = rayon::ThreadPoolBuilder::new()
@@ -40,10 +42,14 @@ fn main() -> ExitCode {
     {
         return fail(&anyhow::Error::new(e).context("cannot start the worker threads"));
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if matches!(cli.command, Command::Cluster(_)) {
+        // A scheduler and executors decode, plan and run whole query plans on these threads,
+        // recursing once per plan level: the exit assessment's need more than 2 MiB.
+        builder.thread_stack_size(povcensus::node::STACK_BYTES);
+    }
+    let runtime = match builder.build() {
         Ok(r) => r,
         Err(e) => return fail(&anyhow::Error::new(e).context("cannot start the runtime")),
     };
@@ -96,6 +102,21 @@ fn init_logging(quiet: bool, verbose: u8) {
         // Cannot fail: a static directive.
         filter = filter.add_directive(
             format!("{dependency}=info")
+                .parse()
+                .expect("static directive"),
+        );
+    }
+    // Ballista's (a cluster's nodes and client) follow the level asked for, up to info: its
+    // debug logs print plans and session settings, S3 credentials among them.
+    let ballista = if verbose >= 2 && !quiet {
+        "info"
+    } else {
+        level
+    };
+    for dependency in ["ballista_core", "ballista_scheduler", "ballista_executor"] {
+        // Cannot fail: a static directive.
+        filter = filter.add_directive(
+            format!("{dependency}={ballista}")
                 .parse()
                 .expect("static directive"),
         );

@@ -91,6 +91,7 @@ pub fn engine(memory: usize, threads: usize, spill_dir: &Path) -> povcensus::eng
         spill_dir: Some(spill_dir.to_path_buf()),
         threads,
         joins: povcensus::engine::JoinStrategy::Auto,
+        cluster: None,
     }
 }
 

@@ -10,6 +10,15 @@ pub fn hint(e: &anyhow::Error) -> Option<String> {
         {
             return Some(h.to_string());
         }
+        if let Some(c) = cause.downcast_ref::<crate::engine::cluster::ClusterError>() {
+            return Some(c.hint().to_string());
+        }
+        if let Some(h) = cause
+            .downcast_ref::<crate::node::NodeError>()
+            .and_then(|n| n.hint())
+        {
+            return Some(h.to_string());
+        }
         if let Some(h) = cause
             .downcast_ref::<crate::server::ServerError>()
             .and_then(|s| s.hint())

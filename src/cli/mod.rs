@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod cluster;
 mod diff;
 mod extract;
 mod generate;
@@ -19,6 +20,7 @@ mod sql;
 mod validate;
 mod versions;
 
+pub use cluster::{ClusterArgs, ClusterTarget};
 pub use diff::DiffArgs;
 pub use extract::ExtractArgs;
 pub use generate::GenerateArgs;
@@ -80,6 +82,9 @@ pub enum Command {
     Extract(ExtractArgs),
     /// Serve a research extract over Arrow Flight SQL to researchers with tokens.
     Serve(ServeArgs),
+    /// Run a node of an Apache DataFusion Ballista cluster (scheduler or executor) that
+    /// `run`, `report` and `sql` can submit their SQL to with --cluster.
+    Cluster(ClusterArgs),
 }
 
 /// The environment variable that stands for `--warehouse` on every command that takes it.
@@ -174,5 +179,6 @@ pub async fn run(command: Command, interactive: bool) -> anyhow::Result<u8> {
         Command::Report(args) => report::run(args).await,
         Command::Extract(args) => extract::run(args, interactive).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Cluster(args) => cluster::run(args).await,
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::EngineArgs;
+use super::{ClusterTarget, EngineArgs};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -37,6 +37,8 @@ pub struct ReportArgs {
     pub bulletin_number: Option<u32>,
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub cluster: ClusterTarget,
 }
 
 /// The bulletin's issue: the arguments, the date defaulting to that of the generation time
@@ -65,6 +67,8 @@ fn issue(args: &ReportArgs, generated_at: &str) -> anyhow::Result<crate::report:
 pub(super) async fn run(args: ReportArgs) -> anyhow::Result<u8> {
     use std::io::Write as _;
     let generated_at = crate::output::generated_at(args.generated_at.as_deref())?;
+    let mut engine = args.engine.config(None);
+    engine.cluster = args.cluster.connect(&args.warehouse).await?;
     let opts = crate::report::ReportOptions {
         issue: issue(&args, &generated_at)?,
         warehouse: args.warehouse.clone(),
@@ -72,7 +76,7 @@ pub(super) async fn run(args: ReportArgs) -> anyhow::Result<u8> {
         pipelines: crate::pipeline::Definitions::new(args.pipelines.as_deref()),
         as_of: args.as_of,
         generated_at,
-        engine: args.engine.config(None),
+        engine,
     };
     let summary = crate::report::write(&opts).await?;
     tracing::info!(documents = summary.files.len(), "reports written");

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{EngineArgs, parse_param};
+use super::{ClusterTarget, EngineArgs, parse_param};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -28,6 +28,8 @@ pub struct RunArgs {
     pub params: Vec<(String, String)>,
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub cluster: ClusterTarget,
 }
 
 /// Runs `povcensus run`.
@@ -38,6 +40,8 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<u8> {
         &crate::pipeline::Definitions::new(args.pipelines.as_deref()),
         &args.params,
     )?;
+    let mut engine = args.engine.config(None);
+    engine.cluster = args.cluster.connect(&args.warehouse).await?;
     let wh = crate::warehouse::Warehouse::open(&args.warehouse, false)?;
     let snapshot = wh.snapshot_as_of(args.as_of).await?;
     if snapshot.is_none() {
@@ -57,14 +61,8 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<u8> {
             pipeline.name
         );
     }
-    let manifest = crate::pipeline::run_into(
-        &pipeline,
-        &wh,
-        snapshot.as_ref(),
-        &args.out,
-        &args.engine.config(None),
-    )
-    .await?;
+    let manifest =
+        crate::pipeline::run_into(&pipeline, &wh, snapshot.as_ref(), &args.out, &engine).await?;
     // The result: the files written, one per line.
     let mut stdout = std::io::stdout().lock();
     for o in &manifest.outputs {

@@ -2,9 +2,13 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use clap::Args;
 
-use super::{EngineArgs, LimitArgs};
+use crate::engine::cluster::SharedScratch;
+
+use super::{ClusterTarget, EngineArgs, LimitArgs};
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("source").args(["warehouse", "extract"])))]
@@ -50,16 +54,28 @@ pub struct SqlArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub cluster: ClusterTarget,
 }
 
 /// Runs `povcensus sql`.
 pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
-    let engine = args.engine.config(None);
+    let mut engine = args.engine.config(None);
+    if let Some(warehouse) = &args.warehouse {
+        engine.cluster = args.cluster.connect(warehouse).await?;
+    } else if args.cluster.cluster.is_some() {
+        anyhow::bail!(
+            "--cluster runs SQL over a warehouse every node reads, not over a local extract"
+        );
+    }
     let ctx = crate::engine::session(&engine)?;
     let runner =
         crate::engine::guard::QueryRunner::new(args.limits.limits(None, None), engine.threads)?;
     // The survey functions of the exit assessment, for statisticians at the prompt.
     crate::assessment::register(&ctx);
+    // On a cluster, the warehouse's empty tables as Parquet every node reads (removed at the
+    // end, or when dropped).
+    let mut scratch = None;
     if let Some(dir) = &args.extract {
         crate::extract::register(&ctx, dir).await?;
     } else {
@@ -70,6 +86,12 @@ pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
             tracing::warn!("the warehouse has no committed snapshot yet: every table is empty");
         }
         wh.register(&ctx, snapshot.as_ref())?;
+        if engine.cluster.is_some() {
+            let l = &wh.location;
+            let s = SharedScratch::new(Arc::clone(&l.store), l.store_url.clone(), &l.prefix);
+            s.ship_in_memory_tables(&ctx).await?;
+            scratch = Some(s);
+        }
     }
     runner.guard(&ctx);
     let script = match &args.command {
@@ -98,6 +120,9 @@ pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
             };
             crate::console::repl(&ctx, &runner, opts).await?
         }
+    }
+    if let Some(s) = scratch {
+        s.remove().await;
     }
     Ok(0)
 }

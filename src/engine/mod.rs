@@ -1,10 +1,12 @@
 //! The engine floor: DataFusion sessions with a bounded, spilling memory pool, read-only SQL,
 //! result-column casts, the Parquet writer properties, progress bars ([`progress`]), private
 //! scratch directories ([`scratch`]) and guarded SQL for untrusted statements ([`guard`], with
-//! the per-query memory bounds of [`bounded`]). It knows no stage: the stages register their own tables
+//! the per-query memory bounds of [`bounded`]), and client sessions on a Ballista cluster with
+//! what its nodes share ([`cluster`]). It knows no stage: the stages register their own tables
 //! and SQL functions on the sessions it makes.
 
 pub mod bounded;
+pub mod cluster;
 pub mod functions;
 pub mod guard;
 pub mod progress;
@@ -58,6 +60,8 @@ pub struct EngineConfig {
     /// How to join: hash joins (fast, but they cannot spill), sort-merge joins (they spill),
     /// or chosen by the size of the inputs.
     pub joins: JoinStrategy,
+    /// Submit queries to this Ballista cluster instead of running them here.
+    pub cluster: Option<cluster::Cluster>,
 }
 
 /// Join strategy of a session.
@@ -98,6 +102,18 @@ impl Default for EngineConfig {
             spill_dir: None,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             joins: JoinStrategy::Auto,
+            cluster: None,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The same settings, running here (for the little work that has no business on a
+    /// cluster).
+    pub fn local(&self) -> EngineConfig {
+        EngineConfig {
+            cluster: None,
+            ..self.clone()
         }
     }
 }
@@ -129,7 +145,10 @@ pub fn session(cfg: &EngineConfig) -> Result<SessionContext, DataFusionError> {
             "datafusion.optimizer.prefer_hash_join",
             cfg.joins != JoinStrategy::Spill,
         );
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    let ctx = match &cfg.cluster {
+        Some(c) => cluster::session(config, runtime, c)?,
+        None => SessionContext::new_with_config_rt(config, runtime),
+    };
     functions::register(&ctx);
     Ok(ctx)
 }
@@ -219,6 +238,7 @@ mod tests {
             spill_dir: Some(dir.path().into()),
             threads: 2,
             joins: JoinStrategy::Auto,
+            cluster: None,
         })
         .unwrap();
         let batches = ctx

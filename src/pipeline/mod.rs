@@ -8,6 +8,11 @@
 //! step for what SQL cannot say plainly; the one built-in, `unpivot_indicators`, turns the
 //! `<indicator>__num` / `<indicator>__den` columns of county sums into rows.
 //!
+//! On a Ballista cluster (`--cluster`) every SQL step runs there; what the session holds in
+//! memory (empty tables, `ref_provinces`, kept step results, the built-in's rows, which it
+//! computes here from its collected inputs) is written as Parquet to a scratch folder of the
+//! warehouse that every node reads, and removed after the run.
+//!
 //! The floor plan: [`spec`] (the files as written, the checked pipeline, the definitions the
 //! binary carries), [`resolve`] (finding and checking a pipeline), [`builtins`] (the reference
 //! table and the built-in steps), [`run`] (running the steps and writing the outputs).
@@ -56,6 +61,20 @@ pub enum PipelineError {
     },
     #[error(transparent)]
     Output(#[from] crate::output::OutputError),
+    /// On a cluster: the step reads a table that cannot be sent to the executors; refused
+    /// before its plan is submitted.
+    #[error(
+        "step `{step}` reads `{table}`, a table held in this process's memory, which the \
+         cluster's executors cannot read"
+    )]
+    CannotTravel { step: String, table: String },
+    /// On a cluster: a step's result (or an in-memory table) could not be put where every
+    /// node reads it.
+    #[error("step `{step}`: {source}")]
+    Cluster {
+        step: String,
+        source: crate::engine::cluster::ClusterError,
+    },
     #[error("writing {path}: {source}")]
     Write {
         path: String,

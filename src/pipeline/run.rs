@@ -12,6 +12,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -19,6 +20,7 @@ use sha2::{Digest, Sha256};
 use super::PipelineError;
 use super::builtins::{ref_provinces, unpivot_indicators};
 use super::spec::{Builtin, Pipeline, Step, StepKind};
+use crate::engine::cluster::{SharedScratch, untravelled_table};
 use crate::engine::{EngineConfig, session};
 use crate::output::{OutputFile, StagedDir, write_output};
 use crate::warehouse::{Snapshot, Warehouse};
@@ -159,7 +161,7 @@ pub async fn run(
     out: &Path,
     engine: &EngineConfig,
 ) -> Result<RunManifest, PipelineError> {
-    let ctx = prepare(warehouse, snapshot, out, engine).await?;
+    let (ctx, scratch) = prepare(warehouse, snapshot, out, engine).await?;
     let mut results: BTreeMap<String, Table> = BTreeMap::new();
     let mut outputs = Vec::new();
     let mut queries = BTreeMap::new();
@@ -169,16 +171,15 @@ pub async fn run(
             queries.insert(file.clone(), hex::encode(Sha256::digest(text.as_bytes())));
         }
         let result = match &step.kind {
-            StepKind::Sql { file, text } => run_sql(&ctx, pipeline, step, file, text).await?,
+            StepKind::Sql { file, text } => {
+                run_sql(&ctx, pipeline, step, file, text, scratch.is_some()).await?
+            }
             StepKind::Builtin(Builtin::UnpivotIndicators) => {
-                Some(run_unpivot(&ctx, step, &results).await?)
+                Some(run_unpivot(&ctx, step, &results, scratch.is_some()).await?)
             }
         };
         if let Some((schema, batches)) = result {
-            let table = MemTable::try_new(Arc::clone(&schema), vec![batches.clone()])
-                .map_err(step_err(&step.name))?;
-            ctx.register_table(step.name.as_str(), Arc::new(table))
-                .map_err(step_err(&step.name))?;
+            keep(&ctx, scratch.as_ref(), &step.name, &schema, &batches).await?;
             if step.output {
                 outputs.extend(write_output(
                     out,
@@ -191,19 +192,60 @@ pub async fn run(
         }
         tracing::info!(step = %step.name, seconds = format!("{:.2}", start.elapsed().as_secs_f64()), "step done");
     }
+    if let Some(scratch) = scratch {
+        scratch.remove().await;
+    }
     let manifest = RunManifest::new(pipeline, warehouse, snapshot, queries, outputs);
     manifest.write(out)?;
     Ok(manifest)
 }
 
+/// Keep a step's result as table `name` for the steps after it: in memory, or on a cluster
+/// as Parquet in the shared scratch.
+async fn keep(
+    ctx: &SessionContext,
+    scratch: Option<&SharedScratch>,
+    name: &str,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<(), PipelineError> {
+    if let Some(scratch) = scratch {
+        return scratch
+            .register(ctx, name, Arc::clone(schema), batches)
+            .await
+            .map_err(|source| PipelineError::Cluster {
+                step: name.to_string(),
+                source,
+            });
+    }
+    let table =
+        MemTable::try_new(Arc::clone(schema), vec![batches.to_vec()]).map_err(step_err(name))?;
+    ctx.register_table(name, Arc::new(table))
+        .map_err(step_err(name))?;
+    Ok(())
+}
+
+/// On a cluster, refuse a plan that reads a table the executors cannot read, before it is
+/// submitted.
+fn check_travel(step: &str, plan: &LogicalPlan, on_cluster: bool) -> Result<(), PipelineError> {
+    match untravelled_table(plan) {
+        Some(table) if on_cluster => Err(PipelineError::CannotTravel {
+            step: step.to_string(),
+            table,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The session of a run: the snapshot's tables, `ref_provinces` and the estimators' SQL
 /// functions (survey_variance, t_quantile) for the assessment steps; and the output folder.
+/// On a cluster, the shared scratch too, holding the tables that were in memory.
 async fn prepare(
     warehouse: &Warehouse,
     snapshot: Option<&Snapshot>,
     out: &Path,
     engine: &EngineConfig,
-) -> Result<SessionContext, PipelineError> {
+) -> Result<(SessionContext, Option<SharedScratch>), PipelineError> {
     let persons: u64 = snapshot.map_or(0, |s| s.rows("persons"));
     let engine = engine.clone().for_rows(persons);
     let ctx = session(&engine).map_err(step_err("session"))?;
@@ -222,7 +264,22 @@ async fn prepare(
         path: out.display().to_string(),
         source: e.into(),
     })?;
-    Ok(ctx)
+    let scratch = match engine.cluster {
+        Some(_) => {
+            let l = &warehouse.location;
+            let scratch = SharedScratch::new(Arc::clone(&l.store), l.store_url.clone(), &l.prefix);
+            scratch
+                .ship_in_memory_tables(&ctx)
+                .await
+                .map_err(|source| PipelineError::Cluster {
+                    step: "session".into(),
+                    source,
+                })?;
+            Some(scratch)
+        }
+        None => None,
+    };
+    Ok((ctx, scratch))
 }
 
 /// A SQL step: collected when it is materialized or an output, else registered as a view
@@ -233,6 +290,7 @@ async fn run_sql(
     step: &Step,
     file: &str,
     text: &str,
+    on_cluster: bool,
 ) -> Result<Option<Table>, PipelineError> {
     let what = format!("queries/{file}");
     let df = match ctx.sql(&pipeline.sql_of(text)).await {
@@ -244,6 +302,7 @@ async fn run_sql(
             .map_err(step_err(&step.name))?;
         return Ok(None);
     }
+    check_travel(&step.name, df.logical_plan(), on_cluster)?;
     // The plan's schema, not the first batch's: a result without rows keeps its columns (for
     // later steps and for the output files).
     let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
@@ -259,6 +318,7 @@ async fn run_unpivot(
     ctx: &SessionContext,
     step: &Step,
     results: &BTreeMap<String, Table>,
+    on_cluster: bool,
 ) -> Result<Table, PipelineError> {
     let mut inputs = Vec::new();
     for d in &step.depends_on {
@@ -266,6 +326,7 @@ async fn run_unpivot(
             Some(b) => b.clone(),
             None => {
                 let df = ctx.table(d.as_str()).await.map_err(step_err(&step.name))?;
+                check_travel(&step.name, df.logical_plan(), on_cluster)?;
                 let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
                 let b = df.collect().await.map_err(step_err(&step.name))?;
                 (batches_schema(&b, planned), b)

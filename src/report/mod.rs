@@ -416,7 +416,8 @@ async fn write_into(
         manifests.push(manifest);
     }
     let matching = run_matching(opts, wh, &snapshot, &data).await?;
-    let ctx = session(&opts.engine)?;
+    // The rejects are read here, not on a cluster: a small table, listed as it is.
+    let ctx = session(&opts.engine.local())?;
     wh.register(&ctx, Some(&snapshot))?;
     let df = ctx
         .sql(

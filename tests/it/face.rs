@@ -37,6 +37,7 @@ fn help_of_every_command() {
         "report",
         "extract",
         "serve",
+        "cluster",
     ] {
         let args: Vec<&str> = [command, "--help"]
             .into_iter()

@@ -12,7 +12,7 @@ fn floor(module: &str) -> Option<u8> {
         "contract" => 0,
         "engine" | "render" | "output" => 1,
         "generator" | "ingest" | "warehouse" | "comparison" | "pipeline" | "assessment"
-        | "report" | "extract" | "server" | "console" => 2,
+        | "report" | "extract" | "server" | "console" | "node" => 2,
         "cli" => 3,
         _ => return None,
     })

@@ -2,6 +2,7 @@
 
 mod assessment;
 mod binary;
+mod cluster;
 mod comparison;
 mod console;
 mod docs;

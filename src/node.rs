@@ -1,0 +1,227 @@
+//! The nodes of a povcensus cluster: an Apache DataFusion Ballista scheduler and executors
+//! embedded in the binary (`povcensus cluster scheduler`, `povcensus cluster executor`), so
+//! that every node plans and runs povcensus' own SQL functions (`age_on`, `survey_variance`,
+//! `t_quantile`, …), reads the warehouse's object store with the settings each query brings
+//! (`s3.*`), and keeps spill and shuffle files — which hold record values — in a private work
+//! directory that is removed when the node stops (an interrupt included) and emptied of each
+//! job's files soon after the job ends.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_process::start_server;
+use datafusion::execution::{SessionState, SessionStateBuilder};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::engine::cluster::{Address, node_config, node_runtime};
+use crate::engine::scratch::ScratchDir;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("the {node} could not start or stopped on an error: {source}")]
+    Ballista {
+        node: &'static str,
+        source: ballista_core::error::BallistaError,
+    },
+    #[error("`{address}` is not an address this machine can listen on: {reason}")]
+    Bind { address: String, reason: String },
+    #[error("cannot create the executor's work directory under {path}: {source}")]
+    WorkDir {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl NodeError {
+    /// The next step for the user.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            NodeError::Bind { .. } => Some(
+                "give --bind an IP address of this machine and a free port, e.g. 0.0.0.0:50050",
+            ),
+            NodeError::WorkDir { .. } => {
+                Some("give --work-dir a directory on a local disk this user can write")
+            }
+            NodeError::Ballista { .. } => None,
+        }
+    }
+}
+
+/// Stack of a node's threads (reserved, used as deep plans need it).
+pub const STACK_BYTES: usize = 64 << 20;
+
+/// Seconds between an executor's heartbeats to the scheduler.
+pub const HEARTBEAT_SECONDS: u64 = 3;
+/// Seconds after a job ends before its shuffle files are removed from the executors.
+const FINISHED_JOB_CLEANUP_SECONDS: u64 = 5;
+
+/// A scheduler.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    pub bind: Address,
+    /// Seconds without a heartbeat after which an executor is taken as dead and its tasks
+    /// run elsewhere.
+    pub executor_timeout: u64,
+}
+
+/// An executor.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    pub scheduler: Address,
+    /// The Arrow Flight port; the executor's gRPC port is the next one.
+    pub bind: Address,
+    /// Memory of query execution on this node (shared by its task slots; beyond it operators
+    /// spill to the work directory).
+    pub memory_limit: usize,
+    /// Where the private work directory is made (default: the system temporary directory).
+    pub work_dir: Option<PathBuf>,
+    /// Task slots (default: the cores).
+    pub threads: usize,
+}
+
+/// Every SQL function povcensus' queries may call: DataFusion's, the engine's and the
+/// exit assessment's.
+fn with_functions(state: SessionState) -> SessionState {
+    let ctx = SessionContext::new_with_state(state);
+    crate::engine::functions::register(&ctx);
+    crate::assessment::register(&ctx);
+    ctx.state()
+}
+
+/// The functions executors resolve plans' function names with.
+pub fn function_registry() -> BallistaFunctionRegistry {
+    let state = SessionStateBuilder::new().with_default_features().build();
+    BallistaFunctionRegistry::from(&with_functions(state))
+}
+
+fn socket(address: &Address) -> Result<std::net::SocketAddr, NodeError> {
+    use std::net::ToSocketAddrs as _;
+    (address.host.as_str(), address.port)
+        .to_socket_addrs()
+        .map_err(|e| NodeError::Bind {
+            address: address.to_string(),
+            reason: e.to_string(),
+        })?
+        .next()
+        .ok_or_else(|| NodeError::Bind {
+            address: address.to_string(),
+            reason: "the host name has no address".into(),
+        })
+}
+
+/// Run a scheduler until the process is stopped.
+pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<(), NodeError> {
+    let address = socket(&opts.bind)?;
+    // The scheduler plans each query: it reads the tables' file metadata with the query's
+    // object-store settings. Its spill directory is never used; a private one all the same.
+    let planning_dir =
+        crate::engine::scratch::spill_dir().map_err(|source| NodeError::WorkDir {
+            path: std::env::temp_dir().display().to_string(),
+            source,
+        })?;
+    let mut config = SchedulerConfig {
+        bind_host: opts.bind.host.clone(),
+        bind_port: opts.bind.port,
+        external_host: opts.bind.host.clone(),
+        executor_timeout_seconds: opts.executor_timeout,
+        expire_dead_executor_interval_seconds: (opts.executor_timeout / 2).clamp(1, 15),
+        no_executors_grace_period_seconds: opts.executor_timeout,
+        finished_job_data_clean_up_interval_seconds: FINISHED_JOB_CLEANUP_SECONDS,
+        ..SchedulerConfig::default()
+    }
+    .with_override_config_producer(Arc::new(node_config))
+    .with_override_session_builder(Arc::new(move |config: SessionConfig| {
+        let runtime = node_runtime(&config, &planning_dir)?;
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .build();
+        Ok(with_functions(state))
+    }));
+    config.min_ready_executors = 1;
+    let ballista = |source| NodeError::Ballista {
+        node: "scheduler",
+        source,
+    };
+    let cluster = BallistaCluster::new_from_config(&config)
+        .await
+        .map_err(ballista)?;
+    eprintln!(
+        "povcensus {} scheduler listening on {} (df://{})",
+        env!("CARGO_PKG_VERSION"),
+        address,
+        opts.bind
+    );
+    start_server(cluster, address, Arc::new(config))
+        .await
+        .map_err(ballista)
+}
+
+/// Run an executor until the process is stopped (or the scheduler tells it to stop).
+pub async fn run_executor(opts: &ExecutorOptions) -> Result<(), NodeError> {
+    socket(&opts.bind)?;
+    let grpc_port = opts
+        .bind
+        .port
+        .checked_add(1)
+        .ok_or_else(|| NodeError::Bind {
+            address: opts.bind.to_string(),
+            reason: "the executor also needs the next port, for gRPC".into(),
+        })?;
+    let work =
+        ScratchDir::new(opts.work_dir.as_deref(), "povcensus-executor-").map_err(|source| {
+            NodeError::WorkDir {
+                path: opts
+                    .work_dir
+                    .as_ref()
+                    .map_or_else(std::env::temp_dir, PathBuf::clone)
+                    .display()
+                    .to_string(),
+                source,
+            }
+        })?;
+    let work_dir = work.path().to_path_buf();
+    let runtime_dir = work_dir.clone();
+    let config = ExecutorProcessConfig {
+        bind_host: opts.bind.host.clone(),
+        port: opts.bind.port,
+        grpc_port,
+        scheduler_host: opts.scheduler.host.clone(),
+        scheduler_port: opts.scheduler.port,
+        scheduler_connect_timeout_seconds: 30,
+        vcores: opts.threads.max(1),
+        work_dir: Some(work_dir.display().to_string()),
+        memory_pool_size: Some(opts.memory_limit as u64),
+        executor_heartbeat_interval_seconds: HEARTBEAT_SECONDS,
+        // A backstop to the scheduler's removal of finished jobs' files.
+        job_data_ttl_seconds: 3600,
+        job_data_clean_up_interval_seconds: 300,
+        print_thread_info: false,
+        override_function_registry: Some(Arc::new(function_registry())),
+        override_config_producer: Some(Arc::new(node_config)),
+        override_runtime_producer: Some(Arc::new(move |config: &SessionConfig| {
+            node_runtime(config, &runtime_dir)
+        })),
+        ..ExecutorProcessConfig::default()
+    };
+    eprintln!(
+        "povcensus {} executor on {} (gRPC port {grpc_port}), scheduler df://{}, {} task slots, \
+         memory limit {} MiB",
+        env!("CARGO_PKG_VERSION"),
+        opts.bind,
+        opts.scheduler,
+        config.vcores,
+        opts.memory_limit >> 20
+    );
+    let outcome = start_executor_process(Arc::new(config)).await;
+    drop(work);
+    outcome.map_err(|source| NodeError::Ballista {
+        node: "executor",
+        source,
+    })
+}
