@@ -560,3 +560,76 @@ fn one_department_given_twice_stops_the_run() {
         text(&o)
     );
 }
+
+/// `match_findings` of `povcensus run matching` over the ingested warehouse, as ground-truth
+/// rows (the identifying columns; NULL as an empty field), sorted.
+fn pipeline_findings(out: &Path, wh: &str) -> Vec<Vec<String>> {
+    let run = out.join("matching");
+    let o = povcensus(&[
+        "run",
+        "matching",
+        "--warehouse",
+        wh,
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut r = csv::Reader::from_path(run.join("match_findings.csv")).unwrap();
+    let headers = r.headers().unwrap().clone();
+    let cols: Vec<usize> = [
+        "rule_id",
+        "county_code",
+        "household_id",
+        "person_id",
+        "register_file",
+        "register_line",
+    ]
+    .iter()
+    .map(|c| headers.iter().position(|h| h == *c).unwrap())
+    .collect();
+    let mut rows: Vec<Vec<String>> = r
+        .records()
+        .map(|x| {
+            let x = x.unwrap();
+            cols.iter().map(|&i| x[i].to_string()).collect()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Generate, ingest everything, run the matching pipeline: its findings equal the generator's
+/// ground truth exactly, rule by rule.
+fn findings_equal_the_ground_truth(errors: f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    generate(&out, &["52", "62"], errors, true);
+    let wh = dir.path().join("wh").display().to_string();
+    let (code, report) = ingest_json(&[out.to_str().unwrap(), "--warehouse", &wh], &[]);
+    assert!(code.is_some(), "ingest ran");
+    assert_eq!(report.departments.len(), 8);
+    assert!(report.balanced);
+    let got = pipeline_findings(dir.path(), &wh);
+    let mut want = truth(&out);
+    want.sort();
+    assert!(!want.is_empty(), "the ground truth has findings");
+    let missing: Vec<_> = want.iter().filter(|w| !got.contains(w)).take(10).collect();
+    let extra: Vec<_> = got.iter().filter(|g| !want.contains(g)).take(10).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{} findings, {} in the truth; missing {missing:?}; extra {extra:?}",
+        got.len(),
+        want.len()
+    );
+    assert_eq!(got, want);
+}
+
+#[test]
+fn matching_findings_equal_the_ground_truth_on_clean_registers() {
+    findings_equal_the_ground_truth(0.0);
+}
+
+#[test]
+fn matching_findings_equal_the_ground_truth_on_planted_registers() {
+    findings_equal_the_ground_truth(0.02);
+}
