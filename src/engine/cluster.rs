@@ -47,6 +47,14 @@ pub enum ClusterError {
     Unreachable { address: String, reason: String },
     #[error("the scheduler at {address} has no executor ({status})")]
     NoExecutors { address: String, status: String },
+    #[error(
+        "an executor left the cluster at {address} during the job ({before} executors before, {after} after); its results are not used"
+    )]
+    ExecutorLost {
+        address: String,
+        before: u64,
+        after: u64,
+    },
     #[error("the cluster could not read or write the shared scratch {location}: {source}")]
     Scratch {
         location: String,
@@ -68,6 +76,11 @@ impl ClusterError {
             ClusterError::NoExecutors { .. } => {
                 "start executors with `povcensus cluster executor --scheduler HOST:PORT` and \
                  check they can reach the scheduler"
+            }
+            ClusterError::ExecutorLost { .. } => {
+                "run the command again once the cluster is stable (`povcensus cluster status`): \
+                 Ballista re-runs the tasks of a lost executor, and such a re-run has been seen \
+                 to count rows twice, so povcensus never keeps a result computed across a loss"
             }
             ClusterError::Scratch { .. } => {
                 "every node must reach the warehouse: use an s3:// warehouse, or a path \
@@ -207,6 +220,41 @@ pub async fn probe(address: &Address, wait: Duration) -> Result<String, ClusterE
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// The number of executors registered with the scheduler now (from its `/readyz` answer,
+/// "ready: N executors registered"; 0 when it has none).
+pub async fn executor_count(address: &Address) -> Result<u64, ClusterError> {
+    let (status, body) = readyz(address).await?;
+    if status != 200 {
+        return Ok(0);
+    }
+    let digits: String = body
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().map_err(|_| ClusterError::Unreachable {
+        address: address.url(),
+        reason: format!(
+            "its /readyz answer `{}` does not count executors",
+            body.trim()
+        ),
+    })
+}
+
+/// Fail when fewer executors are registered than `before` (counted when the job started): a
+/// result computed across the loss of an executor is not trusted.
+pub async fn check_no_executor_lost(address: &Address, before: u64) -> Result<(), ClusterError> {
+    let after = executor_count(address).await?;
+    if after < before {
+        return Err(ClusterError::ExecutorLost {
+            address: address.url(),
+            before,
+            after,
+        });
+    }
+    Ok(())
 }
 
 /// The most of a `/readyz` reply read.

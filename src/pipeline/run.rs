@@ -162,6 +162,7 @@ pub async fn run(
     engine: &EngineConfig,
 ) -> Result<RunManifest, PipelineError> {
     let (ctx, scratch) = prepare(warehouse, snapshot, out, engine).await?;
+    let executors = executors_now(engine, "session").await?;
     let mut results: BTreeMap<String, Table> = BTreeMap::new();
     let mut outputs = Vec::new();
     let mut queries = BTreeMap::new();
@@ -178,6 +179,7 @@ pub async fn run(
                 Some(run_unpivot(&ctx, step, &results, scratch.is_some()).await?)
             }
         };
+        check_executors(engine, executors, &step.name).await?;
         if let Some((schema, batches)) = result {
             keep(&ctx, scratch.as_ref(), &step.name, &schema, &batches).await?;
             if step.output {
@@ -235,6 +237,37 @@ fn check_travel(step: &str, plan: &LogicalPlan, on_cluster: bool) -> Result<(), 
         }),
         _ => Ok(()),
     }
+}
+
+/// On a cluster, the executors registered now.
+async fn executors_now(engine: &EngineConfig, step: &str) -> Result<u64, PipelineError> {
+    let Some(cluster) = &engine.cluster else {
+        return Ok(0);
+    };
+    crate::engine::cluster::executor_count(&cluster.scheduler)
+        .await
+        .map_err(|source| PipelineError::Cluster {
+            step: step.to_string(),
+            source,
+        })
+}
+
+/// On a cluster, refuse a step's result when an executor left during the run (Ballista's
+/// re-run of lost tasks has been seen to count rows twice).
+async fn check_executors(
+    engine: &EngineConfig,
+    before: u64,
+    step: &str,
+) -> Result<(), PipelineError> {
+    let Some(cluster) = &engine.cluster else {
+        return Ok(());
+    };
+    crate::engine::cluster::check_no_executor_lost(&cluster.scheduler, before)
+        .await
+        .map_err(|source| PipelineError::Cluster {
+            step: step.to_string(),
+            source,
+        })
 }
 
 /// The session of a run: the snapshot's tables, `ref_provinces` and the estimators' SQL
