@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::contract::schema::{Column, Kind, Presence, Table, data_type};
+use crate::contract::schema::{Column, Kind, Table, col as req, data_type, opt};
 
 /// A department that submits registers (the `department` of a register manifest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -291,24 +291,6 @@ impl PartialEq<Table> for Layout {
 impl fmt::Display for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-const fn req(name: &'static str, label_zh: &'static str, kind: Kind) -> Column {
-    Column {
-        name,
-        label_zh,
-        kind,
-        presence: Presence::Required,
-    }
-}
-
-const fn opt(name: &'static str, label_zh: &'static str, kind: Kind) -> Column {
-    Column {
-        name,
-        label_zh,
-        kind,
-        presence: Presence::Optional,
     }
 }
 

@@ -147,7 +147,8 @@ pub struct Column {
     pub presence: Presence,
 }
 
-const fn col(name: &'static str, label_zh: &'static str, kind: Kind) -> Column {
+/// A column that is always required.
+pub(crate) const fn col(name: &'static str, label_zh: &'static str, kind: Kind) -> Column {
     Column {
         name,
         label_zh,
@@ -156,7 +157,8 @@ const fn col(name: &'static str, label_zh: &'static str, kind: Kind) -> Column {
     }
 }
 
-const fn opt(name: &'static str, label_zh: &'static str, kind: Kind) -> Column {
+/// A column that may be empty.
+pub(crate) const fn opt(name: &'static str, label_zh: &'static str, kind: Kind) -> Column {
     Column {
         name,
         label_zh,

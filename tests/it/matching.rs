@@ -489,18 +489,7 @@ fn findings_equal_the_planted_cases_rule_by_rule() {
     got.sort();
     let mut want = planted.expected.clone();
     want.sort();
-    for rule in [
-        "match.deceased",
-        "match.vehicle",
-        "match.business",
-        "match.public_employee",
-        "match.urban_property",
-        "match.schooling",
-        "match.medical_insurance",
-        "match.disability",
-        "match.housing",
-        "match.missed_assistance",
-    ] {
+    for rule in crate::support::MATCH_RULES {
         let of = |v: &[Finding]| {
             v.iter()
                 .filter(|f| f[0] == rule)

@@ -407,18 +407,7 @@ fn planted_registers_have_every_rule_and_recount_exactly() {
     let audit = recount(&out);
     assert_eq!(audit["missing"], serde_json::json!([]), "{audit}");
     assert_eq!(audit["extra"], serde_json::json!([]), "{audit}");
-    for rule in [
-        "match.deceased",
-        "match.vehicle",
-        "match.business",
-        "match.public_employee",
-        "match.urban_property",
-        "match.schooling",
-        "match.medical_insurance",
-        "match.disability",
-        "match.housing",
-        "match.missed_assistance",
-    ] {
+    for rule in crate::support::MATCH_RULES {
         assert!(
             audit["by_rule"][rule].as_u64().unwrap_or(0) > 0,
             "{rule} is never planted: {audit}"

@@ -611,3 +611,17 @@ pub fn csv_records(text: &str) -> Vec<std::collections::BTreeMap<String, String>
         })
         .collect()
 }
+
+/// The matching rules of `registers.md` §2, in the spec's order.
+pub const MATCH_RULES: [&str; 10] = [
+    "match.deceased",
+    "match.vehicle",
+    "match.business",
+    "match.public_employee",
+    "match.urban_property",
+    "match.schooling",
+    "match.medical_insurance",
+    "match.disability",
+    "match.housing",
+    "match.missed_assistance",
+];
