@@ -131,6 +131,10 @@ pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<(), NodeError> {
         expire_dead_executor_interval_seconds: (opts.executor_timeout / 2).clamp(1, 15),
         no_executors_grace_period_seconds: opts.executor_timeout,
         finished_job_data_clean_up_interval_seconds: FINISHED_JOB_CLEANUP_SECONDS,
+        // A task that cannot fetch a shuffle partition (its executor died) fails the job: Ballista
+        // 55's re-run of the map stage has been seen to count rows twice, and a census figure
+        // must be right or absent. Tasks that fail on their own are still retried.
+        stage_max_failures: 1,
         ..SchedulerConfig::default()
     }
     .with_override_config_producer(Arc::new(node_config))

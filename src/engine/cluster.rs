@@ -257,6 +257,24 @@ pub async fn check_no_executor_lost(address: &Address, before: u64) -> Result<()
     Ok(())
 }
 
+/// Seconds between the checks of [`watch_for_executor_loss`].
+const WATCH_SECONDS: u64 = 1;
+
+/// Resolve with [`ClusterError::ExecutorLost`] as soon as the scheduler counts fewer executors
+/// than `before`; never resolve otherwise. Raced against a running query, it ends a job that
+/// a lost executor left waiting (Ballista 55 can wait on such a job indefinitely) with the
+/// error instead. A scheduler that stops answering is not a loss here: the query itself fails.
+pub async fn watch_for_executor_loss(address: &Address, before: u64) -> ClusterError {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(WATCH_SECONDS)).await;
+        if let Err(e @ ClusterError::ExecutorLost { .. }) =
+            check_no_executor_lost(address, before).await
+        {
+            return e;
+        }
+    }
+}
+
 /// The most of a `/readyz` reply read.
 const READYZ_REPLY_BYTES: u64 = 4096;
 

@@ -171,13 +171,24 @@ pub async fn run(
         if let StepKind::Sql { file, text } = &step.kind {
             queries.insert(file.clone(), hex::encode(Sha256::digest(text.as_bytes())));
         }
-        let result = match &step.kind {
-            StepKind::Sql { file, text } => {
-                run_sql(&ctx, pipeline, step, file, text, scratch.is_some()).await?
+        let work = async {
+            match &step.kind {
+                StepKind::Sql { file, text } => {
+                    run_sql(&ctx, pipeline, step, file, text, scratch.is_some()).await
+                }
+                StepKind::Builtin(Builtin::UnpivotIndicators) => Ok(Some(
+                    run_unpivot(&ctx, step, &results, scratch.is_some()).await?,
+                )),
             }
-            StepKind::Builtin(Builtin::UnpivotIndicators) => {
-                Some(run_unpivot(&ctx, step, &results, scratch.is_some()).await?)
-            }
+        };
+        let result = match &engine.cluster {
+            None => work.await?,
+            Some(cluster) => tokio::select! {
+                result = work => result?,
+                lost = crate::engine::cluster::watch_for_executor_loss(&cluster.scheduler, executors) => {
+                    return Err(PipelineError::Cluster { step: step.name.clone(), source: lost });
+                }
+            },
         };
         check_executors(engine, executors, &step.name).await?;
         if let Some((schema, batches)) = result {
