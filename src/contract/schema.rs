@@ -192,8 +192,55 @@ pub const REFERENCE_DATE: &str = "2020-12-31";
 /// rules and, as the SQL function `age_on(birth_date, date)`, by every query.
 pub fn age_on(birth: chrono::NaiveDate, on: chrono::NaiveDate) -> i32 {
     use chrono::Datelike as _;
-    let before_birthday = (on.month(), on.day()) < (birth.month(), birth.day());
-    on.year() - birth.year() - i32::from(before_birthday)
+    age_between(
+        (birth.year(), birth.month(), birth.day()),
+        (on.year(), on.month(), on.day()),
+    )
+}
+
+/// [`age_on`] of two civil dates (year, month, day): the years between them, less one before
+/// the birthday.
+pub fn age_between(birth: (i32, u32, u32), on: (i32, u32, u32)) -> i32 {
+    let before_birthday = (on.1, on.2) < (birth.1, birth.2);
+    on.0 - birth.0 - i32::from(before_birthday)
+}
+
+/// [`age_on`] on Arrow dates (days since 1970-01-01), as the SQL function computes it for
+/// millions of rows: the same comparison of (month, day), on civil dates computed with integer
+/// arithmetic instead of calendar objects. `None` outside the dates chrono represents (where
+/// [`age_on`] cannot be asked); equal to it everywhere else (tested).
+pub fn age_on_days(birth: i32, on: i32) -> Option<i32> {
+    Some(age_between(civil_from_days(birth)?, civil_from_days(on)?))
+}
+
+/// The proleptic Gregorian (year, month, day) of a day number (days since 1970-01-01), by
+/// Howard Hinnant's `civil_from_days`; `None` outside chrono's range of dates.
+pub fn civil_from_days(days: i32) -> Option<(i32, u32, u32)> {
+    use std::sync::LazyLock;
+    // Chrono's first and last dates as day numbers.
+    static RANGE: LazyLock<(i64, i64)> = LazyLock::new(|| {
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        let day = |d: chrono::NaiveDate| d.signed_duration_since(epoch).num_days();
+        (day(chrono::NaiveDate::MIN), day(chrono::NaiveDate::MAX))
+    });
+    let z = i64::from(days);
+    if z < RANGE.0 || z > RANGE.1 {
+        return None;
+    }
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097; // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], from March
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Some((
+        i32::try_from(year).ok()?,
+        u32::try_from(month).ok()?,
+        u32::try_from(day).ok()?,
+    ))
 }
 
 pub static COUNTIES: &[Column] = &[
@@ -419,6 +466,60 @@ pub fn arrow_schema(table: Table) -> arrow::datatypes::SchemaRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn days(d: chrono::NaiveDate) -> i32 {
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        i32::try_from(d.signed_duration_since(epoch).num_days()).unwrap()
+    }
+
+    #[test]
+    fn civil_dates_from_day_numbers_are_chronos_for_every_day_from_1600_to_2400() {
+        use chrono::Datelike as _;
+        let mut d = chrono::NaiveDate::from_ymd_opt(1600, 1, 1).unwrap();
+        let end = chrono::NaiveDate::from_ymd_opt(2400, 12, 31).unwrap();
+        while d <= end {
+            assert_eq!(
+                civil_from_days(days(d)),
+                Some((d.year(), d.month(), d.day())),
+                "{d}"
+            );
+            d = d.succ_opt().unwrap();
+        }
+        for edge in [chrono::NaiveDate::MIN, chrono::NaiveDate::MAX] {
+            assert_eq!(
+                civil_from_days(days(edge)),
+                Some((edge.year(), edge.month(), edge.day()))
+            );
+        }
+        assert_eq!(civil_from_days(days(chrono::NaiveDate::MIN) - 1), None);
+        assert_eq!(civil_from_days(days(chrono::NaiveDate::MAX) + 1), None);
+        assert_eq!(civil_from_days(i32::MIN), None);
+        assert_eq!(civil_from_days(i32::MAX), None);
+    }
+
+    #[test]
+    fn age_on_day_numbers_is_age_on_dates_around_every_birthday_and_leap_day() {
+        let on_dates = [
+            "2020-12-31",
+            "2021-02-28",
+            "2024-02-29",
+            "2021-03-01",
+            "1970-01-01",
+        ];
+        let mut birth = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap();
+        let last = chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+        while birth <= last {
+            for on in on_dates {
+                let on: chrono::NaiveDate = on.parse().unwrap();
+                assert_eq!(
+                    age_on_days(days(birth), days(on)),
+                    Some(age_on(birth, on)),
+                    "{birth} on {on}"
+                );
+            }
+            birth = birth.succ_opt().unwrap();
+        }
+    }
 
     #[test]
     fn every_table_has_unique_names_and_labels() {

@@ -11,6 +11,8 @@ use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
 
+use crate::contract::schema::{age_between, age_on_days, civil_from_days};
+
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(age_on_udf());
 }
@@ -47,15 +49,21 @@ fn age_on_udf() -> ScalarUDF {
                     "age_on takes two dates".to_string(),
                 ));
             };
-            let out: Int64Array = birth
-                .iter()
-                .zip(on.iter())
-                .map(|(b, o)| {
-                    let b = Date32Type::to_naive_date_opt(b?)?;
-                    let o = Date32Type::to_naive_date_opt(o?)?;
-                    Some(i64::from(crate::contract::schema::age_on(b, o)))
-                })
-                .collect();
+            let out: Int64Array = match args.get(1) {
+                // The reference date is usually one constant: its civil date is computed once.
+                Some(ColumnarValue::Scalar(_)) => {
+                    let on = on.iter().next().flatten().and_then(civil_from_days);
+                    birth
+                        .iter()
+                        .map(|b| Some(i64::from(age_between(civil_from_days(b?)?, on?))))
+                        .collect()
+                }
+                _ => birth
+                    .iter()
+                    .zip(on.iter())
+                    .map(|(b, o)| Some(i64::from(age_on_days(b?, o?)?)))
+                    .collect(),
+            };
             like_the_arguments(Arc::new(out), args)
         }),
     )
