@@ -114,9 +114,17 @@ fn main() {
     let work = tmp.path().join("executors");
     std::fs::create_dir_all(&work).expect("work dir");
     let (_nodes, scheduler) = start_cluster(b.threads, b.memory, &work);
-    let ready = rt
-        .block_on(probe(&scheduler, Duration::from_secs(60)))
-        .expect("the loopback cluster starts");
+    // The scheduler process may not listen yet: a refused connection is retried for a minute.
+    let started = Instant::now();
+    let ready = loop {
+        match rt.block_on(probe(&scheduler, Duration::from_secs(60))) {
+            Ok(ready) => break ready,
+            Err(e) if started.elapsed() > Duration::from_secs(60) => {
+                panic!("the loopback cluster starts: {e}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    };
     // Both executors registered.
     let deadline = Instant::now() + Duration::from_secs(60);
     while !rt

@@ -1,7 +1,7 @@
 //! Ingest throughput against DuckDB, and peak memory at national scale.
 //!
 //! ```text
-//! cargo bench --bench ingest -- 0.02            # povcensus ingest vs DuckDB CSV → Parquet
+//! cargo bench --bench ingest -- 0.02            # povcensus ingest vs DuckDB and Polars
 //! cargo bench --bench ingest -- 1.0 --no-duckdb  # national scale: time and peak memory only
 //! ```
 //!
@@ -9,11 +9,12 @@
 //! `--data DIR` (keep and reuse the generated submissions there), `--warehouse DIR` (keep the
 //! warehouse, e.g. for `benches/pipeline.rs`).
 //!
-//! The peer does less work on purpose: DuckDB (from PyPI, in the project's test venv) converts
-//! the same CSV files to zstd Parquet with type inference and no validation at all, while
+//! The peers do less work on purpose: DuckDB and Polars (from PyPI, in the project's test venv)
+//! convert the same CSV files to zstd Parquet with type inference and no validation at all —
+//! one statement per table over all provinces' files, as their users write it — while
 //! povcensus decodes, validates every rule, checks orphans and duplicates nationally, writes
-//! the warehouse and commits. The ratio is povcensus time / DuckDB time (≤ 1.0: povcensus is at
-//! least as fast).
+//! the warehouse and commits. Each ratio is povcensus time / the peer's time (≤ 1.0: povcensus
+//! is at least as fast). `--no-duckdb` leaves both peers out.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,28 +27,70 @@ use povcensus::engine::EngineConfig;
 use povcensus::generator::{GenerateOptions, generate};
 use povcensus::ingest::{IngestOptions, ingest};
 
-const DUCKDB_SCRIPT: &str = r#"
-import duckdb, os, sys, time
+/// The CSV files of each table across all provinces, as the peers' scripts list them.
+const LIST_TABLES: &str = r#"
+import os, sys, time
 src, dst, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
-con = duckdb.connect()
-con.execute(f"SET threads = {threads}")
-files = []
+tables = {}
 for prov in sorted(os.listdir(src)):
     d = os.path.join(src, prov)
     if len(prov) != 2 or not os.path.isdir(d):
         continue
     for name in sorted(os.listdir(d)):
         if name.endswith(".csv"):
-            files.append((prov, name, os.path.join(d, name)))
+            tables.setdefault(name[:-4], []).append(os.path.join(d, name))
 os.makedirs(dst, exist_ok=True)
-start = time.perf_counter()
-rows = 0
-for prov, name, path in files:
-    out = os.path.join(dst, f"{prov}_{name[:-4]}.parquet")
-    con.execute(f"COPY (SELECT * FROM read_csv('{path}', header = true)) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
-    rows += con.execute(f"SELECT COUNT(*) FROM read_parquet('{out}')").fetchone()[0]
-print(f"{time.perf_counter() - start:.3f} {rows}")
 "#;
+
+/// DuckDB as its users write a conversion: one `COPY` per table over all provinces' files.
+const DUCKDB_SCRIPT: &str = r#"
+import duckdb
+con = duckdb.connect()
+con.execute(f"SET threads = {threads}")
+con.execute("SET enable_progress_bar = false")
+start = time.perf_counter()
+for table, files in sorted(tables.items()):
+    out = os.path.join(dst, f"{table}.parquet")
+    con.execute(f"COPY (SELECT * FROM read_csv({files!r}, header = true, union_by_name = true)) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
+elapsed = time.perf_counter() - start
+rows = sum(con.execute(f"SELECT COUNT(*) FROM read_parquet('{os.path.join(dst, t + '.parquet')}')").fetchone()[0] for t in tables)
+print(f"{elapsed:.3f} {rows}")
+"#;
+
+/// Polars as its users write a conversion: a lazy `scan_csv` over each table's files streamed
+/// into one zstd Parquet file (`POLARS_MAX_THREADS` set to the threads before the import).
+const POLARS_SCRIPT: &str = r#"
+import polars as pl
+start = time.perf_counter()
+for table, files in sorted(tables.items()):
+    out = os.path.join(dst, f"{table}.parquet")
+    pl.scan_csv(files, try_parse_dates=True).sink_parquet(out, compression="zstd")
+elapsed = time.perf_counter() - start
+rows = sum(pl.scan_parquet(os.path.join(dst, f"{t}.parquet")).select(pl.len()).collect().item() for t in tables)
+print(f"{elapsed:.3f} {rows}")
+"#;
+
+/// Run one peer's conversion of `data` into `out`: its seconds and the rows it wrote.
+fn peer(python: &Path, script: &str, data: &Path, out: &Path, threads: usize) -> (f64, u64) {
+    let o = Command::new(python)
+        .args(["-c", &format!("{LIST_TABLES}{script}")])
+        .arg(data)
+        .arg(out)
+        .arg(threads.to_string())
+        .env("POLARS_MAX_THREADS", threads.to_string())
+        .output()
+        .expect("run python");
+    assert!(
+        o.status.success(),
+        "peer failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut parts = text.lines().last().unwrap_or_default().split_whitespace();
+    let seconds = parts.next().and_then(|s| s.parse().ok()).expect("time");
+    let rows = parts.next().and_then(|s| s.parse().ok()).expect("rows");
+    (seconds, rows)
+}
 
 fn main() {
     let BenchArgs {
@@ -112,39 +155,27 @@ fn main() {
 
     if with_duckdb {
         let Some(python) = venv_python(root) else {
-            println!("  duckdb: not available (run .ci/python-env)");
+            println!("  peers: not available (run .ci/python-env)");
             return;
         };
-        let out = Command::new(python)
-            .args(["-c", DUCKDB_SCRIPT])
-            .arg(&data)
-            .arg(tmp.path().join("duckdb"))
-            .arg(threads.to_string())
-            .output()
-            .expect("run duckdb");
-        assert!(
-            out.status.success(),
-            "duckdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut parts = text.split_whitespace();
-        let theirs: f64 = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .expect("duckdb time");
-        let rows: u64 = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .expect("duckdb rows");
-        println!(
-            "  duckdb CSV → Parquet (no validation)        {theirs:>9.2} s   {:>10.0} rows/s",
-            rows as f64 / theirs
-        );
-        println!(
-            "  ratio povcensus / duckdb                    {:>9.2}",
-            ours / theirs
-        );
+        for (name, script) in [
+            ("duckdb CSV → Parquet (no validation)", DUCKDB_SCRIPT),
+            ("polars CSV → Parquet (no validation)", POLARS_SCRIPT),
+        ] {
+            let dir = tmp.path().join(name.split(' ').next().unwrap_or("peer"));
+            let (theirs, rows) = peer(&python, script, &data, &dir, threads);
+            println!(
+                "  {name:<43} {theirs:>9.2} s   {:>10.0} rows/s",
+                rows as f64 / theirs
+            );
+            assert_eq!(rows, report.rows_read, "the peer converted every row");
+            println!(
+                "    ratio povcensus / {:<24} {:>9.2}",
+                name.split(' ').next().unwrap_or("peer"),
+                ours / theirs
+            );
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }
 

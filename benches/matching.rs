@@ -134,7 +134,14 @@ async fn write_register(
     let target = Arc::clone(&schema);
     let batches = stream.map(move |b| {
         b.and_then(|b| {
-            arrow::record_batch::RecordBatch::try_new(Arc::clone(&target), b.columns().to_vec())
+            // The SQL's string columns may come as Utf8View: cast to the register's schema.
+            let columns = b
+                .columns()
+                .iter()
+                .zip(target.fields())
+                .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
+                .collect::<Result<Vec<_>, _>>()?;
+            arrow::record_batch::RecordBatch::try_new(Arc::clone(&target), columns)
                 .map_err(Into::into)
         })
     });
