@@ -8,7 +8,7 @@
 //! ```
 //!
 //! `--warehouse DIR` reuses (or keeps) the warehouse; `--threads N` (default 2). When the
-//! warehouse holds no registers yet, registers of about 1.5 times the census persons are derived
+//! warehouse holds no registers yet, registers of about twice the census persons are derived
 //! from it with SQL (streamed into Parquet, committed as one snapshot): medical insurance for
 //! every member, students for the children, disability records, 低保 for the 低保 members and
 //! for as many persons again on no roster, and small shares of deaths, vehicles, businesses,

@@ -18,38 +18,6 @@ WITH covered AS (
     FROM match_rules AS r
     JOIN register_coverage AS c ON c.register_file = r.register_file
 ),
-person_bases AS (
-    SELECT county_code,
-           COUNT(*) AS persons,
-           SUM(CASE WHEN age BETWEEN 6 AND 15 THEN 1 ELSE 0 END) AS children
-    FROM census_members
-    GROUP BY county_code
-),
-household_flags AS (
-    SELECT h.county_code, h.household_id, h.housing_route, h.exit_year,
-           SUM(CASE WHEN f.rule_id IN ('match.vehicle', 'match.business',
-                                       'match.public_employee', 'match.urban_property')
-                    THEN 1 ELSE 0 END) AS identification_findings,
-           COUNT(f.rule_id) AS findings
-    FROM census_households AS h
-    LEFT JOIN match_findings AS f ON f.household_id = h.household_id
-    GROUP BY h.county_code, h.household_id, h.housing_route, h.exit_year
-),
-household_bases AS (
-    SELECT county_code,
-           COUNT(*) AS households,
-           SUM(CASE WHEN housing_route = 1 THEN 1 ELSE 0 END) AS safe_existing,
-           SUM(CASE WHEN identification_findings > 0 THEN 1 ELSE 0 END) AS identification_flagged,
-           SUM(CASE WHEN exit_year IS NOT NULL THEN 1 ELSE 0 END) AS exited,
-           SUM(CASE WHEN exit_year IS NOT NULL AND findings > 0 THEN 1 ELSE 0 END) AS exited_flagged
-    FROM household_flags
-    GROUP BY county_code
-),
-recipient_bases AS (
-    SELECT county_code, COUNT(DISTINCT id_key) AS recipients
-    FROM assistance_recipients
-    GROUP BY county_code
-),
 checked AS (
     SELECT c.county_code, c.rule_id, c.rule_order,
            COALESCE(CASE c.unit WHEN 'persons' THEN p.persons
@@ -57,9 +25,9 @@ checked AS (
                                 WHEN 'households' THEN h.safe_existing
                                 WHEN 'recipients' THEN r.recipients END, 0) AS units
     FROM covered AS c
-    LEFT JOIN person_bases AS p ON p.county_code = c.county_code
-    LEFT JOIN household_bases AS h ON h.county_code = c.county_code
-    LEFT JOIN recipient_bases AS r ON r.county_code = c.county_code
+    LEFT JOIN county_person_bases AS p ON p.county_code = c.county_code
+    LEFT JOIN county_household_bases AS h ON h.county_code = c.county_code
+    LEFT JOIN county_recipient_bases AS r ON r.county_code = c.county_code
 ),
 found AS (
     SELECT county_code, rule_id,
@@ -84,17 +52,17 @@ FROM checked AS c
 LEFT JOIN found AS f ON f.county_code = c.county_code AND f.rule_id = c.rule_id
 UNION ALL
 SELECT county_code, 'accuracy.identification', 101, identification_flagged, households
-FROM household_bases
+FROM county_household_bases
 WHERE county_code IN (SELECT county_code FROM identification_counties)
 UNION ALL
 SELECT county_code, 'accuracy.identification:clear', 102, households - identification_flagged, households
-FROM household_bases
+FROM county_household_bases
 WHERE county_code IN (SELECT county_code FROM identification_counties)
 UNION ALL
 SELECT county_code, 'accuracy.exit', 103, exited_flagged, exited
-FROM household_bases
+FROM county_household_bases
 WHERE county_code IN (SELECT county_code FROM covered)
 UNION ALL
 SELECT county_code, 'accuracy.exit:clear', 104, exited - exited_flagged, exited
-FROM household_bases
+FROM county_household_bases
 WHERE county_code IN (SELECT county_code FROM covered)

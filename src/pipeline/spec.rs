@@ -129,6 +129,18 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../queries/matching/census_members.sql"),
     ),
     (
+        "queries/matching/county_household_bases.sql",
+        include_str!("../../queries/matching/county_household_bases.sql"),
+    ),
+    (
+        "queries/matching/county_person_bases.sql",
+        include_str!("../../queries/matching/county_person_bases.sql"),
+    ),
+    (
+        "queries/matching/county_recipient_bases.sql",
+        include_str!("../../queries/matching/county_recipient_bases.sql"),
+    ),
+    (
         "queries/matching/county_sums.sql",
         include_str!("../../queries/matching/county_sums.sql"),
     ),
