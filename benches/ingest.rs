@@ -48,6 +48,7 @@ import duckdb
 con = duckdb.connect()
 con.execute(f"SET threads = {threads}")
 con.execute("SET enable_progress_bar = false")
+con.execute(f"SET temp_directory = '{dst}.spill'")
 start = time.perf_counter()
 for table, files in sorted(tables.items()):
     out = os.path.join(dst, f"{table}.parquet")

@@ -95,6 +95,8 @@ con.create_function("stratified_variance", _stratified_variance, [duckdb.list_ty
 con.execute("CREATE MACRO survey_variance(s, p, z) AS stratified_variance(list(CAST(s AS BIGINT)), list(CAST(p AS VARCHAR)), list(CAST(z AS DOUBLE)))")
 con.execute(f"SET threads = {spec['threads']}")
 con.execute("SET enable_progress_bar = false")
+# Spill files in the benchmark's temporary directory, not in the working directory.
+con.execute(f"SET temp_directory = '{spec['out']}.spill'")
 con.execute(f"SET memory_limit = '{spec['memory_mib']}MiB'")
 start = time.perf_counter()
 for table, files in spec["tables"].items():
