@@ -30,7 +30,6 @@ pub struct IngestArgs {
 
 /// Runs `povcensus ingest`.
 pub(super) async fn run(args: IngestArgs, interactive: bool) -> anyhow::Result<u8> {
-    use std::io::Write as _;
     let opts = crate::ingest::IngestOptions {
         submissions: args.submissions.clone(),
         warehouse: args.warehouse.clone(),
@@ -40,8 +39,18 @@ pub(super) async fn run(args: IngestArgs, interactive: bool) -> anyhow::Result<u
         progress: interactive,
     };
     let report = crate::ingest::ingest(&opts).await?;
+    print_report(&report, args.json)
+}
+
+/// Print an ingest (or validation) report on stdout, as JSON or text, and give its exit
+/// status; a report whose rows do not balance is an error.
+pub(super) fn print_report(
+    report: &crate::ingest::report::IngestReport,
+    json: bool,
+) -> anyhow::Result<u8> {
+    use std::io::Write as _;
     let mut out = std::io::stdout().lock();
-    if args.json {
+    if json {
         out.write_all(report.to_json().as_bytes())?;
     } else {
         out.write_all(report.to_text().as_bytes())?;

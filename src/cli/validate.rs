@@ -37,7 +37,6 @@ pub struct ValidateArgs {
 /// Runs `povcensus validate`: exit status 0 when every row would load, 1 when rows or files
 /// would be rejected (errors are status 2).
 pub(super) async fn run(args: ValidateArgs, interactive: bool) -> anyhow::Result<u8> {
-    use std::io::Write as _;
     let opts = crate::ingest::IngestOptions {
         submissions: args.submissions.clone(),
         warehouse: args.warehouse.clone().unwrap_or_default(),
@@ -50,14 +49,5 @@ pub(super) async fn run(args: ValidateArgs, interactive: bool) -> anyhow::Result
         anyhow::bail!("--warehouse is empty: give a warehouse directory or leave the option out");
     }
     let report = crate::ingest::validate(&opts, args.rejects.as_deref()).await?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        out.write_all(report.to_json().as_bytes())?;
-    } else {
-        out.write_all(report.to_text().as_bytes())?;
-    }
-    if !report.balanced {
-        anyhow::bail!("rows read do not equal rows loaded plus rows rejected");
-    }
-    Ok(report.exit_code())
+    super::ingest::print_report(&report, args.json)
 }

@@ -47,17 +47,31 @@ pub struct ProvinceReport {
 impl ProvinceReport {
     /// rows read = rows loaded + rows rejected, for every file.
     pub fn balanced(&self) -> bool {
-        self.files
-            .iter()
-            .all(|f| f.rows_read == f.rows_loaded + f.rows_rejected)
-            && self.rows_read == self.rows_loaded + self.rows_rejected
+        balanced(
+            &self.files,
+            self.rows_read,
+            self.rows_loaded,
+            self.rows_rejected,
+        )
     }
 
     pub fn any_rejected(&self) -> bool {
-        self.status == Status::Rejected
-            || self.rows_rejected > 0
-            || self.files.iter().any(|f| f.file_rejected)
+        any_rejected(&self.status, self.rows_rejected, &self.files)
     }
+}
+
+/// rows read = rows loaded + rows rejected, for every file and in total: one submission's
+/// balance (a province's or a department's).
+fn balanced(files: &[FileCount], read: u64, loaded: u64, rejected: u64) -> bool {
+    files
+        .iter()
+        .all(|f| f.rows_read == f.rows_loaded + f.rows_rejected)
+        && read == loaded + rejected
+}
+
+/// Whether a submission was rejected as a whole, or any of its rows or files was.
+fn any_rejected(status: &Status, rows_rejected: u64, files: &[FileCount]) -> bool {
+    *status == Status::Rejected || rows_rejected > 0 || files.iter().any(|f| f.file_rejected)
 }
 
 /// What happened to one department's register submission (`registers.md` §1).
@@ -107,15 +121,16 @@ impl DepartmentReport {
 
     /// rows read = rows loaded + rows rejected, for every file.
     pub fn balanced(&self) -> bool {
-        self.files
-            .iter()
-            .all(|f| f.rows_read == f.rows_loaded + f.rows_rejected)
+        balanced(
+            &self.files,
+            self.rows_read,
+            self.rows_loaded,
+            self.rows_rejected,
+        )
     }
 
     pub fn any_rejected(&self) -> bool {
-        self.status == Status::Rejected
-            || self.rows_rejected > 0
-            || self.files.iter().any(|f| f.file_rejected)
+        any_rejected(&self.status, self.rows_rejected, &self.files)
     }
 }
 
