@@ -121,6 +121,16 @@ fn init_logging(quiet: bool, verbose: u8) {
                 .expect("static directive"),
         );
     }
+    // A failed job's message, which Ballista's client logs as an error, is the command's own
+    // error too: said once, by the command.
+    if verbose < 2 {
+        // Cannot fail: a static directive.
+        filter = filter.add_directive(
+            "ballista_core::execution_plans::distributed_query=off"
+                .parse()
+                .expect("static directive"),
+        );
+    }
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

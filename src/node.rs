@@ -6,16 +6,23 @@
 //! directory that is removed when the node stops (an interrupt included) and emptied of each
 //! job's files soon after the job ends.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::serde::protobuf::executor_status;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
-use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::cluster::{
+    BallistaCluster, ClusterState, ClusterStateEvent, ClusterStateEventStream,
+};
 use ballista_scheduler::config::SchedulerConfig;
-use ballista_scheduler::scheduler_process::start_server;
+use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service};
+use ballista_scheduler::scheduler_server::SchedulerServer;
 use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
+use futures::StreamExt;
 
 use crate::engine::cluster::{Address, node_config, node_runtime};
 use crate::engine::scratch::ScratchDir;
@@ -155,15 +162,104 @@ pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<(), NodeError> {
     let cluster = BallistaCluster::new_from_config(&config)
         .await
         .map_err(ballista)?;
+    let cluster_state = cluster.cluster_state();
     eprintln!(
         "povcensus {} scheduler listening on {} (df://{})",
         env!("CARGO_PKG_VERSION"),
         address,
         opts.bind
     );
-    start_server(cluster, address, Arc::new(config))
+    let config = Arc::new(config);
+    config.validate().map_err(ballista)?;
+    let scheduler = create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, config)
+        .await
+        .map_err(ballista)?;
+    let events = scheduler.cluster_state_events().await.map_err(ballista)?;
+    tokio::spawn(cancel_running_jobs_on_executor_loss(
+        scheduler.clone(),
+        cluster_state,
+        opts.executor_timeout,
+        events,
+    ));
+    start_grpc_service(address, scheduler)
         .await
         .map_err(ballista)
+}
+
+/// Milliseconds between the scheduler's looks for executors that stopped being alive.
+const LOSS_CHECK_MILLIS: u64 = 250;
+
+/// Cancel every running job as soon as an executor leaves the cluster: its heartbeats stop
+/// (the moment `/readyz` stops counting it), or the scheduler removes it because a task could
+/// not be sent to it. Ballista 55 would re-run the lost executor's tasks, and such a re-run
+/// has been seen to count rows twice or to leave the job waiting for ever; a census figure
+/// must be right or absent, so the job fails and the client says so
+/// ([`ClusterError::JobCancelled`](crate::engine::cluster::ClusterError::JobCancelled)). An
+/// executor is lost once: its later removal by Ballista does not cancel the jobs submitted
+/// since (the rerun), and jobs submitted after the loss run on the remaining executors.
+async fn cancel_running_jobs_on_executor_loss(
+    scheduler: SchedulerServer<LogicalPlanNode, PhysicalPlanNode>,
+    cluster_state: Arc<dyn ClusterState>,
+    executor_timeout: u64,
+    mut events: ClusterStateEventStream,
+) {
+    let mut alive: HashSet<String> = HashSet::new();
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(LOSS_CHECK_MILLIS));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let lost: Vec<String> = tokio::select! {
+            _ = tick.tick() => {
+                let now = alive_executors(cluster_state.as_ref(), executor_timeout);
+                let lost = alive.difference(&now).cloned().collect();
+                alive = now;
+                lost
+            }
+            event = events.next() => match event {
+                None => return,
+                Some(ClusterStateEvent::RegisteredExecutor { executor_id }) => {
+                    alive.insert(executor_id);
+                    continue;
+                }
+                Some(ClusterStateEvent::RemovedExecutor { executor_id }) => {
+                    if !alive.remove(&executor_id) {
+                        continue;
+                    }
+                    vec![executor_id]
+                }
+            },
+        };
+        if lost.is_empty() {
+            continue;
+        }
+        let running = scheduler.state.task_manager.get_running_job_cache();
+        for job in running.keys() {
+            tracing::warn!(executors = ?lost, %job, "an executor left the cluster: cancelling the running job");
+            if let Err(e) = scheduler.cancel_job(job.clone()).await {
+                tracing::error!(%job, error = %e, "could not cancel the job");
+            }
+        }
+    }
+}
+
+/// The executors `/readyz` counts: active, with a heartbeat within `executor_timeout` seconds
+/// (Ballista's own test, on its whole-second clock).
+fn alive_executors(state: &dyn ClusterState, executor_timeout: u64) -> HashSet<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let threshold = now.saturating_sub(executor_timeout);
+    state
+        .executor_heartbeats()
+        .into_iter()
+        .filter(|(_, heartbeat)| {
+            let active = matches!(
+                heartbeat.status.as_ref().and_then(|s| s.status.as_ref()),
+                Some(executor_status::Status::Active(_))
+            );
+            active && heartbeat.timestamp > threshold
+        })
+        .map(|(id, _)| id)
+        .collect()
 }
 
 /// Run an executor until the process is stopped (or the scheduler tells it to stop).

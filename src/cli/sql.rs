@@ -104,7 +104,9 @@ pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
         }
     };
     match script {
-        Some(script) => run_script(&ctx, &runner, &script, &args).await?,
+        Some(script) => run_script(&ctx, &runner, &script, &args)
+            .await
+            .map_err(|e| said_as_a_loss(e, &engine))?,
         None => {
             let opts = crate::console::ReplOptions {
                 format: args.format,
@@ -125,6 +127,23 @@ pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
         s.remove().await;
     }
     Ok(0)
+}
+
+/// A statement the scheduler cancelled because an executor left the cluster, said as such.
+fn said_as_a_loss(error: anyhow::Error, engine: &crate::engine::EngineConfig) -> anyhow::Error {
+    match &engine.cluster {
+        Some(cluster)
+            if error
+                .chain()
+                .any(|c| crate::engine::cluster::cancelled_by_scheduler(&c.to_string())) =>
+        {
+            crate::engine::cluster::ClusterError::JobCancelled {
+                address: cluster.scheduler.url(),
+            }
+            .into()
+        }
+        _ => error,
+    }
 }
 
 /// The warehouse of `sql` without `--extract`: `--warehouse`, else POVCENSUS_WAREHOUSE. Read

@@ -55,6 +55,10 @@ pub enum ClusterError {
         before: u64,
         after: u64,
     },
+    #[error(
+        "the scheduler at {address} cancelled the job: an executor left the cluster while it ran; its results are not used"
+    )]
+    JobCancelled { address: String },
     #[error("the cluster could not read or write the shared scratch {location}: {source}")]
     Scratch {
         location: String,
@@ -77,7 +81,7 @@ impl ClusterError {
                 "start executors with `povcensus cluster executor --scheduler HOST:PORT` and \
                  check they can reach the scheduler"
             }
-            ClusterError::ExecutorLost { .. } => {
+            ClusterError::ExecutorLost { .. } | ClusterError::JobCancelled { .. } => {
                 "run the command again once the cluster is stable (`povcensus cluster status`): \
                  Ballista re-runs the tasks of a lost executor, and such a re-run has been seen \
                  to count rows twice, so povcensus never keeps a result computed across a loss"
@@ -255,6 +259,14 @@ pub async fn check_no_executor_lost(address: &Address, before: u64) -> Result<()
         });
     }
     Ok(())
+}
+
+/// Whether `error` is a job the scheduler cancelled. A povcensus scheduler cancels every
+/// running job when an executor leaves the cluster (`node::run_scheduler`), and nothing else
+/// cancels a job a client still waits for; Ballista's client reports it as
+/// "Job ID failed: Cancelled" (`message`: the engine's message of a failed query).
+pub fn cancelled_by_scheduler(message: &str) -> bool {
+    message.trim_end().ends_with(" failed: Cancelled")
 }
 
 /// Seconds between the checks of [`watch_for_executor_loss`].
@@ -603,6 +615,20 @@ mod tests {
         ] {
             assert!(Address::parse(bad, SCHEDULER_PORT).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_job_the_scheduler_cancelled_is_told_from_other_failures() {
+        // Ballista 55's client, as a step's engine error shows it.
+        assert!(cancelled_by_scheduler(
+            "Execution error: Job 038HJDQZ5J000 failed: Cancelled"
+        ));
+        assert!(!cancelled_by_scheduler(
+            "Execution error: Job 038HJDQZ5J000 failed: Task failed: division by zero"
+        ));
+        assert!(!cancelled_by_scheduler(
+            "Execution error: Cancelled by the user, then failed: Cancelled again"
+        ));
     }
 
     #[test]

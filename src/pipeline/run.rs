@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use super::PipelineError;
 use super::builtins::{ref_provinces, unpivot_indicators};
 use super::spec::{Builtin, Pipeline, Step, StepKind};
-use crate::engine::cluster::{SharedScratch, untravelled_table};
+use crate::engine::cluster::{ClusterError, SharedScratch, untravelled_table};
 use crate::engine::{EngineConfig, session};
 use crate::output::{OutputFile, StagedDir, write_output};
 use crate::warehouse::{Snapshot, Warehouse};
@@ -184,7 +184,10 @@ pub async fn run(
         let result = match &engine.cluster {
             None => work.await?,
             Some(cluster) => tokio::select! {
-                result = work => result?,
+                result = work => match result {
+                    Ok(result) => result,
+                    Err(e) => return Err(on_cluster_failure(engine, executors, &step.name, e).await),
+                },
                 lost = crate::engine::cluster::watch_for_executor_loss(&cluster.scheduler, executors) => {
                     return Err(PipelineError::Cluster { step: step.name.clone(), source: lost });
                 }
@@ -261,6 +264,36 @@ async fn executors_now(engine: &EngineConfig, step: &str) -> Result<u64, Pipelin
             step: step.to_string(),
             source,
         })
+}
+
+/// The error of a step that failed on a cluster: an executor lost during it (the scheduler
+/// cancels the job, or fewer executors are counted than at the start) is said as such, since
+/// the next step for the user is a rerun, not a look at the SQL.
+async fn on_cluster_failure(
+    engine: &EngineConfig,
+    before: u64,
+    step: &str,
+    error: PipelineError,
+) -> PipelineError {
+    if let Err(lost) = check_executors(engine, before, step).await {
+        return lost;
+    }
+    let message = match &error {
+        PipelineError::Step { source, .. } => source.to_string(),
+        PipelineError::StepFailed { message, .. } => message.clone(),
+        _ => return error,
+    };
+    match &engine.cluster {
+        Some(cluster) if crate::engine::cluster::cancelled_by_scheduler(&message) => {
+            PipelineError::Cluster {
+                step: step.to_string(),
+                source: ClusterError::JobCancelled {
+                    address: cluster.scheduler.url(),
+                },
+            }
+        }
+        _ => error,
+    }
 }
 
 /// On a cluster, refuse a step's result when an executor left during the run (Ballista's
