@@ -527,10 +527,15 @@ fn kill_9_at_any_moment_leaves_a_readable_warehouse() {
         &[],
     );
     let target = subs.join("53");
+    // The killed runs' staging directories, where the next run finds them.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let tmp_env = [("TMPDIR".to_string(), tmp.display().to_string())];
     for delay_ms in [50u64, 300, 900, 1600] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_povcensus"))
             .args(["ingest", target.to_str().unwrap(), "--warehouse", wh])
             .env("RUST_LOG", "warn")
+            .env("TMPDIR", &tmp)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -552,8 +557,17 @@ fn kill_9_at_any_moment_leaves_a_readable_warehouse() {
             "after a kill at {delay_ms} ms the previous state is current"
         );
     }
-    let o = povcensus(&["ingest", target.to_str().unwrap(), "--warehouse", wh]);
+    let o = povcensus_env(
+        &["ingest", target.to_str().unwrap(), "--warehouse", wh],
+        &tmp_env,
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Staged records of the killed runs do not outlive the next run.
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     let now = sql(
         wh,
         "SELECT province_code FROM persons GROUP BY 1 ORDER BY 1",
