@@ -251,7 +251,7 @@ pub(super) async fn write_versions(
             let staged = run.files.iter().find(|f| f.table == Layout::Register(r));
             let rel = format!("data/{}/{dir}/part-0.parquet", r.table_name());
             let data = staged.and_then(|f| f.data.as_deref());
-            let written = copy_parquet(warehouse, &rel, r.arrow_schema(), data.into_iter()).await?;
+            let written = copy(warehouse, &rel, r.arrow_schema(), data, Staged::Data).await?;
             tables.insert(
                 r.table_name().to_string(),
                 DataFile {
@@ -268,8 +268,14 @@ pub(super) async fn write_versions(
         }
         let rejects_rel = format!("register_rejects/{dir}/part-0.parquet");
         let rejects_files = run.files.iter().map(|f| f.rejects.as_path());
-        let rejected =
-            copy_parquet(warehouse, &rejects_rel, rejects_schema(), rejects_files).await?;
+        let rejected = copy(
+            warehouse,
+            &rejects_rel,
+            rejects_schema(),
+            rejects_files,
+            Staged::Rejects,
+        )
+        .await?;
         out.insert(
             id.to_string(),
             DepartmentVersion {
@@ -307,30 +313,45 @@ fn balanced(department: &str, f: &StagedFile, written: u64) -> Result<FileCount,
     Ok(c)
 }
 
-/// Write the staged Parquet files (of `schema`) one after the other as one warehouse file.
+/// The kinds of staged files: data (Arrow IPC) and rejects (Parquet).
+#[derive(Clone, Copy)]
+enum Staged {
+    Data,
+    Rejects,
+}
+
+/// Write the staged files (of `schema`) one after the other as one warehouse file.
 /// Returns the rows written.
-async fn copy_parquet<'p>(
+async fn copy<'p>(
     warehouse: &Warehouse,
     rel: &str,
     schema: arrow::datatypes::SchemaRef,
-    staged: impl Iterator<Item = &'p Path>,
+    staged: impl IntoIterator<Item = &'p Path>,
+    kind: Staged,
 ) -> Result<u64, IngestError> {
-    let paths: Vec<PathBuf> = staged.map(Path::to_path_buf).collect();
+    let paths: Vec<PathBuf> = staged.into_iter().map(Path::to_path_buf).collect();
     let batches = futures::stream::iter(paths)
-        .then(|p| async move {
-            let file = tokio::fs::File::open(&p)
-                .await
-                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-            let reader = parquet::arrow::ParquetRecordBatchStreamBuilder::new(file)
-                .await?
-                .with_batch_size(32 * 1024)
-                .build()?;
-            Ok::<_, datafusion::error::DataFusionError>(
-                reader.map(|b| b.map_err(datafusion::error::DataFusionError::from)),
-            )
+        .then(move |p| async move {
+            let batches = match kind {
+                Staged::Data => futures::stream::iter(super::stage::read_staged(&p)?)
+                    .map(|b| b.map_err(datafusion::error::DataFusionError::from))
+                    .boxed(),
+                Staged::Rejects => {
+                    let file = tokio::fs::File::open(&p)
+                        .await
+                        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+                    parquet::arrow::ParquetRecordBatchStreamBuilder::new(file)
+                        .await?
+                        .with_batch_size(32 * 1024)
+                        .build()?
+                        .map(|b| b.map_err(datafusion::error::DataFusionError::from))
+                        .boxed()
+                }
+            };
+            Ok::<_, datafusion::error::DataFusionError>(batches)
         })
         .flat_map(|r| match r {
-            Ok(s) => s.boxed(),
+            Ok(s) => s,
             Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
         });
     Ok(warehouse

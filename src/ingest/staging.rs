@@ -307,7 +307,11 @@ pub(super) struct FileJob {
 impl FileJob {
     fn data_path(&self) -> PathBuf {
         self.stem
-            .with_extension(format!("{}.parquet", self.table.name()))
+            .with_extension(format!(
+                "{}{}",
+                self.table.name(),
+                super::stage::STAGED_EXTENSION
+            ))
     }
 
     fn rejects_path(&self) -> PathBuf {

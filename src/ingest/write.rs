@@ -309,22 +309,11 @@ async fn write_table(
         let empty = futures::stream::empty();
         return Ok(warehouse.write_parquet(rel, schema, empty).await?);
     };
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|source| IngestError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-    let staging_err = |source| IngestError::Staging {
+    let reader = super::stage::read_staged(path).map_err(|e| IngestError::Staging {
         path: path.display().to_string(),
-        source,
-    };
-    let reader = parquet::arrow::ParquetRecordBatchStreamBuilder::new(file)
-        .await
-        .map_err(staging_err)?
-        .with_batch_size(32 * 1024)
-        .build()
-        .map_err(staging_err)?;
+        source: e.into(),
+    })?;
+    let reader = futures::stream::iter(reader);
     let n = schema.fields().len();
     let out_schema = Arc::clone(&schema);
     let rejected = rejected_lines.clone();
