@@ -306,12 +306,11 @@ pub(super) struct FileJob {
 
 impl FileJob {
     fn data_path(&self) -> PathBuf {
-        self.stem
-            .with_extension(format!(
-                "{}{}",
-                self.table.name(),
-                super::stage::STAGED_EXTENSION
-            ))
+        self.stem.with_extension(format!(
+            "{}{}",
+            self.table.name(),
+            super::stage::STAGED_EXTENSION
+        ))
     }
 
     fn rejects_path(&self) -> PathBuf {
