@@ -131,18 +131,14 @@ pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
 
 /// A statement the scheduler cancelled because an executor left the cluster, said as such.
 fn said_as_a_loss(error: anyhow::Error, engine: &crate::engine::EngineConfig) -> anyhow::Error {
-    match &engine.cluster {
-        Some(cluster)
-            if error
-                .chain()
-                .any(|c| crate::engine::cluster::cancelled_by_scheduler(&c.to_string())) =>
-        {
-            crate::engine::cluster::ClusterError::JobCancelled {
-                address: cluster.scheduler.url(),
-            }
-            .into()
-        }
-        _ => error,
+    let cancelled = engine.cluster.as_ref().and_then(|cluster| {
+        error
+            .chain()
+            .find_map(|cause| cluster.job_cancelled(&cause.to_string()))
+    });
+    match cancelled {
+        Some(lost) => lost.into(),
+        None => error,
     }
 }
 

@@ -269,6 +269,16 @@ pub fn cancelled_by_scheduler(message: &str) -> bool {
     message.trim_end().ends_with(" failed: Cancelled")
 }
 
+impl Cluster {
+    /// The error to say when `message`, a failed query's, is the scheduler cancelling the job
+    /// because an executor left (see [`cancelled_by_scheduler`]).
+    pub fn job_cancelled(&self, message: &str) -> Option<ClusterError> {
+        cancelled_by_scheduler(message).then(|| ClusterError::JobCancelled {
+            address: self.scheduler.url(),
+        })
+    }
+}
+
 /// Seconds between the checks of [`watch_for_executor_loss`].
 const WATCH_SECONDS: u64 = 1;
 

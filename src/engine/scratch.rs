@@ -26,6 +26,9 @@ fn registry() -> MutexGuard<'static, BTreeSet<PathBuf>> {
 /// The name of every scratch directory starts with this (then its kind: `ingest-`, `spill-`, …).
 const NAME_PREFIX: &str = "povcensus-";
 
+/// The name a scratch directory has until its lock is held (the sweep passes it over).
+const PENDING_PREFIX: &str = ".povcensus-new-";
+
 /// The file in each scratch directory that its process holds locked while it lives.
 const LOCK_FILE: &str = ".owner.lock";
 
@@ -61,7 +64,7 @@ impl ScratchDir {
         // Made and locked under a name the sweep passes over, then renamed: a directory under
         // a swept name is always locked while its process lives.
         let mut builder = tempfile::Builder::new();
-        builder.prefix(".povcensus-new-");
+        builder.prefix(PENDING_PREFIX);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
@@ -74,7 +77,7 @@ impl ScratchDir {
             .path()
             .file_name()
             .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix(".povcensus-new-"))
+            .and_then(|n| n.strip_prefix(PENDING_PREFIX))
             .unwrap_or_default()
             .to_string();
         let path = parent.join(format!("{prefix}{suffix}"));

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use super::PipelineError;
 use super::builtins::{ref_provinces, unpivot_indicators};
 use super::spec::{Builtin, Pipeline, Step, StepKind};
-use crate::engine::cluster::{ClusterError, SharedScratch, untravelled_table};
+use crate::engine::cluster::{SharedScratch, untravelled_table};
 use crate::engine::{EngineConfig, session};
 use crate::output::{OutputFile, StagedDir, write_output};
 use crate::warehouse::{Snapshot, Warehouse};
@@ -283,16 +283,16 @@ async fn on_cluster_failure(
         PipelineError::StepFailed { message, .. } => message.clone(),
         _ => return error,
     };
-    match &engine.cluster {
-        Some(cluster) if crate::engine::cluster::cancelled_by_scheduler(&message) => {
-            PipelineError::Cluster {
-                step: step.to_string(),
-                source: ClusterError::JobCancelled {
-                    address: cluster.scheduler.url(),
-                },
-            }
-        }
-        _ => error,
+    match engine
+        .cluster
+        .as_ref()
+        .and_then(|c| c.job_cancelled(&message))
+    {
+        Some(source) => PipelineError::Cluster {
+            step: step.to_string(),
+            source,
+        },
+        None => error,
     }
 }
 
