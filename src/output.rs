@@ -224,16 +224,13 @@ pub fn write_output(
 
 /// An output table written batch by batch, so a table of any size streams to disk:
 /// `<name>.parquet` with the warehouse's writer properties and `<name>.csv` (UTF-8 with BOM, a
-/// header line before the first batch). `finish` closes both and hashes them.
+/// header line before the first batch). Each file is encoded on a thread of its own, fed in
+/// order through a short queue, so encoding runs beside the work that makes the batches and
+/// the bytes are those of a serial write. `finish` closes both and hashes them.
 pub struct OutputWriter {
-    parquet_path: PathBuf,
-    csv_path: PathBuf,
-    parquet: parquet::arrow::ArrowWriter<std::fs::File>,
-    csv: arrow::csv::Writer<std::io::BufWriter<std::fs::File>>,
-    schema: SchemaRef,
+    parquet: FileThread,
+    csv: FileThread,
     rows: u64,
-    /// Whether a batch was written (the CSV header goes out with the first one).
-    started: bool,
 }
 
 fn write_error(
@@ -243,6 +240,139 @@ fn write_error(
     move |e| OutputError::Write {
         path: p.clone(),
         source: e,
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One output file's encoder: what a [`FileThread`] runs.
+trait FileEncoder: Send + 'static {
+    fn write(&mut self, b: &RecordBatch) -> Result<(), BoxError>;
+    /// Flush and close the file (durably).
+    fn close(self: Box<Self>) -> Result<(), BoxError>;
+}
+
+struct ParquetEncoder(parquet::arrow::ArrowWriter<std::fs::File>);
+
+impl FileEncoder for ParquetEncoder {
+    fn write(&mut self, b: &RecordBatch) -> Result<(), BoxError> {
+        Ok(self.0.write(b)?)
+    }
+
+    fn close(self: Box<Self>) -> Result<(), BoxError> {
+        self.0.close()?;
+        Ok(())
+    }
+}
+
+struct CsvEncoder {
+    csv: arrow::csv::Writer<std::io::BufWriter<std::fs::File>>,
+    schema: SchemaRef,
+    /// Whether a batch was written (the header goes out with the first one).
+    started: bool,
+}
+
+impl FileEncoder for CsvEncoder {
+    fn write(&mut self, b: &RecordBatch) -> Result<(), BoxError> {
+        self.csv.write(&formula_safe_batch(b)?)?;
+        self.started = true;
+        Ok(())
+    }
+
+    fn close(mut self: Box<Self>) -> Result<(), BoxError> {
+        if !self.started {
+            // A table without rows still has its header line.
+            self.csv
+                .write(&RecordBatch::new_empty(Arc::clone(&self.schema)))?;
+        }
+        let file = self
+            .csv
+            .into_inner()
+            .into_inner()
+            .map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(())
+    }
+}
+
+/// Batches queued for an encoder thread; a few are enough to keep both sides busy.
+const QUEUED_BATCHES: usize = 4;
+
+/// A thread encoding one output file from the batches sent to it, in order; it closes the
+/// file and returns its SHA-256 when the sender is done. Dropped unfinished (the output
+/// failed elsewhere), it stops without closing and is waited for, so nothing writes into
+/// the folder after it is removed.
+struct FileThread {
+    path: PathBuf,
+    tx: Option<std::sync::mpsc::SyncSender<RecordBatch>>,
+    thread: Option<std::thread::JoinHandle<Result<String, OutputError>>>,
+    abandoned: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FileThread {
+    fn spawn(path: PathBuf, mut encoder: Box<dyn FileEncoder>) -> Result<FileThread, OutputError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(QUEUED_BATCHES);
+        let abandoned = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::clone(&abandoned);
+        let p = path.clone();
+        let werr = write_error(&path);
+        let thread = std::thread::Builder::new()
+            .name("povcensus-output".into())
+            .spawn(move || {
+                let werr = write_error(&p);
+                for b in rx {
+                    encoder.write(&b).map_err(&werr)?;
+                }
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Ok(String::new());
+                }
+                encoder.close().map_err(&werr)?;
+                sha256_file(&p).map_err(|e| werr(e.into()))
+            })
+            .map_err(|e| werr(e.into()))?;
+        Ok(FileThread {
+            path,
+            tx: Some(tx),
+            thread: Some(thread),
+            abandoned,
+        })
+    }
+
+    fn send(&mut self, b: RecordBatch) -> Result<(), OutputError> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(b).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            Err(self.join().err().unwrap_or_else(|| self.ended()))
+        }
+    }
+
+    /// Close the queue and wait for the file: its SHA-256.
+    fn finish(mut self) -> Result<String, OutputError> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<String, OutputError> {
+        self.tx = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) | None => Err(self.ended()),
+        }
+    }
+
+    /// The error of an encoder thread that is gone without saying why (it panicked).
+    fn ended(&self) -> OutputError {
+        write_error(&self.path)("the thread writing this file stopped unexpectedly".into())
+    }
+}
+
+impl Drop for FileThread {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.abandoned
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = self.join();
+        }
     }
 }
 
@@ -261,61 +391,39 @@ impl OutputWriter {
         let cerr = write_error(&csv_path);
         let mut f =
             std::io::BufWriter::new(std::fs::File::create(&csv_path).map_err(|e| cerr(e.into()))?);
-        f.write_all("\u{feff}".as_bytes())
+        f.write_all(UTF8_BOM.as_bytes())
             .map_err(|e| cerr(e.into()))?;
-        let csv = arrow::csv::WriterBuilder::new().with_header(true).build(f);
-        Ok(OutputWriter {
-            parquet_path,
-            csv_path,
-            parquet,
-            csv,
+        let csv = CsvEncoder {
+            csv: arrow::csv::WriterBuilder::new().with_header(true).build(f),
             schema,
-            rows: 0,
             started: false,
+        };
+        Ok(OutputWriter {
+            parquet: FileThread::spawn(parquet_path, Box::new(ParquetEncoder(parquet)))?,
+            csv: FileThread::spawn(csv_path, Box::new(csv))?,
+            rows: 0,
         })
     }
 
     pub fn write(&mut self, b: &RecordBatch) -> Result<(), OutputError> {
-        self.parquet
-            .write(b)
-            .map_err(|e| write_error(&self.parquet_path)(e.into()))?;
-        let csv_batch = formula_safe_batch(b).map_err(|e| write_error(&self.csv_path)(e.into()))?;
-        self.csv
-            .write(&csv_batch)
-            .map_err(|e| write_error(&self.csv_path)(e.into()))?;
+        self.parquet.send(b.clone())?;
+        self.csv.send(b.clone())?;
         self.rows += b.num_rows() as u64;
-        self.started = true;
         Ok(())
     }
 
     /// Close both files and return their names, rows and SHA-256 digests.
-    pub fn finish(mut self) -> Result<Vec<OutputFile>, OutputError> {
-        if !self.started {
-            // A table without rows still has its header line.
-            let empty = RecordBatch::new_empty(Arc::clone(&self.schema));
-            self.csv
-                .write(&empty)
-                .map_err(|e| write_error(&self.csv_path)(e.into()))?;
-        }
-        self.parquet
-            .close()
-            .map_err(|e| write_error(&self.parquet_path)(e.into()))?;
-        self.csv
-            .into_inner()
-            .into_inner()
-            .map_err(|e| write_error(&self.csv_path)(e.into_error().into()))?
-            .sync_all()
-            .map_err(|e| write_error(&self.csv_path)(e.into()))?;
+    pub fn finish(self) -> Result<Vec<OutputFile>, OutputError> {
+        let rows = self.rows;
         let mut files = Vec::new();
-        for p in [&self.parquet_path, &self.csv_path] {
-            files.push(OutputFile {
-                file: p
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                rows: self.rows,
-                sha256: sha256_file(p).map_err(|e| write_error(p)(e.into()))?,
-            });
+        for lane in [self.parquet, self.csv] {
+            let file = lane
+                .path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let sha256 = lane.finish()?;
+            files.push(OutputFile { file, rows, sha256 });
         }
         Ok(files)
     }

@@ -2,14 +2,11 @@
 -- enumerated registered household with its living conditions, assistance, income and the
 -- type of its village and county. The columns starting with `_` never leave povcensus:
 -- src/extract/mod.rs sorts by _household, replaces it by its keyed pseudonym, generalizes the
--- county and _size (the household's loaded members), and rounds and top-codes the income per
--- capita (the four parts over the declared household size).
-WITH members AS (
-    SELECT household_id, COUNT(*) AS members FROM persons GROUP BY household_id
-)
+-- county, and rounds and top-codes the income per capita (the four parts over the declared
+-- household size). The published household size is the number of persons sharing the
+-- household's pseudonym in research_persons: src/extract counts them there.
 SELECT h.household_id AS _household,
        substr(h.household_id, 1, 6) AS _county,
-       CAST(COALESCE(m.members, 0) AS BIGINT) AS _size,
        (h.income_wage + h.income_business + h.income_property + h.income_transfer)
            / h.household_size AS _income_per_capita,
        CAST(h.poverty_attribute AS BIGINT) AS poverty_attribute,
@@ -26,7 +23,6 @@ SELECT h.household_id AS _household,
        CAST(c.county_type AS BIGINT) AS county_type,
        c.sampling_weight AS weight
 FROM households AS h
-LEFT JOIN members AS m ON m.household_id = h.household_id
 JOIN villages AS v ON v.village_code = substr(h.household_id, 1, 12)
 JOIN counties AS c ON c.county_code = substr(h.household_id, 1, 6)
 WHERE h.enumeration_status = 1

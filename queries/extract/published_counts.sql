@@ -3,10 +3,11 @@
 -- households by size, ages in completed years on ${reference_date}. Unweighted counts of the
 -- census records; src/extract/tables.rs adds the
 -- province and national totals and suppresses small cells.
+-- The three person tables are counted in one pass over the persons: one grouping set each.
 WITH members AS (
     SELECT household_id, COUNT(*) AS members FROM persons GROUP BY household_id
 ),
-people AS (
+persons_counted AS (
     SELECT substr(p.household_id, 1, 6) AS county_code,
            p.sex,
            p.health_status,
@@ -14,20 +15,24 @@ people AS (
     FROM persons AS p
     JOIN households AS h ON h.household_id = p.household_id
     WHERE h.enumeration_status = 1
+),
+people AS (
+    SELECT county_code,
+           CASE sex WHEN 1 THEN '男' ELSE '女' END AS by_sex,
+           CASE WHEN age < 6 THEN '0-5岁' WHEN age <= 15 THEN '6-15岁'
+                WHEN age <= 59 THEN '16-59岁' ELSE '60岁及以上' END AS by_age,
+           CASE health_status WHEN 1 THEN '健康' WHEN 2 THEN '长期慢性病'
+                              WHEN 3 THEN '患有大病' ELSE '残疾' END AS by_health
+    FROM persons_counted
 )
-SELECT county_code, 'persons_by_sex' AS table_name,
-       CASE sex WHEN 1 THEN '男' ELSE '女' END AS category, COUNT(*) AS n
-FROM people GROUP BY 1, 2, 3
-UNION ALL
-SELECT county_code, 'persons_by_age',
-       CASE WHEN age < 6 THEN '0-5岁' WHEN age <= 15 THEN '6-15岁'
-            WHEN age <= 59 THEN '16-59岁' ELSE '60岁及以上' END, COUNT(*)
-FROM people GROUP BY 1, 2, 3
-UNION ALL
-SELECT county_code, 'persons_by_health',
-       CASE health_status WHEN 1 THEN '健康' WHEN 2 THEN '长期慢性病'
-                          WHEN 3 THEN '患有大病' ELSE '残疾' END, COUNT(*)
-FROM people GROUP BY 1, 2, 3
+SELECT county_code,
+       CASE WHEN GROUPING(by_sex) = 0 THEN 'persons_by_sex'
+            WHEN GROUPING(by_age) = 0 THEN 'persons_by_age'
+            ELSE 'persons_by_health' END AS table_name,
+       COALESCE(by_sex, by_age, by_health) AS category,
+       COUNT(*) AS n
+FROM people
+GROUP BY GROUPING SETS ((county_code, by_sex), (county_code, by_age), (county_code, by_health))
 UNION ALL
 SELECT substr(h.household_id, 1, 6), 'households_by_size',
        CASE WHEN COALESCE(m.members, 0) >= 5 THEN '5人及以上'

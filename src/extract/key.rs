@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use arrow::array::StringArray;
+use arrow::array::{Array, StringArray, StringBuilder};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -59,31 +59,42 @@ impl Key {
     /// The pseudonym of `value` of a kind (`person`, `household`): hex HMAC-SHA-256 of
     /// `kind \x1f value`.
     pub fn pseudonym(&self, kind: &str, value: &str) -> String {
+        String::from_utf8_lossy(&self.pseudonym_hex(kind, value)).into_owned()
+    }
+
+    /// [`Key::pseudonym`] as its 64 ASCII hex digits.
+    fn pseudonym_hex(&self, kind: &str, value: &str) -> [u8; 64] {
         let mut mac = self.mac.clone();
         mac.update(kind.as_bytes());
         mac.update(&[0x1f]);
         mac.update(value.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        let mut hex = [0u8; 64];
+        // reason: 32 bytes always fill 64 hex digits exactly.
+        hex::encode_to_slice(mac.finalize().into_bytes(), &mut hex).expect("64 hex digits");
+        hex
     }
 }
 
 /// The pseudonyms of a column of keys (consecutive repeats computed once).
 pub(super) fn pseudonyms(key: &Key, kind: &str, values: &StringArray) -> StringArray {
-    let mut last: Option<(&str, String)> = None;
-    values
-        .iter()
-        .map(|v| {
-            let v = v?;
-            match &last {
-                Some((l, p)) if *l == v => Some(p.clone()),
-                _ => {
-                    let p = key.pseudonym(kind, v);
-                    last = Some((v, p.clone()));
-                    Some(p)
-                }
+    let mut out = StringBuilder::with_capacity(values.len(), values.len() * 64);
+    let mut last: Option<(&str, [u8; 64])> = None;
+    for v in values {
+        let Some(v) = v else {
+            out.append_null();
+            continue;
+        };
+        let hex = match last {
+            Some((l, hex)) if l == v => hex,
+            _ => {
+                let hex = key.pseudonym_hex(kind, v);
+                last = Some((v, hex));
+                hex
             }
-        })
-        .collect()
+        };
+        out.append_value(std::str::from_utf8(&hex).unwrap_or_default());
+    }
+    out.finish()
 }
 
 #[cfg(test)]
@@ -106,5 +117,23 @@ mod tests {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         assert!(!format!("{a:?}").contains("0123"));
+    }
+
+    #[test]
+    fn a_column_gets_the_pseudonym_of_each_value() {
+        let k = Key::from_bytes(b"0123456789abcdef");
+        let column = StringArray::from(vec![Some("a"), Some("a"), None, Some("b"), Some("a")]);
+        let got = pseudonyms(&k, "household", &column);
+        let want: Vec<Option<String>> = column
+            .iter()
+            .map(|v| v.map(|v| k.pseudonym("household", v)))
+            .collect();
+        assert_eq!(
+            got.iter()
+                .map(|v| v.map(str::to_string))
+                .collect::<Vec<_>>(),
+            want
+        );
+        assert_eq!(want[0].as_ref().map(String::len), Some(64));
     }
 }

@@ -258,6 +258,7 @@ async fn write_into(
     // reason: a struct of numbers, strings and maps of string keys always serializes.
     let json = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
     write_file(&opts.out.join("risk_report.json"), json)?;
+    tracing::info!("counting the published county tables");
     published::write_published(&ctx, opts, &queries.published).await?;
     write_file(&opts.out.join("risk_report.html"), risk::risk_html(&report))?;
     Ok(report)

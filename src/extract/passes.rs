@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{
+    Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, StringBuilder,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
@@ -34,7 +36,7 @@ pub(super) async fn read_quasi_identifiers(
     let mut cursor = HouseholdCursor::new(
         stream(
             ctx,
-            &queries.households("_household, _county, _size, _income_per_capita"),
+            &queries.households("_household, _county, _income_per_capita"),
         )
         .await?,
     );
@@ -61,6 +63,7 @@ pub(super) async fn read_quasi_identifiers(
                     return Err(ExtractError::Inconsistent("persons"));
                 }
             }
+            cursor.add_member(&mut frame);
             frame
                 .person_household
                 .push((frame.households.len() - 1) as u32);
@@ -102,14 +105,8 @@ pub(super) async fn write_households(
             .ok_or(ExtractError::Inconsistent("households"))?;
         let mut cols: Vec<ArrayRef> = vec![
             Arc::new(pseudonyms(&opts.key, "household", &utf8(&b, "_household")?)),
-            Arc::new(StringArray::from_iter(
-                tuples
-                    .iter()
-                    .map(|t| value(*t, AREA).map(|a| a.to_string())),
-            )),
-            Arc::new(StringArray::from_iter(
-                tuples.iter().map(|t| value(*t, SIZE).map(size_label)),
-            )),
+            Arc::new(labels(tuples, AREA, |a| a.to_string())),
+            Arc::new(labels(tuples, SIZE, size_label)),
             Arc::new(Float64Array::from_iter(
                 float64(&b, "_income_per_capita")?
                     .iter()
@@ -191,9 +188,7 @@ fn person_columns(
     income: &TopCode,
 ) -> Result<Vec<ArrayRef>, ExtractError> {
     let int = |p: usize| Int64Array::from_iter(tuples.iter().map(|t| value(*t, p).map(i64::from)));
-    let text = |p: usize, label: fn(u32) -> String| {
-        StringArray::from_iter(tuples.iter().map(|t| value(*t, p).map(label)))
-    };
+    let text = |p: usize, label: fn(u32) -> String| labels(tuples, p, label);
     let mut cols: Vec<ArrayRef> = vec![
         Arc::new(pseudonyms(&opts.key, "person", &utf8(b, "_person")?)),
         Arc::new(pseudonyms(&opts.key, "household", &utf8(b, "_household")?)),
@@ -213,6 +208,20 @@ fn person_columns(
             .map(|v| income.apply(v)),
     )));
     Ok(cols)
+}
+
+/// The published labels of the tuples' field `p` (NULL where suppressed), each distinct value
+/// labelled once.
+fn labels(tuples: &[u64], p: usize, label: impl Fn(u32) -> String) -> StringArray {
+    let mut known: HashMap<u32, String> = HashMap::new();
+    let mut out = StringBuilder::with_capacity(tuples.len(), tuples.len() * 8);
+    for t in tuples {
+        match value(*t, p) {
+            Some(v) => out.append_value(known.entry(v).or_insert_with(|| label(v))),
+            None => out.append_null(),
+        }
+    }
+    out.finish()
 }
 
 /// Ethnic groups by GB 3304 code.
@@ -326,9 +335,12 @@ struct HouseholdCursor {
     stream: SendableRecordBatchStream,
     ids: StringArray,
     county: StringArray,
-    size: Int64Array,
     income: Float64Array,
     row: usize,
+    /// The current household's area, and its persons counted so far: its size is the number
+    /// of persons sharing its key, which is what the extract's readers can count.
+    area: Option<u32>,
+    members: u32,
 }
 
 impl HouseholdCursor {
@@ -337,9 +349,10 @@ impl HouseholdCursor {
             stream,
             ids: StringArray::from(Vec::<&str>::new()),
             county: StringArray::from(Vec::<&str>::new()),
-            size: Int64Array::from(Vec::<i64>::new()),
             income: Float64Array::from(Vec::<f64>::new()),
             row: 0,
+            area: None,
+            members: 0,
         }
     }
 
@@ -357,28 +370,31 @@ impl HouseholdCursor {
             let b = b?;
             self.ids = utf8(&b, "_household")?;
             self.county = utf8(&b, "_county")?;
-            self.size = int64(&b, "_size")?;
             self.income = float64(&b, "_income_per_capita")?;
             self.row = 0;
         }
         let i = self.row;
         self.row += 1;
-        let county = self
+        self.area = self
             .county
             .is_valid(i)
-            .then(|| self.county.value(i).parse().ok());
-        let size = self
-            .size
-            .is_valid(i)
-            .then(|| self.size.value(i).clamp(0, 8) as u32);
-        frame
-            .households
-            .push(pack_household(county.flatten(), size));
+            .then(|| self.county.value(i).parse().ok())
+            .flatten();
+        self.members = 0;
+        frame.households.push(pack_household(self.area, Some(0)));
         if self.income.is_valid(i) {
             let rounded = (self.income.value(i) / 100.0).round() * 100.0;
             *frame.income.entry(total_order_key(rounded)).or_default() += 1;
         }
         Ok(true)
+    }
+
+    /// Count a person of the current household (the last one recorded in `frame`).
+    fn add_member(&mut self, frame: &mut Frame) {
+        self.members += 1;
+        if let Some(h) = frame.households.last_mut() {
+            *h = pack_household(self.area, Some(self.members.min(8)));
+        }
     }
 }
 
