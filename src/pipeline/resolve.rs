@@ -145,6 +145,7 @@ impl Pipeline {
                 name: file.name,
                 parameters,
                 steps: ordered,
+                join_filters_in_scans: file.join_filters_in_scans,
             })
         } else {
             Err(problems)

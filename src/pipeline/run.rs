@@ -162,6 +162,12 @@ pub async fn run(
     engine: &EngineConfig,
 ) -> Result<RunManifest, PipelineError> {
     let (ctx, scratch) = prepare(warehouse, snapshot, out, engine).await?;
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .optimizer
+        .enable_join_dynamic_filter_pushdown = pipeline.join_filters_in_scans;
     let executors = executors_now(engine, "session").await?;
     let mut results: BTreeMap<String, Table> = BTreeMap::new();
     let mut outputs = Vec::new();

@@ -20,6 +20,16 @@ pub struct PipelineFile {
     pub parameters: BTreeMap<String, toml::Value>,
     #[serde(default)]
     pub steps: Vec<StepDef>,
+    /// Whether the keys of a join's smaller side filter the scans of its other side
+    /// (DataFusion's join "dynamic filters"). Worth it when the steps read a small part of the
+    /// census (the assessment's sample counties); wasted work, a hash lookup per row, when
+    /// nearly every row finds its match. Speed only: the results are the same.
+    #[serde(default = "yes")]
+    pub join_filters_in_scans: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One step as written.
@@ -81,6 +91,8 @@ pub struct Pipeline {
     pub name: String,
     pub parameters: BTreeMap<String, String>,
     pub steps: Vec<Step>,
+    /// [`PipelineFile::join_filters_in_scans`].
+    pub join_filters_in_scans: bool,
 }
 
 impl Pipeline {

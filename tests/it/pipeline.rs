@@ -574,6 +574,50 @@ fn generated_census_cross_checks_and_determinism() {
 }
 
 #[test]
+fn join_filters_in_scans_change_no_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs");
+    let mut g = GenerateOptions::new(&subs);
+    g.scale = 0.002;
+    g.provinces = Some(vec!["45".to_string(), "62".to_string()]);
+    generator::generate(&g).unwrap();
+    // census.toml runs without them; a copy of the definitions runs with them.
+    let (wh, out) = ingest_and_run(dir.path(), &[&subs], &[]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let defs = dir.path().join("defs");
+    for d in ["pipelines", "queries"] {
+        crate::support::copy_dir(&root.join(d), &defs.join(d));
+    }
+    let toml = defs.join("pipelines/census.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    assert!(text.contains("join_filters_in_scans = false"));
+    std::fs::write(
+        &toml,
+        text.replace(
+            "join_filters_in_scans = false",
+            "join_filters_in_scans = true",
+        ),
+    )
+    .unwrap();
+    let with = dir.path().join("with");
+    let o = povcensus(&[
+        "run",
+        toml.to_str().unwrap(),
+        "--warehouse",
+        &wh,
+        "--out",
+        with.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["indicators.parquet", "village_exit.parquet"] {
+        assert!(
+            std::fs::read(out.join(f)).unwrap() == std::fs::read(with.join(f)).unwrap(),
+            "{f} differs with join filters in the scans"
+        );
+    }
+}
+
+#[test]
 fn an_invalid_pipeline_lists_every_problem() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("pipelines")).unwrap();
