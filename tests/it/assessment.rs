@@ -10,7 +10,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type};
 use povcensus::generator::{self, GenerateOptions};
 
-use crate::ingest::{povcensus, sql};
+use crate::ingest::{povcensus, run_pipeline, sql};
 use crate::support::{python, rscript};
 
 fn root() -> PathBuf {
@@ -605,16 +605,7 @@ fn korn_graubard_intervals_agree_with_r_survey() {
     let (wh, out95) = generate_and_assess(dir.path(), 0.004, 7, &["45", "52", "53", "62"]);
     let out90 = dir.path().join("out90");
     let toml = root().join("pipelines/exit_assessment.toml");
-    let o = povcensus(&[
-        "run",
-        toml.to_str().unwrap(),
-        "--warehouse",
-        &wh,
-        "--out",
-        out90.to_str().unwrap(),
-        "--param",
-        "confidence_level=0.9",
-    ]);
+    let o = run_pipeline(&toml, &wh, &out90, &["--param", "confidence_level=0.9"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (sample, frame) = reference_inputs(&wh, dir.path());
 

@@ -15,6 +15,14 @@ pub fn povcensus(args: &[&str]) -> Output {
     povcensus_env(args, &[])
 }
 
+/// `povcensus run TOML --warehouse WH --out OUT`, then `extra`.
+pub fn run_pipeline(toml: &Path, wh: &str, out: &Path, extra: &[&str]) -> Output {
+    let (toml, out) = (toml.display().to_string(), out.display().to_string());
+    let mut args = vec!["run", &toml, "--warehouse", wh, "--out", &out];
+    args.extend_from_slice(extra);
+    povcensus(&args)
+}
+
 pub fn povcensus_env(args: &[&str], env: &[(String, String)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_povcensus"));
     c.args(args)

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use povcensus::generator::{self, GenerateOptions};
 
-use crate::ingest::{povcensus, sql};
+use crate::ingest::{povcensus, run_pipeline, sql};
 
 fn census_toml() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -600,14 +600,7 @@ fn join_filters_in_scans_change_no_result() {
     )
     .unwrap();
     let with = dir.path().join("with");
-    let o = povcensus(&[
-        "run",
-        toml.to_str().unwrap(),
-        "--warehouse",
-        &wh,
-        "--out",
-        with.to_str().unwrap(),
-    ]);
+    let o = run_pipeline(&toml, &wh, &with, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for f in ["indicators.parquet", "village_exit.parquet"] {
         assert!(
