@@ -248,7 +248,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// One output file's encoder: what a [`FileThread`] runs.
 trait FileEncoder: Send + 'static {
     fn write(&mut self, b: &RecordBatch) -> Result<(), BoxError>;
-    /// Flush and close the file (durably).
+    /// Finish the file (the CSV file is also synced to disk).
     fn close(self: Box<Self>) -> Result<(), BoxError>;
 }
 
@@ -298,48 +298,52 @@ impl FileEncoder for CsvEncoder {
 /// Batches queued for an encoder thread; a few are enough to keep both sides busy.
 const QUEUED_BATCHES: usize = 4;
 
-/// A thread encoding one output file from the batches sent to it, in order; it closes the
-/// file and returns its SHA-256 when the sender is done. Dropped unfinished (the output
-/// failed elsewhere), it stops without closing and is waited for, so nothing writes into
-/// the folder after it is removed.
+/// What an encoder thread is sent: batches, in order, then `Close`.
+enum ToEncoder {
+    Batch(RecordBatch),
+    Close,
+}
+
+/// A thread encoding one output file from the batches sent to it, in order; told to close,
+/// it closes the file and returns its SHA-256. Dropped unfinished (the output failed
+/// elsewhere), its queue ends without `Close`: it stops without closing and is waited for,
+/// so nothing writes into the folder after it is removed.
 struct FileThread {
     path: PathBuf,
-    tx: Option<std::sync::mpsc::SyncSender<RecordBatch>>,
+    tx: Option<std::sync::mpsc::SyncSender<ToEncoder>>,
     thread: Option<std::thread::JoinHandle<Result<String, OutputError>>>,
-    abandoned: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FileThread {
     fn spawn(path: PathBuf, mut encoder: Box<dyn FileEncoder>) -> Result<FileThread, OutputError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(QUEUED_BATCHES);
-        let abandoned = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stop = Arc::clone(&abandoned);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<ToEncoder>(QUEUED_BATCHES);
         let p = path.clone();
-        let werr = write_error(&path);
         let thread = std::thread::Builder::new()
             .name("povcensus-output".into())
             .spawn(move || {
                 let werr = write_error(&p);
-                for b in rx {
-                    encoder.write(&b).map_err(&werr)?;
+                for message in rx {
+                    match message {
+                        ToEncoder::Batch(b) => encoder.write(&b).map_err(&werr)?,
+                        ToEncoder::Close => {
+                            encoder.close().map_err(&werr)?;
+                            return sha256_file(&p).map_err(|e| werr(e.into()));
+                        }
+                    }
                 }
-                if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    return Ok(String::new());
-                }
-                encoder.close().map_err(&werr)?;
-                sha256_file(&p).map_err(|e| werr(e.into()))
+                // Abandoned: the output is being removed.
+                Ok(String::new())
             })
-            .map_err(|e| werr(e.into()))?;
+            .map_err(|e| write_error(&path)(e.into()))?;
         Ok(FileThread {
             path,
             tx: Some(tx),
             thread: Some(thread),
-            abandoned,
         })
     }
 
-    fn send(&mut self, b: RecordBatch) -> Result<(), OutputError> {
-        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(b).is_ok());
+    fn send(&mut self, message: ToEncoder) -> Result<(), OutputError> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(message).is_ok());
         if sent {
             Ok(())
         } else {
@@ -347,11 +351,13 @@ impl FileThread {
         }
     }
 
-    /// Close the queue and wait for the file: its SHA-256.
+    /// Close the file and wait for it: its SHA-256.
     fn finish(mut self) -> Result<String, OutputError> {
+        self.send(ToEncoder::Close)?;
         self.join()
     }
 
+    /// End the queue and wait for the thread.
     fn join(&mut self) -> Result<String, OutputError> {
         self.tx = None;
         match self.thread.take().map(std::thread::JoinHandle::join) {
@@ -369,8 +375,6 @@ impl FileThread {
 impl Drop for FileThread {
     fn drop(&mut self) {
         if self.thread.is_some() {
-            self.abandoned
-                .store(true, std::sync::atomic::Ordering::Relaxed);
             let _ = self.join();
         }
     }
@@ -406,8 +410,8 @@ impl OutputWriter {
     }
 
     pub fn write(&mut self, b: &RecordBatch) -> Result<(), OutputError> {
-        self.parquet.send(b.clone())?;
-        self.csv.send(b.clone())?;
+        self.parquet.send(ToEncoder::Batch(b.clone()))?;
+        self.csv.send(ToEncoder::Batch(b.clone()))?;
         self.rows += b.num_rows() as u64;
         Ok(())
     }

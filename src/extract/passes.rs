@@ -63,7 +63,6 @@ pub(super) async fn read_quasi_identifiers(
                     return Err(ExtractError::Inconsistent("persons"));
                 }
             }
-            cursor.add_member(&mut frame);
             frame
                 .person_household
                 .push((frame.households.len() - 1) as u32);
@@ -78,6 +77,15 @@ pub(super) async fn read_quasi_identifiers(
     }
     drop(persons);
     while cursor.advance(&mut frame).await? {}
+    // The household size is the number of persons sharing the household key, which is what
+    // the extract's readers can count.
+    let mut members = vec![0u32; frame.households.len()];
+    for h in &frame.person_household {
+        members[*h as usize] += 1;
+    }
+    for (t, n) in frame.households.iter_mut().zip(members) {
+        *t |= pack_household(None, Some(n.min(8)));
+    }
     Ok(frame)
 }
 
@@ -188,15 +196,14 @@ fn person_columns(
     income: &TopCode,
 ) -> Result<Vec<ArrayRef>, ExtractError> {
     let int = |p: usize| Int64Array::from_iter(tuples.iter().map(|t| value(*t, p).map(i64::from)));
-    let text = |p: usize, label: fn(u32) -> String| labels(tuples, p, label);
     let mut cols: Vec<ArrayRef> = vec![
         Arc::new(pseudonyms(&opts.key, "person", &utf8(b, "_person")?)),
         Arc::new(pseudonyms(&opts.key, "household", &utf8(b, "_household")?)),
-        Arc::new(text(AREA, |a| a.to_string())),
+        Arc::new(labels(tuples, AREA, |a| a.to_string())),
         Arc::new(int(SEX)),
-        Arc::new(text(AGE, age_band_label)),
-        Arc::new(text(ETH, ethnicity_name)),
-        Arc::new(text(SIZE, size_label)),
+        Arc::new(labels(tuples, AGE, age_band_label)),
+        Arc::new(labels(tuples, ETH, ethnicity_name)),
+        Arc::new(labels(tuples, SIZE, size_label)),
         Arc::new(int(DIS)),
     ];
     for c in PERSON_COLUMNS {
@@ -337,10 +344,6 @@ struct HouseholdCursor {
     county: StringArray,
     income: Float64Array,
     row: usize,
-    /// The current household's area, and its persons counted so far: its size is the number
-    /// of persons sharing its key, which is what the extract's readers can count.
-    area: Option<u32>,
-    members: u32,
 }
 
 impl HouseholdCursor {
@@ -351,8 +354,6 @@ impl HouseholdCursor {
             county: StringArray::from(Vec::<&str>::new()),
             income: Float64Array::from(Vec::<f64>::new()),
             row: 0,
-            area: None,
-            members: 0,
         }
     }
 
@@ -375,26 +376,18 @@ impl HouseholdCursor {
         }
         let i = self.row;
         self.row += 1;
-        self.area = self
+        let area = self
             .county
             .is_valid(i)
             .then(|| self.county.value(i).parse().ok())
             .flatten();
-        self.members = 0;
-        frame.households.push(pack_household(self.area, Some(0)));
+        // Its size is added when all persons are read.
+        frame.households.push(pack_household(area, None));
         if self.income.is_valid(i) {
             let rounded = (self.income.value(i) / 100.0).round() * 100.0;
             *frame.income.entry(total_order_key(rounded)).or_default() += 1;
         }
         Ok(true)
-    }
-
-    /// Count a person of the current household (the last one recorded in `frame`).
-    fn add_member(&mut self, frame: &mut Frame) {
-        self.members += 1;
-        if let Some(h) = frame.households.last_mut() {
-            *h = pack_household(self.area, Some(self.members.min(8)));
-        }
     }
 }
 

@@ -29,17 +29,7 @@ fn ingest_and_run(dir: &Path, subs: &[&Path], extra: &[&str]) -> (String, std::p
         String::from_utf8_lossy(&o.stderr)
     );
     let out = dir.join("out");
-    let toml = census_toml();
-    let mut run = vec![
-        "run",
-        &toml,
-        "--warehouse",
-        &wh,
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    run.extend_from_slice(extra);
-    let o = povcensus(&run);
+    let o = run_pipeline(Path::new(&census_toml()), &wh, &out, extra);
     assert!(
         o.status.success(),
         "run failed: {}",
@@ -518,29 +508,11 @@ fn generated_census_cross_checks_and_determinism() {
 
     // Same input, same bytes: a second run with other parallelism.
     let out2 = dir.path().join("out2");
-    let o = povcensus(&[
-        "run",
-        &census_toml(),
-        "--warehouse",
-        &wh,
-        "--out",
-        out2.to_str().unwrap(),
-        "--threads",
-        "2",
-    ]);
+    let o = run_pipeline(Path::new(&census_toml()), &wh, &out2, &["--threads", "2"]);
     assert!(o.status.success());
     // And with the joins that spill, as used at national scale.
     let out3 = dir.path().join("out3");
-    let o = povcensus(&[
-        "run",
-        &census_toml(),
-        "--warehouse",
-        &wh,
-        "--out",
-        out3.to_str().unwrap(),
-        "--joins",
-        "spill",
-    ]);
+    let o = run_pipeline(Path::new(&census_toml()), &wh, &out3, &["--joins", "spill"]);
     assert!(o.status.success());
     for f in [
         "indicators.parquet",
