@@ -126,6 +126,7 @@ fn main() {
     let mut opts = IngestOptions::new(vec![data.display().to_string()], wh.display().to_string());
     opts.engine = EngineConfig {
         memory_limit: memory,
+        kept_memory: povcensus::engine::kept_memory(memory),
         spill_dir: None,
         threads,
         joins: povcensus::engine::JoinStrategy::Auto,

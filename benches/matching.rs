@@ -7,7 +7,9 @@
 //! cargo bench --bench matching -- 1.0 --warehouse DIR --memory-limit 4GiB
 //! ```
 //!
-//! `--warehouse DIR` reuses (or keeps) the warehouse; `--threads N` (default 2). When the
+//! `--warehouse DIR` reuses (or keeps) the warehouse; `--threads N` (default 2);
+//! `--kept-memory SIZE`, what the results kept between steps may hold of the pool before they
+//! go to scratch files (default a quarter of it; 0 puts every one in a file). When the
 //! warehouse holds no registers yet, registers of about twice the census persons are derived
 //! from it with SQL (streamed into Parquet, committed as one snapshot): medical insurance for
 //! every member, students for the children, disability records, 低保 for the 低保 members and
@@ -215,7 +217,10 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().expect("temp dir");
     let rt = runtime(bench.threads);
-    let engine = engine(bench.memory, bench.threads, tmp.path());
+    let mut engine = engine(bench.memory, bench.threads, tmp.path());
+    if let Some(size) = common::arg_value(&bench.args, "--kept-memory") {
+        engine.kept_memory = povcensus::engine::parse_size(&size).expect("kept memory size");
+    }
     let wh_dir = warehouse_dir(&bench, &rt, tmp.path(), &engine);
     let (threads, memory) = (bench.threads, bench.memory);
     let wh = Warehouse::open(wh_dir.to_str().expect("utf-8 path"), false).expect("warehouse");

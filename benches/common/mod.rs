@@ -88,6 +88,7 @@ pub fn runtime(threads: usize) -> tokio::runtime::Runtime {
 pub fn engine(memory: usize, threads: usize, spill_dir: &Path) -> povcensus::engine::EngineConfig {
     povcensus::engine::EngineConfig {
         memory_limit: memory,
+        kept_memory: povcensus::engine::kept_memory(memory),
         spill_dir: Some(spill_dir.to_path_buf()),
         threads,
         joins: povcensus::engine::JoinStrategy::Auto,

@@ -115,6 +115,7 @@ impl EngineArgs {
     pub fn config(&self, spill_dir: Option<PathBuf>) -> crate::engine::EngineConfig {
         let mut c = crate::engine::EngineConfig {
             memory_limit: self.memory_limit,
+            kept_memory: crate::engine::kept_memory(self.memory_limit),
             spill_dir,
             joins: self.joins,
             ..Default::default()

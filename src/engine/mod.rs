@@ -48,11 +48,20 @@ pub fn float64(a: &dyn Array) -> Result<Float64Array, ArrowError> {
 /// Default memory for query execution (the pool spills to disk beyond it).
 pub const DEFAULT_MEMORY_LIMIT: usize = 2 << 30;
 
+/// The share of a memory limit that a pipeline's kept results may hold by default: a quarter,
+/// so the queries' operators keep most of the pool.
+pub fn kept_memory(memory_limit: usize) -> usize {
+    memory_limit / 4
+}
+
 /// How a session may use the machine.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Bytes the memory pool grants before operators spill.
     pub memory_limit: usize,
+    /// Bytes of that pool a pipeline's results kept between steps may hold; the results
+    /// beyond go to private scratch files (by default a quarter of the limit, [`kept_memory`]).
+    pub kept_memory: usize,
     /// Where spill files go (default: the OS temporary directory).
     pub spill_dir: Option<PathBuf>,
     /// Parallelism (DataFusion target partitions).
@@ -99,6 +108,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             memory_limit: DEFAULT_MEMORY_LIMIT,
+            kept_memory: kept_memory(DEFAULT_MEMORY_LIMIT),
             spill_dir: None,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             joins: JoinStrategy::Auto,
@@ -131,7 +141,18 @@ pub fn session(cfg: &EngineConfig) -> Result<SessionContext, DataFusionError> {
         .with_memory_pool(Arc::new(FairSpillPool::new(cfg.memory_limit)))
         .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(mode))
         .build_arc()?;
-    let config = SessionConfig::new()
+    let config = session_config(cfg);
+    let ctx = match &cfg.cluster {
+        Some(c) => cluster::session(config, runtime, c)?,
+        None => SessionContext::new_with_config_rt(config, runtime),
+    };
+    functions::register(&ctx);
+    Ok(ctx)
+}
+
+/// The settings of a session under `cfg`.
+fn session_config(cfg: &EngineConfig) -> SessionConfig {
+    SessionConfig::new()
         .with_target_partitions(cfg.threads.max(1))
         .with_information_schema(true)
         .set_str("datafusion.execution.parquet.pushdown_filters", "true")
@@ -144,13 +165,15 @@ pub fn session(cfg: &EngineConfig) -> Result<SessionContext, DataFusionError> {
         .set_bool(
             "datafusion.optimizer.prefer_hash_join",
             cfg.joins != JoinStrategy::Spill,
-        );
-    let ctx = match &cfg.cluster {
-        Some(c) => cluster::session(config, runtime, c)?,
-        None => SessionContext::new_with_config_rt(config, runtime),
-    };
-    functions::register(&ctx);
-    Ok(ctx)
+        )
+}
+
+/// A local session under `cfg` (its join strategy, threads) that shares `ctx`'s memory pool
+/// and spill directory: for queries that run beside `ctx`'s, within the same limit.
+pub fn sibling_session(ctx: &SessionContext, cfg: &EngineConfig) -> SessionContext {
+    let sibling = SessionContext::new_with_config_rt(session_config(cfg), ctx.runtime_env());
+    functions::register(&sibling);
+    sibling
 }
 
 /// Rows per Parquet row group in every file povcensus writes.
@@ -235,6 +258,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ctx = session(&EngineConfig {
             memory_limit: 16 << 20,
+            kept_memory: kept_memory(16 << 20),
             spill_dir: Some(dir.path().into()),
             threads: 2,
             joins: JoinStrategy::Auto,

@@ -3,8 +3,9 @@
 //!
 //! The flow: `queries/extract/persons.sql` and `households.sql` select the census population
 //! from one warehouse snapshot without names, ID numbers or codes finer than the county. This
-//! module streams them twice, sorted by household and person (DataFusion sorts, spilling to
-//! disk beyond the memory limit), so memory stays bounded at national size:
+//! module streams them twice, sorted by household and person, one province after another
+//! ([`passes::Source`]: DataFusion sorts a province at a time, spilling to disk beyond the
+//! memory limit), so memory stays bounded at national size:
 //!
 //! - pass 1 keeps only the quasi-identifiers, packed into 8 bytes per person and household
 //!   (area, household size 8+, sex, 5-year age band, ethnicity group, disabled yes/no), and an
@@ -159,8 +160,8 @@ pub struct ExtractOptions {
 
 /// Write the extract; returns the risk report.
 ///
-/// Two passes over one snapshot, each streaming its rows sorted by household and person (the
-/// sorts spill to disk beyond the memory limit): the first keeps only the packed
+/// Two passes over one snapshot, each streaming its rows sorted by household and person, a
+/// province at a time (the sorts spill to disk beyond the memory limit): the first keeps only the packed
 /// quasi-identifiers (8 bytes per person and per household) and an income histogram, which
 /// [`anonymize`] makes k-anonymous; the second reads the same rows in the same order again and
 /// writes each batch of both tables, Parquet and CSV, as it comes.
@@ -196,9 +197,15 @@ async fn write_into(
     let ctx = session(&opts.engine.clone().for_rows(snapshot.rows("persons")))?;
     wh.register(&ctx, Some(&snapshot))?;
     let queries = Queries::new()?;
+    let rows = passes::Source {
+        ctx: &ctx,
+        warehouse: wh,
+        snapshot: &snapshot,
+        engine: &opts.engine,
+    };
 
     tracing::info!("reading the quasi-identifiers (pass 1 of 2)");
-    let mut frame = passes::read_quasi_identifiers(&ctx, &queries).await?;
+    let mut frame = passes::read_quasi_identifiers(&rows, &queries).await?;
     let (n, nh) = (frame.person_values.len(), frame.households.len());
     tracing::info!(households = nh, persons = n, "anonymizing");
     let ethnicity_groups = group_ethnicities(&mut frame, opts.min_ethnicity_persons);
@@ -227,9 +234,9 @@ async fn write_into(
     tracing::info!("writing research_households and research_persons (pass 2 of 2)");
     let mut check = risk::InferenceCheck::default();
     let households_schema =
-        passes::write_households(&ctx, &queries, opts, &anon, &income, &bar, &mut check).await?;
+        passes::write_households(&rows, &queries, opts, &anon, &income, &bar, &mut check).await?;
     let (seen_by_class, persons_schema) =
-        passes::write_persons(&ctx, &queries, opts, &anon, &income, &bar, &mut check).await?;
+        passes::write_persons(&rows, &queries, opts, &anon, &income, &bar, &mut check).await?;
     bar.finish_and_clear();
 
     let facts = risk::Facts {

@@ -4,7 +4,7 @@
 //! `research_persons` as it comes ([`write_households`], [`write_persons`]), with pseudonyms
 //! for keys and the generalized values published as labels.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use arrow::array::{
@@ -13,6 +13,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use indicatif::ProgressBar;
@@ -25,26 +26,23 @@ use super::risk::{
     InferenceCheck, SENSITIVE, Sensitive, TopCode, published_column, total_order_key,
 };
 use super::{ExtractError, ExtractOptions, Queries, float64, int64, utf8};
+use crate::engine::{EngineConfig, sibling_session};
 use crate::output::OutputWriter;
+use crate::warehouse::{Snapshot, Warehouse};
 
 /// Pass 1: the packed quasi-identifiers of households and persons, and incomes.
 pub(super) async fn read_quasi_identifiers(
-    ctx: &SessionContext,
+    rows: &Source<'_>,
     queries: &Queries,
 ) -> Result<Frame, ExtractError> {
     let mut frame = Frame::default();
     let mut cursor = HouseholdCursor::new(
-        stream(
-            ctx,
-            &queries.households("_household, _county, _income_per_capita"),
-        )
-        .await?,
+        rows.stream(&queries.households("_household, _county, _income_per_capita"))
+            .await?,
     );
-    let mut persons = stream(
-        ctx,
-        &queries.persons("_household, sex, _age, _ethnicity, disabled, schooling_status"),
-    )
-    .await?;
+    let mut persons = rows
+        .stream(&queries.persons("_household, sex, _age, _ethnicity, disabled, schooling_status"))
+        .await?;
     while let Some(b) = persons.next().await {
         let b = b?;
         let (hid, sex, age, eth, dis) = (
@@ -92,7 +90,7 @@ pub(super) async fn read_quasi_identifiers(
 /// Pass 2, households: written batch by batch with their anonymized tuples, each batch
 /// counted by the attribute-inference `check`. Returns the schema written.
 pub(super) async fn write_households(
-    ctx: &SessionContext,
+    rows: &Source<'_>,
     queries: &Queries,
     opts: &ExtractOptions,
     anon: &Anonymized,
@@ -100,7 +98,7 @@ pub(super) async fn write_households(
     bar: &ProgressBar,
     check: &mut InferenceCheck,
 ) -> Result<SchemaRef, ExtractError> {
-    let mut households = stream(ctx, &queries.households("*")).await?;
+    let mut households = rows.stream(&queries.households("*")).await?;
     let schema = households_schema(&households.schema());
     let mut out = OutputWriter::create(&opts.out, "research_households", schema.clone())?;
     let mut j = 0;
@@ -141,7 +139,7 @@ pub(super) async fn write_households(
 /// by the attribute-inference `check`. Returns the values of the sensitive attributes seen
 /// (a bit set each) per class of identical tuples, for l-diversity, and the schema written.
 pub(super) async fn write_persons(
-    ctx: &SessionContext,
+    rows: &Source<'_>,
     queries: &Queries,
     opts: &ExtractOptions,
     anon: &Anonymized,
@@ -150,7 +148,7 @@ pub(super) async fn write_persons(
     check: &mut InferenceCheck,
 ) -> Result<(HashMap<u64, Sensitive>, SchemaRef), ExtractError> {
     let n = anon.person_values.len();
-    let mut persons = stream(ctx, &queries.persons("*")).await?;
+    let mut persons = rows.stream(&queries.persons("*")).await?;
     let schema = persons_schema(&persons.schema());
     let mut out = OutputWriter::create(&opts.out, "research_persons", schema.clone())?;
     let mut seen_by_class: HashMap<u64, Sensitive> = HashMap::new();
@@ -474,9 +472,125 @@ fn persons_schema(query: &Schema) -> SchemaRef {
     )
 }
 
-async fn stream(
-    ctx: &SessionContext,
-    sql: &str,
-) -> Result<SendableRecordBatchStream, ExtractError> {
-    Ok(ctx.sql(sql).await?.execute_stream().await?)
+/// Where the passes read their rows: the snapshot one province at a time, in code order, each
+/// province's query over that province's files alone (in a session sharing the extract's memory
+/// pool, with hash joins when the province fits in it). Every code of a loaded row begins with
+/// its province's code (rule `code.province`), so the joins find the same rows as over the
+/// whole snapshot, and the provinces' sorted rows one after another are the whole snapshot's
+/// rows sorted by household: the same rows in the same order, with sorts a province large
+/// rather than a nation large.
+pub(super) struct Source<'a> {
+    /// The whole snapshot's session (the published tables read it; here, it plans the schema).
+    pub ctx: &'a SessionContext,
+    pub warehouse: &'a Warehouse,
+    pub snapshot: &'a Snapshot,
+    pub engine: &'a EngineConfig,
+}
+
+impl Source<'_> {
+    /// The rows of `sql`, province after province. While a province's rows are read, the next
+    /// province's query already runs (its scans, joins and sort on the engine's threads), so
+    /// the threads are not idle between provinces.
+    async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream, ExtractError> {
+        let schema = self
+            .ctx
+            .sql(sql)
+            .await?
+            .create_physical_plan()
+            .await?
+            .schema();
+        let provinces: VecDeque<Snapshot> = self
+            .snapshot
+            .provinces
+            .iter()
+            .map(|(code, version)| Snapshot {
+                provinces: BTreeMap::from([(code.clone(), version.clone())]),
+                departments: BTreeMap::new(),
+                ..self.snapshot.clone()
+            })
+            .collect();
+        let query = ProvinceQuery {
+            ctx: self.ctx.clone(),
+            warehouse: self.warehouse.clone(),
+            engine: self.engine.local(),
+            sql: sql.to_string(),
+        };
+        let state = Provinces {
+            query,
+            waiting: provinces,
+            current: None,
+            next: None,
+        };
+        let rows = futures::stream::unfold(Some(state), |state| async move {
+            let mut state = state?;
+            match state.next_batch().await {
+                Ok(Some(batch)) => Some((Ok(batch), Some(state))),
+                Ok(None) => None,
+                // The stream ends after its error.
+                Err(e) => Some((Err(e), None)),
+            }
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, rows)))
+    }
+}
+
+/// One query of the extract, to run over one province at a time.
+struct ProvinceQuery {
+    ctx: SessionContext,
+    warehouse: Warehouse,
+    engine: EngineConfig,
+    sql: String,
+}
+
+/// A province's query, started.
+type Started = std::pin::Pin<Box<futures::stream::Peekable<SendableRecordBatchStream>>>;
+
+impl ProvinceQuery {
+    /// Start the query over `province`: planned over its files alone (hash joins when the
+    /// province fits in half the pool), and polled once, which sets its partitions running.
+    async fn start(&self, province: Snapshot) -> Result<Started, DataFusionError> {
+        let one = sibling_session(
+            &self.ctx,
+            &self.engine.clone().for_rows(province.rows("persons")),
+        );
+        self.warehouse
+            .register(&one, Some(&province))
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let mut rows = Box::pin(one.sql(&self.sql).await?.execute_stream().await?.peekable());
+        // A batch that is ready at once stays in `rows`, first.
+        let _ = futures::poll!(rows.as_mut().peek());
+        Ok(rows)
+    }
+}
+
+/// The provinces of a [`Source::stream`]: the one being read, the one started after it, and
+/// those waiting.
+struct Provinces {
+    query: ProvinceQuery,
+    waiting: VecDeque<Snapshot>,
+    current: Option<Started>,
+    next: Option<Started>,
+}
+
+impl Provinces {
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>, DataFusionError> {
+        loop {
+            if let Some(current) = &mut self.current {
+                match current.next().await {
+                    Some(batch) => return batch.map(Some),
+                    None => self.current = None,
+                }
+            }
+            self.current = match self.next.take() {
+                Some(next) => Some(next),
+                None => match self.waiting.pop_front() {
+                    Some(province) => Some(self.query.start(province).await?),
+                    None => return Ok(None),
+                },
+            };
+            if let Some(province) = self.waiting.pop_front() {
+                self.next = Some(self.query.start(province).await?);
+            }
+        }
+    }
 }

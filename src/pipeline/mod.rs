@@ -18,6 +18,7 @@
 //! table and the built-in steps), [`run`] (running the steps and writing the outputs).
 
 mod builtins;
+mod kept;
 mod resolve;
 mod run;
 mod spec;
@@ -74,6 +75,12 @@ pub enum PipelineError {
     Cluster {
         step: String,
         source: crate::engine::cluster::ClusterError,
+    },
+    /// A result too large for memory could not be kept in its scratch file, or read back.
+    #[error("step `{step}`: keeping its result in a scratch file: {source}")]
+    Kept {
+        step: String,
+        source: kept::KeptError,
     },
     #[error("writing {path}: {source}")]
     Write {

@@ -14,15 +14,17 @@ use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
+use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::PipelineError;
 use super::builtins::{ref_provinces, unpivot_indicators};
+use super::kept::{Kept, KeptError, KeptTables};
 use super::spec::{Builtin, Pipeline, Step, StepKind};
 use crate::engine::cluster::{SharedScratch, untravelled_table};
 use crate::engine::{EngineConfig, session};
-use crate::output::{OutputFile, StagedDir, write_output};
+use crate::output::{OutputFile, OutputWriter, StagedDir, write_output};
 use crate::warehouse::{Snapshot, Warehouse};
 
 /// Loaded values at or beyond this magnitude are named when a step overflows: no census
@@ -144,9 +146,6 @@ fn batches_schema(batches: &[RecordBatch], planned: SchemaRef) -> SchemaRef {
     batches.first().map_or(planned, RecordBatch::schema)
 }
 
-/// A step's result kept as a table: its schema and batches.
-type Table = (SchemaRef, Vec<RecordBatch>);
-
 /// The error of a step that failed in the engine (not to be explained further).
 fn step_err(step: &str) -> impl FnOnce(DataFusionError) -> PipelineError + use<> {
     let step = step.to_string();
@@ -169,7 +168,9 @@ pub async fn run(
         .optimizer
         .enable_join_dynamic_filter_pushdown = pipeline.join_filters_in_scans;
     let executors = executors_now(engine, "session").await?;
-    let mut results: BTreeMap<String, Table> = BTreeMap::new();
+    let pool = Arc::clone(&ctx.runtime_env().memory_pool);
+    let mut kept = KeptTables::new(&pool, engine.kept_memory, engine.spill_dir.clone());
+    let mut results: BTreeMap<String, Kept> = BTreeMap::new();
     let mut outputs = Vec::new();
     let mut queries = BTreeMap::new();
     for step in &pipeline.steps {
@@ -177,14 +178,32 @@ pub async fn run(
         if let StepKind::Sql { file, text } = &step.kind {
             queries.insert(file.clone(), hex::encode(Sha256::digest(text.as_bytes())));
         }
+        let on_cluster = scratch.is_some();
         let work = async {
             match &step.kind {
                 StepKind::Sql { file, text } => {
-                    run_sql(&ctx, pipeline, step, file, text, scratch.is_some()).await
+                    let sql = SqlStep {
+                        ctx: &ctx,
+                        pipeline,
+                        step,
+                        file,
+                        text,
+                        on_cluster,
+                    };
+                    sql.run(&mut kept, out).await
                 }
-                StepKind::Builtin(Builtin::UnpivotIndicators) => Ok(Some(
-                    run_unpivot(&ctx, step, &results, scratch.is_some()).await?,
-                )),
+                StepKind::Builtin(Builtin::UnpivotIndicators) => {
+                    let (schema, batches) = run_unpivot(&ctx, step, &results, on_cluster).await?;
+                    let mut sink = kept.sink(Arc::clone(&schema));
+                    for b in &batches {
+                        sink.push(b.clone()).map_err(kept_err(&step.name))?;
+                    }
+                    let files = match step.output {
+                        true => write_output(out, &step.name, schema, &batches)?,
+                        false => Vec::new(),
+                    };
+                    Ok(Some((sink.finish().map_err(kept_err(&step.name))?, files)))
+                }
             }
         };
         let result = match &engine.cluster {
@@ -200,17 +219,20 @@ pub async fn run(
             },
         };
         check_executors(engine, executors, &step.name).await?;
-        if let Some((schema, batches)) = result {
-            keep(&ctx, scratch.as_ref(), &step.name, &schema, &batches).await?;
-            if step.output {
-                outputs.extend(write_output(
-                    out,
-                    &step.name,
-                    Arc::clone(&schema),
-                    &batches,
-                )?);
+        if let Some((table, files)) = result {
+            match &table {
+                Kept::File { .. } => {
+                    tracing::info!(step = %step.name, "result kept in a scratch file (beyond the memory for kept results)");
+                }
+                Kept::Memory { batches, .. } => {
+                    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+                    let bytes: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+                    tracing::debug!(step = %step.name, rows, bytes, "result kept in memory");
+                }
             }
-            results.insert(step.name.clone(), (schema, batches));
+            keep(&ctx, scratch.as_ref(), &step.name, &table).await?;
+            outputs.extend(files);
+            results.insert(step.name.clone(), table);
         }
         tracing::info!(step = %step.name, seconds = format!("{:.2}", start.elapsed().as_secs_f64()), "step done");
     }
@@ -222,29 +244,31 @@ pub async fn run(
     Ok(manifest)
 }
 
-/// Keep a step's result as table `name` for the steps after it: in memory, or on a cluster
-/// as Parquet in the shared scratch.
+/// The error of a result that could not be kept in, or read back from, its scratch file.
+fn kept_err(step: &str) -> impl FnOnce(KeptError) -> PipelineError + use<> {
+    let step = step.to_string();
+    move |source| PipelineError::Kept { step, source }
+}
+
+/// Make a step's result table `name` for the steps after it: where it is kept (in memory or
+/// a scratch file), or on a cluster as Parquet in the shared scratch.
 async fn keep(
     ctx: &SessionContext,
     scratch: Option<&SharedScratch>,
     name: &str,
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
+    table: &Kept,
 ) -> Result<(), PipelineError> {
     if let Some(scratch) = scratch {
+        let batches = table.batches().map_err(kept_err(name))?;
         return scratch
-            .register(ctx, name, Arc::clone(schema), batches)
+            .register(ctx, name, table.schema(), &batches)
             .await
             .map_err(|source| PipelineError::Cluster {
                 step: name.to_string(),
                 source,
             });
     }
-    let table =
-        MemTable::try_new(Arc::clone(schema), vec![batches.to_vec()]).map_err(step_err(name))?;
-    ctx.register_table(name, Arc::new(table))
-        .map_err(step_err(name))?;
-    Ok(())
+    table.register(ctx, name).map_err(step_err(name))
 }
 
 /// On a cluster, refuse a plan that reads a table the executors cannot read, before it is
@@ -365,33 +389,66 @@ async fn prepare(
     Ok((ctx, scratch))
 }
 
-/// A SQL step: collected when it is materialized or an output, else registered as a view
-/// (`None`).
-async fn run_sql(
-    ctx: &SessionContext,
-    pipeline: &Pipeline,
-    step: &Step,
-    file: &str,
-    text: &str,
+/// A SQL step of a run.
+struct SqlStep<'a> {
+    ctx: &'a SessionContext,
+    pipeline: &'a Pipeline,
+    step: &'a Step,
+    file: &'a str,
+    text: &'a str,
     on_cluster: bool,
-) -> Result<Option<Table>, PipelineError> {
-    let what = format!("queries/{file}");
-    let df = match ctx.sql(&pipeline.sql_of(text)).await {
-        Ok(df) => df,
-        Err(e) => return Err(step_failure(ctx, step, &what, e).await),
-    };
-    if !(step.materialize || step.output) {
-        ctx.register_table(step.name.as_str(), df.into_view())
-            .map_err(step_err(&step.name))?;
-        return Ok(None);
-    }
-    check_travel(&step.name, df.logical_plan(), on_cluster)?;
-    // The plan's schema, not the first batch's: a result without rows keeps its columns (for
-    // later steps and for the output files).
-    let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    match df.collect().await {
-        Ok(b) => Ok(Some((batches_schema(&b, planned), b))),
-        Err(e) => Err(step_failure(ctx, step, &what, e).await),
+}
+
+impl SqlStep<'_> {
+    /// Registered as a view (`None`), or, when it is materialized or an output, run: its rows
+    /// kept as they stream in, and written to `out` as they come when it is an output.
+    async fn run(
+        &self,
+        kept: &mut KeptTables,
+        out: &Path,
+    ) -> Result<Option<(Kept, Vec<OutputFile>)>, PipelineError> {
+        let (ctx, step) = (self.ctx, self.step);
+        let what = format!("queries/{}", self.file);
+        let df = match ctx.sql(&self.pipeline.sql_of(self.text)).await {
+            Ok(df) => df,
+            Err(e) => return Err(step_failure(ctx, step, &what, e).await),
+        };
+        if !(step.materialize || step.output) {
+            ctx.register_table(step.name.as_str(), df.into_view())
+                .map_err(step_err(&step.name))?;
+            return Ok(None);
+        }
+        check_travel(&step.name, df.logical_plan(), self.on_cluster)?;
+        // The plan's schema, not the first batch's: a result without rows keeps its columns
+        // (for later steps and for the output files).
+        let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let mut stream = match df.execute_stream().await {
+            Ok(s) => s,
+            Err(e) => return Err(step_failure(ctx, step, &what, e).await),
+        };
+        let mut sink = kept.sink(Arc::clone(&planned));
+        let mut writer: Option<OutputWriter> = None;
+        while let Some(batch) = stream.next().await {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => return Err(step_failure(ctx, step, &what, e).await),
+            };
+            if step.output {
+                let w = match &mut writer {
+                    Some(w) => w,
+                    None => writer.insert(OutputWriter::create(out, &step.name, batch.schema())?),
+                };
+                w.write(&batch)?;
+            }
+            sink.push(batch).map_err(kept_err(&step.name))?;
+        }
+        let table = sink.finish().map_err(kept_err(&step.name))?;
+        let files = match (step.output, writer) {
+            (false, _) => Vec::new(),
+            (true, Some(w)) => w.finish()?,
+            (true, None) => OutputWriter::create(out, &step.name, table.schema())?.finish()?,
+        };
+        Ok(Some((table, files)))
     }
 }
 
@@ -400,13 +457,13 @@ async fn run_sql(
 async fn run_unpivot(
     ctx: &SessionContext,
     step: &Step,
-    results: &BTreeMap<String, Table>,
+    results: &BTreeMap<String, Kept>,
     on_cluster: bool,
-) -> Result<Table, PipelineError> {
+) -> Result<(SchemaRef, Vec<RecordBatch>), PipelineError> {
     let mut inputs = Vec::new();
     for d in &step.depends_on {
         let b = match results.get(d) {
-            Some(b) => b.clone(),
+            Some(kept) => (kept.schema(), kept.batches().map_err(kept_err(&step.name))?),
             None => {
                 let df = ctx.table(d.as_str()).await.map_err(step_err(&step.name))?;
                 check_travel(&step.name, df.logical_plan(), on_cluster)?;

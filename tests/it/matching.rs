@@ -528,6 +528,52 @@ fn matching_is_deterministic_to_the_byte() {
     }
 }
 
+/// Runs matching through the library with every kept result in a scratch file
+/// (`kept_memory` 0), as a national run keeps its findings.
+fn run_matching_on_disk(wh: &str, out: &Path, spill: &Path) {
+    use povcensus::pipeline::{Definitions, Pipeline};
+    let pipeline = Pipeline::resolve("matching", &Definitions::new(None), &[]).unwrap();
+    let engine = povcensus::engine::EngineConfig {
+        kept_memory: 0,
+        spill_dir: Some(spill.to_path_buf()),
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let wh = povcensus::warehouse::Warehouse::open(wh, false).unwrap();
+        let snapshot = wh.snapshot_as_of(None).await.unwrap();
+        povcensus::pipeline::run_into(&pipeline, &wh, snapshot.as_ref(), out, &engine)
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn results_kept_on_disk_give_the_same_bytes_as_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wh, _, _) = warehouse_with_registers(dir.path());
+    let (memory, disk, spill) = (
+        dir.path().join("memory"),
+        dir.path().join("disk"),
+        dir.path().join("spill"),
+    );
+    run_matching(&wh, &memory);
+    run_matching_on_disk(&wh, &disk, &spill);
+    for f in [
+        "match_findings.csv",
+        "match_findings.parquet",
+        "match_summary.csv",
+        "match_summary.parquet",
+    ] {
+        assert!(
+            std::fs::read(memory.join(f)).unwrap() == std::fs::read(disk.join(f)).unwrap(),
+            "{f} differs when the kept results are on disk"
+        );
+    }
+    // The scratch files went with the run.
+    assert_eq!(files_below(&spill), Vec::<PathBuf>::new());
+}
+
 #[test]
 fn summary_counts_the_planted_findings_of_the_poverty_counties() {
     let m = matched();
