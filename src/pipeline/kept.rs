@@ -294,15 +294,18 @@ mod tests {
     fn a_result_the_pool_has_no_room_for_goes_to_a_file() {
         let spill = tempfile::tempdir().unwrap();
         let rows = [batch(0, 100)];
-        let pool: Arc<dyn MemoryPool> = Arc::new(
-            datafusion::execution::memory_pool::GreedyMemoryPool::new(
+        let pool: Arc<dyn MemoryPool> =
+            Arc::new(datafusion::execution::memory_pool::GreedyMemoryPool::new(
                 rows[0].get_array_memory_size() / 2,
-            ),
-        );
+            ));
         let mut tables = KeptTables::new(&pool, usize::MAX, Some(spill.path().to_path_buf()));
         let kept = keep(&mut tables, &rows);
         assert!(matches!(kept, Kept::File { .. }), "{kept:?}");
-        assert_eq!(pool.reserved(), 0, "the batches written to the file are not reserved");
+        assert_eq!(
+            pool.reserved(),
+            0,
+            "the batches written to the file are not reserved"
+        );
         assert_eq!(kept.batches().unwrap(), rows.to_vec());
     }
 
