@@ -208,20 +208,6 @@ pub struct OutputFile {
     pub sha256: String,
 }
 
-/// Write one output table as `<name>.parquet` and `<name>.csv` (UTF-8 with BOM).
-pub fn write_output(
-    out: &Path,
-    name: &str,
-    schema: SchemaRef,
-    batches: &[RecordBatch],
-) -> Result<Vec<OutputFile>, OutputError> {
-    let mut w = OutputWriter::create(out, name, schema)?;
-    for b in batches {
-        w.write(b)?;
-    }
-    w.finish()
-}
-
 /// An output table written batch by batch, so a table of any size streams to disk:
 /// `<name>.parquet` with the warehouse's writer properties and `<name>.csv` (UTF-8 with BOM, a
 /// header line before the first batch). Each file is encoded on a thread of its own, fed in

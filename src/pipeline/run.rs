@@ -20,11 +20,11 @@ use sha2::{Digest, Sha256};
 
 use super::PipelineError;
 use super::builtins::{ref_provinces, unpivot_indicators};
-use super::kept::{Kept, KeptError, KeptTables};
+use super::kept::{Kept, KeptError, KeptSink, KeptTables};
 use super::spec::{Builtin, Pipeline, Step, StepKind};
 use crate::engine::cluster::{SharedScratch, untravelled_table};
 use crate::engine::{EngineConfig, session};
-use crate::output::{OutputFile, OutputWriter, StagedDir, write_output};
+use crate::output::{OutputFile, OutputWriter, StagedDir};
 use crate::warehouse::{Snapshot, Warehouse};
 
 /// Loaded values at or beyond this magnitude are named when a step overflows: no census
@@ -194,15 +194,11 @@ pub async fn run(
                 }
                 StepKind::Builtin(Builtin::UnpivotIndicators) => {
                     let (schema, batches) = run_unpivot(&ctx, step, &results, on_cluster).await?;
-                    let mut sink = kept.sink(Arc::clone(&schema));
-                    for b in &batches {
-                        sink.push(b.clone()).map_err(kept_err(&step.name))?;
+                    let mut result = StepResult::new(&mut kept, step, out, schema);
+                    for b in batches {
+                        result.push(b)?;
                     }
-                    let files = match step.output {
-                        true => write_output(out, &step.name, schema, &batches)?,
-                        false => Vec::new(),
-                    };
-                    Ok(Some((sink.finish().map_err(kept_err(&step.name))?, files)))
+                    Ok(Some(result.finish()?))
                 }
             }
         };
@@ -426,29 +422,68 @@ impl SqlStep<'_> {
             Ok(s) => s,
             Err(e) => return Err(step_failure(ctx, step, &what, e).await),
         };
-        let mut sink = kept.sink(Arc::clone(&planned));
-        let mut writer: Option<OutputWriter> = None;
+        let mut result = StepResult::new(kept, step, out, planned);
         while let Some(batch) = stream.next().await {
-            let batch = match batch {
-                Ok(b) => b,
+            match batch {
+                Ok(b) => result.push(b)?,
                 Err(e) => return Err(step_failure(ctx, step, &what, e).await),
-            };
-            if step.output {
-                let w = match &mut writer {
-                    Some(w) => w,
-                    None => writer.insert(OutputWriter::create(out, &step.name, batch.schema())?),
-                };
-                w.write(&batch)?;
             }
-            sink.push(batch).map_err(kept_err(&step.name))?;
         }
-        let table = sink.finish().map_err(kept_err(&step.name))?;
-        let files = match (step.output, writer) {
+        Ok(Some(result.finish()?))
+    }
+}
+
+/// A table step's result as its batches come: kept for the later steps, and written to the
+/// output files when the step is an output.
+struct StepResult<'a> {
+    sink: KeptSink<'a>,
+    step: &'a Step,
+    out: &'a Path,
+    /// Made with the first batch's schema (which may differ from the plan's in details such
+    /// as nullability).
+    writer: Option<OutputWriter>,
+}
+
+impl<'a> StepResult<'a> {
+    /// `planned`: the plan's schema, which a result without rows keeps.
+    fn new(
+        kept: &'a mut KeptTables,
+        step: &'a Step,
+        out: &'a Path,
+        planned: SchemaRef,
+    ) -> StepResult<'a> {
+        StepResult {
+            sink: kept.sink(planned),
+            step,
+            out,
+            writer: None,
+        }
+    }
+
+    fn push(&mut self, batch: RecordBatch) -> Result<(), PipelineError> {
+        if self.step.output {
+            let w = match &mut self.writer {
+                Some(w) => w,
+                None => {
+                    let w = OutputWriter::create(self.out, &self.step.name, batch.schema())?;
+                    self.writer.insert(w)
+                }
+            };
+            w.write(&batch)?;
+        }
+        self.sink.push(batch).map_err(kept_err(&self.step.name))
+    }
+
+    fn finish(self) -> Result<(Kept, Vec<OutputFile>), PipelineError> {
+        let table = self.sink.finish().map_err(kept_err(&self.step.name))?;
+        let files = match (self.step.output, self.writer) {
             (false, _) => Vec::new(),
             (true, Some(w)) => w.finish()?,
-            (true, None) => OutputWriter::create(out, &step.name, table.schema())?.finish()?,
+            (true, None) => {
+                OutputWriter::create(self.out, &self.step.name, table.schema())?.finish()?
+            }
         };
-        Ok(Some((table, files)))
+        Ok((table, files))
     }
 }
 
