@@ -7,7 +7,8 @@
 //!
 //! Options: `--threads N` (default 2, both engines), `--memory-limit 3GiB` (DataFusion pool),
 //! `--data DIR` (keep and reuse the generated submissions there), `--warehouse DIR` (keep the
-//! warehouse, e.g. for `benches/pipeline.rs`).
+//! warehouse, e.g. for `benches/pipeline.rs`). `RUST_LOG=povcensus=info` logs the phases of the
+//! run with their times.
 //!
 //! The peers do less work on purpose: DuckDB and Polars (from PyPI, in the project's test venv)
 //! convert the same CSV files to zstd Parquet with type inference and no validation at all —
@@ -101,6 +102,13 @@ fn main() {
         memory,
         with_duckdb,
     } = BenchArgs::parse(3 << 30);
+    // `RUST_LOG=povcensus=info` shows the run's phases and their times on stderr.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().expect("temp dir");
     let data = arg_value(&args, "--data").map_or_else(|| tmp.path().join("subs"), PathBuf::from);

@@ -5,6 +5,7 @@
 --
 -- `remaining_${table}`: this run's staged rows that are not orphans.
 -- `existing_${table}`: the current rows of provinces not in this run.
+-- `repeated_${table}`: the keys that occur more than once among them (duplicate_keys.sql).
 WITH candidates AS (
     SELECT ${key} AS record_key, province_code, _line, 0 AS in_warehouse
     FROM remaining_${table}
@@ -12,17 +13,14 @@ WITH candidates AS (
     SELECT ${key} AS record_key, province_code, CAST(NULL AS BIGINT) AS _line, 1 AS in_warehouse
     FROM existing_${table}
 ),
-repeated AS (
-    SELECT record_key FROM candidates GROUP BY record_key HAVING COUNT(*) > 1
-),
 ranked AS (
     SELECT c.record_key, c.province_code, c._line, c.in_warehouse,
            ROW_NUMBER() OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS occurrence,
            FIRST_VALUE(c.province_code) OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_province,
            FIRST_VALUE(c._line) OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_line,
            FIRST_VALUE(c.in_warehouse) OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_in_warehouse
-    FROM candidates AS c
-    JOIN repeated AS r ON c.record_key = r.record_key
+    FROM repeated_${table} AS r
+    JOIN candidates AS c ON c.record_key = r.record_key
 )
 SELECT province_code,
        _line,

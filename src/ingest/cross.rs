@@ -30,12 +30,14 @@ use datafusion::prelude::SessionContext;
 use super::stage::staged_schema;
 use crate::contract::rules::Rule;
 use crate::contract::schema::{Table, arrow_schema};
+use crate::engine::{EngineConfig, JoinStrategy};
 use crate::warehouse::{DataFile, Warehouse};
 
 const ORPHAN_TOWNSHIPS: &str = include_str!("../../queries/ingest/orphan_townships.sql");
 const ORPHAN_VILLAGES: &str = include_str!("../../queries/ingest/orphan_villages.sql");
 const ORPHAN_HOUSEHOLDS: &str = include_str!("../../queries/ingest/orphan_households.sql");
 const ORPHAN_PERSONS: &str = include_str!("../../queries/ingest/orphan_persons.sql");
+const DUPLICATE_KEYS: &str = include_str!("../../queries/ingest/duplicate_keys.sql");
 const DUPLICATES: &str = include_str!("../../queries/ingest/duplicates.sql");
 const ASSESSMENT_LINKS: &str = include_str!("../../queries/ingest/assessment_links.sql");
 const HOUSEHOLD_WARNINGS: &str = include_str!("../../queries/ingest/household_warnings.sql");
@@ -54,11 +56,14 @@ pub struct CrossFinding {
 
 /// What a run's cross-row stage works on.
 pub struct CrossInput<'a> {
-    /// Staged files of this run, per table (all provinces of the run).
-    pub staged: &'a BTreeMap<Table, Vec<PathBuf>>,
+    /// Staged files of this run, by province code.
+    pub staged: &'a BTreeMap<String, StagedProvince>,
     /// The warehouse and the current files of the provinces not in this run.
     pub warehouse: &'a Warehouse,
     pub existing: &'a BTreeMap<Table, Vec<DataFile>>,
+    /// The run's engine settings, before any choice of joins: each province's checks, and
+    /// the duplicates' join, choose theirs by their own size.
+    pub engine: &'a EngineConfig,
 }
 
 fn register_local(
@@ -252,19 +257,39 @@ async fn findings(
     Ok(out)
 }
 
+/// The staged files of one province of a run.
+#[derive(Debug, Default)]
+pub struct StagedProvince {
+    /// One staged file per table the province submitted.
+    pub files: BTreeMap<Table, PathBuf>,
+    /// Its staged person rows: the size of its largest checks.
+    pub persons: u64,
+}
+
 /// Run every cross-row rule. Returns the findings (errors reject the row; warnings flag it).
+///
+/// The orphan checks, the assessment links and the household warnings join codes that all
+/// begin with the province's code (rule `code.province` rejects a staged row otherwise), so
+/// they run a province at a time, each in a session of its own sized to the province (hash
+/// joins where they fit), sharing `ctx`'s memory pool. Duplicate keys are national: ID
+/// numbers do not carry the province.
 pub async fn check(
     ctx: &SessionContext,
     input: &CrossInput<'_>,
     progress: &indicatif::ProgressBar,
 ) -> Result<Vec<CrossFinding>, DataFusionError> {
-    let empty = Vec::new();
+    read_files_whole(ctx);
     for t in Table::ALL {
+        let files: Vec<PathBuf> = input
+            .staged
+            .values()
+            .filter_map(|p| p.files.get(&t).cloned())
+            .collect();
         register_local(
             ctx,
             &format!("staged_{}", t.name()),
             staged_schema(t),
-            input.staged.get(&t).unwrap_or(&empty),
+            &files,
         )?;
         let existing: Vec<&DataFile> = input
             .existing
@@ -283,14 +308,33 @@ pub async fn check(
     }
     let mut all: Vec<CrossFinding> = Vec::new();
     for t in Table::ALL {
+        let start = std::time::Instant::now();
         progress.set_message(format!("{}: orphans", t.file_name()));
         let mut rejected: Vec<CrossFinding> = match t {
             Table::Counties => Vec::new(),
-            Table::Townships => findings(ctx, ORPHAN_TOWNSHIPS, t, Some(Rule::KeyOrphan)).await?,
-            Table::Villages => findings(ctx, ORPHAN_VILLAGES, t, Some(Rule::KeyOrphan)).await?,
-            Table::Households => findings(ctx, ORPHAN_HOUSEHOLDS, t, Some(Rule::KeyOrphan)).await?,
-            Table::Persons => findings(ctx, ORPHAN_PERSONS, t, Some(Rule::KeyOrphan)).await?,
-            Table::AssessmentHouseholds => findings(ctx, ASSESSMENT_LINKS, t, None).await?,
+            Table::Townships => {
+                by_province(ctx, input, &all, ORPHAN_TOWNSHIPS, t, Some(Rule::KeyOrphan)).await?
+            }
+            Table::Villages => {
+                by_province(ctx, input, &all, ORPHAN_VILLAGES, t, Some(Rule::KeyOrphan)).await?
+            }
+            Table::Households => {
+                by_province(
+                    ctx,
+                    input,
+                    &all,
+                    ORPHAN_HOUSEHOLDS,
+                    t,
+                    Some(Rule::KeyOrphan),
+                )
+                .await?
+            }
+            Table::Persons => {
+                by_province(ctx, input, &all, ORPHAN_PERSONS, t, Some(Rule::KeyOrphan)).await?
+            }
+            Table::AssessmentHouseholds => {
+                by_province(ctx, input, &all, ASSESSMENT_LINKS, t, None).await?
+            }
         };
         if let Some(key) = t.key_column() {
             // remaining_<t>: staged rows that are not orphans.
@@ -300,21 +344,129 @@ pub async fn check(
             ctx.deregister_table(&name)?;
             ctx.register_table(&name, remaining.into_view())?;
             progress.set_message(format!("{}: duplicate keys", t.file_name()));
-            let sql = crate::engine::fill(
-                DUPLICATES,
-                [("table", t.name()), ("key", key), ("file", t.file_name())],
-            );
-            rejected.extend(findings(ctx, &sql, t, Some(Rule::KeyDuplicate)).await?);
+            rejected.extend(duplicates(ctx, input.engine, t, key).await?);
         }
         register_loaded(ctx, t, &rejected).await?;
         all.extend(rejected);
         if t == Table::Persons {
             progress.set_message("households.csv: members and heads".to_string());
-            all.extend(findings(ctx, HOUSEHOLD_WARNINGS, Table::Households, None).await?);
+            let warnings = by_province(
+                ctx,
+                input,
+                &all,
+                HOUSEHOLD_WARNINGS,
+                Table::Households,
+                None,
+            )
+            .await?;
+            all.extend(warnings);
         }
+        tracing::info!(
+            table = t.name(),
+            seconds = format!("{:.2}", start.elapsed().as_secs_f64()),
+            "cross-row checks done"
+        );
         progress.inc(1);
     }
     Ok(all)
+}
+
+/// Run a rule query over each province of the run on its own: `staged_<t>` and `loaded_<t>`
+/// of every table hold that province's rows (minus the errors among `so_far`). The findings
+/// come in (province, line, rule) order, as one query over all provinces would give them.
+async fn by_province(
+    ctx: &SessionContext,
+    input: &CrossInput<'_>,
+    so_far: &[CrossFinding],
+    sql: &str,
+    table: Table,
+    fixed_rule: Option<Rule>,
+) -> Result<Vec<CrossFinding>, DataFusionError> {
+    let mut out = Vec::new();
+    for province in input.staged.values() {
+        if !province.files.contains_key(&table) {
+            continue;
+        }
+        let cfg = input.engine.clone().for_rows(province.persons);
+        let pctx = crate::engine::sibling_session(ctx, &cfg);
+        read_files_whole(&pctx);
+        for t in Table::ALL {
+            let files: Vec<PathBuf> = province.files.get(&t).cloned().into_iter().collect();
+            register_local(
+                &pctx,
+                &format!("staged_{}", t.name()),
+                staged_schema(t),
+                &files,
+            )?;
+            register_loaded(&pctx, t, so_far).await?;
+        }
+        out.extend(findings(&pctx, sql, table, fixed_rule).await?);
+    }
+    Ok(out)
+}
+
+/// Duplicate keys of table `t` nationally: first the keys that occur more than once (an
+/// aggregate, which spills), then the occurrences of just those keys, ranked. The repeated
+/// keys are held in memory (like every finding) and joined by hash while they fit; the
+/// staged rows stream past them.
+async fn duplicates(
+    ctx: &SessionContext,
+    engine: &EngineConfig,
+    t: Table,
+    key: &str,
+) -> Result<Vec<CrossFinding>, DataFusionError> {
+    let values = [("table", t.name()), ("key", key), ("file", t.file_name())];
+    let keys = ctx
+        .sql(&crate::engine::fill(DUPLICATE_KEYS, values))
+        .await?
+        .collect()
+        .await?;
+    let repeated: usize = keys.iter().map(|b| b.num_rows()).sum();
+    if repeated == 0 {
+        return Ok(Vec::new());
+    }
+    let schema = keys
+        .first()
+        .map(|b| b.schema())
+        .ok_or_else(|| DataFusionError::Internal("repeated keys without a batch".into()))?;
+    let name = format!("repeated_{}", t.name());
+    ctx.deregister_table(&name)?;
+    ctx.register_table(&name, Arc::new(MemTable::try_new(schema, vec![keys])?))?;
+    let joins = engine.clone().for_rows(repeated as u64).joins;
+    let hash = joins != JoinStrategy::Spill;
+    let before = set_prefer_hash_join(ctx, hash);
+    let found = findings(
+        ctx,
+        &crate::engine::fill(DUPLICATES, values),
+        t,
+        Some(Rule::KeyDuplicate),
+    )
+    .await;
+    set_prefer_hash_join(ctx, before);
+    ctx.deregister_table(&name)?;
+    found
+}
+
+/// Have `ctx` read each staged file whole, batch by batch, in one partition. DataFusion 55
+/// reads a byte range of an Arrow IPC file (what splitting a file across partitions makes) by
+/// loading every batch of the range at once: the national ingest then peaked at 3.9 GiB
+/// instead of 2.2 GiB.
+fn read_files_whole(ctx: &SessionContext) {
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    state
+        .config_mut()
+        .options_mut()
+        .optimizer
+        .repartition_file_scans = false;
+}
+
+/// Set whether `ctx` plans equi-joins as hash joins; returns the setting before.
+fn set_prefer_hash_join(ctx: &SessionContext, hash: bool) -> bool {
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let optimizer = &mut state.config_mut().options_mut().optimizer;
+    std::mem::replace(&mut optimizer.prefer_hash_join, hash)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! registered in that session as `all_rejects` for the write phase.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::datasource::MemTable;
@@ -14,7 +14,7 @@ use crate::contract::schema::Table;
 use crate::engine::{EngineConfig, session};
 use crate::warehouse::{DataFile, ProvinceVersion, Warehouse};
 
-use super::cross::{self, CrossFinding, CrossInput};
+use super::cross::{self, CrossFinding, CrossInput, StagedProvince};
 use super::decide::Changed;
 use super::stage::{self, RejectRow};
 use super::{IngestError, IngestOptions, ProvinceRun, manifest_of};
@@ -36,28 +36,14 @@ pub(super) async fn cross_check(
     staging: &Path,
     opts: &IngestOptions,
 ) -> Result<Checked, IngestError> {
-    let staged_rows: u64 = changed
-        .runs
-        .iter()
-        .flat_map(|&i| &runs[i].files)
-        .filter(|f| f.table == Table::Persons)
-        .map(|f| f.count.rows_read)
-        .sum();
+    let staged = staged_files(runs, changed)?;
     let engine = EngineConfig {
         spill_dir: Some(staging.to_path_buf()),
         ..opts.engine.clone()
-    }
-    .for_rows(staged_rows);
+    };
+    // Its one join (the duplicates') chooses its strategy by its own size; the other joins run
+    // a province at a time, in sessions of their own.
     let ctx = session(&engine)?;
-    // Staged files are read whole, batch by batch. DataFusion 55 reads a byte range of an
-    // Arrow IPC file (what splitting a file across partitions makes) by loading every batch of
-    // the range at once: the national ingest then peaked at 3.9 GiB instead of 2.2 GiB.
-    ctx.state_ref()
-        .write()
-        .config_mut()
-        .options_mut()
-        .optimizer
-        .repartition_file_scans = false;
     let bar = crate::engine::progress::bar(
         opts.progress,
         Table::ALL.len() as u64,
@@ -67,9 +53,10 @@ pub(super) async fn cross_check(
     let findings = cross::check(
         &ctx,
         &CrossInput {
-            staged: &staged_files(runs, changed),
+            staged: &staged,
             warehouse,
             existing: &existing_files(changed, current),
+            engine: &engine,
         },
         &bar,
     )
@@ -80,17 +67,26 @@ pub(super) async fn cross_check(
     Ok(Checked { ctx, findings })
 }
 
-/// The staged data files of the changed provinces, by table.
-fn staged_files(runs: &[ProvinceRun], changed: &Changed) -> BTreeMap<Table, Vec<PathBuf>> {
-    let mut staged_files: BTreeMap<Table, Vec<PathBuf>> = BTreeMap::new();
+/// The staged data files of the changed provinces, by province code.
+fn staged_files(
+    runs: &[ProvinceRun],
+    changed: &Changed,
+) -> Result<BTreeMap<String, StagedProvince>, IngestError> {
+    let mut staged: BTreeMap<String, StagedProvince> = BTreeMap::new();
     for &i in &changed.runs {
+        let province = staged
+            .entry(manifest_of(&runs[i])?.province_code.clone())
+            .or_default();
         for f in &runs[i].files {
             if let (Some(d), Some(t)) = (&f.data, f.table.table()) {
-                staged_files.entry(t).or_default().push(d.clone());
+                province.files.insert(t, d.clone());
+                if t == Table::Persons {
+                    province.persons += f.count.rows_read;
+                }
             }
         }
     }
-    staged_files
+    Ok(staged)
 }
 
 /// The warehouse's data files of the provinces that do not change, by table.

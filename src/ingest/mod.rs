@@ -160,6 +160,29 @@ impl ProvinceRun {
     }
 }
 
+/// A phase of the run, timed for the log (`-v`).
+struct Phase {
+    name: &'static str,
+    start: std::time::Instant,
+}
+
+impl Phase {
+    fn start(name: &'static str) -> Phase {
+        Phase {
+            name,
+            start: std::time::Instant::now(),
+        }
+    }
+
+    fn done(self) {
+        tracing::info!(
+            phase = self.name,
+            seconds = format!("{:.2}", self.start.elapsed().as_secs_f64()),
+            "phase done"
+        );
+    }
+}
+
 /// Ingest the submissions into the warehouse.
 pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
     if !(0.0..=1.0).contains(&opts.reject_threshold) {
@@ -182,9 +205,11 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
             .map_err(IngestError::StagingDir)?;
     let staging = staging_root.path();
     let first_department = submissions.len();
+    let phase = Phase::start("staging");
     let runs = staging::stage_all(submissions, staging, opts).await?;
     let departments =
         registers::stage_all(department_submissions, first_department, staging, opts).await?;
+    phase.done();
 
     let changed = decide::changed(&runs, current)?;
     let current_departments = latest
@@ -195,9 +220,12 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
     let new_versions = if changed.runs.is_empty() {
         BTreeMap::new()
     } else {
+        let phase = Phase::start("cross-row checks");
         let checked =
             crosscheck::cross_check(&runs, &changed, current, &warehouse, staging, opts).await?;
-        write::write_versions(
+        phase.done();
+        let phase = Phase::start("writing");
+        let written = write::write_versions(
             &runs,
             &changed,
             &checked,
@@ -206,7 +234,9 @@ pub async fn ingest(opts: &IngestOptions) -> Result<IngestReport, IngestError> {
             snapshot_id,
             opts,
         )
-        .await?
+        .await?;
+        phase.done();
+        written
     };
 
     let new_departments = registers::write_versions(
