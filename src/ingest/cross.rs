@@ -26,6 +26,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 
 use super::stage::staged_schema;
 use crate::contract::rules::Rule;
@@ -158,14 +159,14 @@ impl ScalarUDFImpl for RejectedLines {
 
 /// Register the view `loaded_<t>`: the staged rows of `t` minus the rejected ones (errors, not
 /// warnings) among `rejected`.
-async fn register_loaded(
+async fn register_loaded<'a>(
     ctx: &SessionContext,
     t: Table,
-    rejected: &[CrossFinding],
+    rejected: impl IntoIterator<Item = &'a CrossFinding>,
 ) -> Result<(), DataFusionError> {
     let mut lines: HashMap<String, HashSet<i64>> = HashMap::new();
     for f in rejected
-        .iter()
+        .into_iter()
         .filter(|f| f.table == t && f.rule.severity() == crate::contract::rules::Severity::Error)
     {
         lines
@@ -374,6 +375,10 @@ pub async fn check(
 /// Run a rule query over each province of the run on its own: `staged_<t>` and `loaded_<t>`
 /// of every table hold that province's rows (minus the errors among `so_far`). The findings
 /// come in (province, line, rule) order, as one query over all provinces would give them.
+///
+/// Two provinces run at a time (one when the run has one thread): a province's staged file
+/// is read by one thread, so a second province keeps the other cores busy. Each sizes its
+/// joins for both.
 async fn by_province(
     ctx: &SessionContext,
     input: &CrossInput<'_>,
@@ -382,25 +387,35 @@ async fn by_province(
     table: Table,
     fixed_rule: Option<Rule>,
 ) -> Result<Vec<CrossFinding>, DataFusionError> {
+    let at_once = input.engine.threads.clamp(1, 2);
+    let queries = input
+        .staged
+        .iter()
+        .filter(|(_, province)| province.files.contains_key(&table))
+        .map(|(code, province)| async move {
+            let cfg = input
+                .engine
+                .clone()
+                .for_rows(province.persons.saturating_mul(at_once as u64));
+            let pctx = crate::engine::sibling_session(ctx, &cfg);
+            read_files_whole(&pctx);
+            let mine: Vec<&CrossFinding> = so_far.iter().filter(|f| &f.province == code).collect();
+            for t in Table::ALL {
+                let files: Vec<PathBuf> = province.files.get(&t).cloned().into_iter().collect();
+                register_local(
+                    &pctx,
+                    &format!("staged_{}", t.name()),
+                    staged_schema(t),
+                    &files,
+                )?;
+                register_loaded(&pctx, t, mine.iter().copied()).await?;
+            }
+            findings(&pctx, sql, table, fixed_rule).await
+        });
+    let mut results = futures::stream::iter(queries).buffered(at_once);
     let mut out = Vec::new();
-    for province in input.staged.values() {
-        if !province.files.contains_key(&table) {
-            continue;
-        }
-        let cfg = input.engine.clone().for_rows(province.persons);
-        let pctx = crate::engine::sibling_session(ctx, &cfg);
-        read_files_whole(&pctx);
-        for t in Table::ALL {
-            let files: Vec<PathBuf> = province.files.get(&t).cloned().into_iter().collect();
-            register_local(
-                &pctx,
-                &format!("staged_{}", t.name()),
-                staged_schema(t),
-                &files,
-            )?;
-            register_loaded(&pctx, t, so_far).await?;
-        }
-        out.extend(findings(&pctx, sql, table, fixed_rule).await?);
+    while let Some(found) = results.next().await {
+        out.extend(found?);
     }
     Ok(out)
 }
@@ -528,7 +543,9 @@ mod tests {
             out
         };
 
-        register_loaded(&ctx, Table::Persons, &[]).await.unwrap();
+        register_loaded(&ctx, Table::Persons, &[] as &[CrossFinding])
+            .await
+            .unwrap();
         assert_eq!(
             lines(ctx.clone()).await,
             ["11:2", "11:3", "11:4", "12:2", "12:3"]
