@@ -720,6 +720,56 @@ fn ingest_never_prints_names_or_id_numbers() {
     }
 }
 
+/// `-v` says how long each phase of the run and each table's cross-row checks took (what a
+/// census office reads to see where a national ingest spends its time).
+#[test]
+fn verbose_ingest_logs_each_phase_with_its_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let province = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/broken/62");
+    let wh = dir.path().join("wh");
+    // As a user runs it: `-v`, no RUST_LOG.
+    let o = Command::new(env!("CARGO_BIN_EXE_povcensus"))
+        .args(["-v", "ingest", province.to_str().unwrap(), "--warehouse"])
+        .arg(&wh)
+        .env_remove("RUST_LOG")
+        .env_remove("POVCENSUS_FAILPOINT")
+        .env_remove("POVCENSUS_WAREHOUSE")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let logs = String::from_utf8_lossy(&o.stderr);
+    let timed = |what: &str, name: &str| {
+        logs.lines().any(|l| {
+            l.starts_with("info: ")
+                && l.contains(what)
+                && l.contains(name)
+                && l.split("seconds=\"")
+                    .nth(1)
+                    .and_then(|s| s.split('"').next())
+                    .is_some_and(|s| s.parse::<f64>().is_ok_and(|x| x >= 0.0))
+        })
+    };
+    for phase in ["staging", "cross-row checks", "writing"] {
+        assert!(
+            timed("phase done", &format!("phase=\"{phase}\"")),
+            "no time for the phase {phase}:\n{logs}"
+        );
+    }
+    for table in [
+        "counties",
+        "townships",
+        "villages",
+        "households",
+        "persons",
+        "assessment_households",
+    ] {
+        assert!(
+            timed("cross-row checks done", &format!("table=\"{table}\"")),
+            "no time for the checks of {table}:\n{logs}"
+        );
+    }
+}
+
 #[test]
 fn sample_data_with_the_broken_submission() {
     let dir = tempfile::tempdir().unwrap();
