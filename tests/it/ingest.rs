@@ -755,14 +755,7 @@ fn verbose_ingest_logs_each_phase_with_its_time() {
             "no time for the phase {phase}:\n{logs}"
         );
     }
-    for table in [
-        "counties",
-        "townships",
-        "villages",
-        "households",
-        "persons",
-        "assessment_households",
-    ] {
+    for table in povcensus::contract::schema::Table::ALL.map(|t| t.name()) {
         assert!(
             timed("cross-row checks done", &format!("table=\"{table}\"")),
             "no time for the checks of {table}:\n{logs}"
