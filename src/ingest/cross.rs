@@ -9,6 +9,9 @@
 //! view: the staged rows minus this stage's rejects (a filter on their lines, held in memory:
 //! rejects are few), so no row is materialized in memory and the memory pool bounds every join
 //! and aggregate (they spill).
+//!
+//! The orphans, the sample's links and the household warnings run a province at a time
+//! ([`by_province`]), the duplicate keys nationally, in two steps ([`duplicates`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
