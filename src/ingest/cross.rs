@@ -11,7 +11,7 @@
 //! and aggregate (they spill).
 //!
 //! The orphans, the sample's links and the household warnings run a province at a time
-//! ([`by_province`]), the duplicate keys nationally, in two steps ([`duplicates`]).
+//! (`by_province`), the duplicate keys nationally, in two steps (`duplicates`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -210,7 +210,7 @@ fn string_at(a: &dyn Array, i: usize) -> Option<String> {
     a.as_string_opt::<i64>().map(|s| s.value(i).to_string())
 }
 
-/// Run one rule query: its columns are province_code, _line, record_key, [rule_id,]
+/// Run one rule query: its columns are province_code, _line, record_key, (rule_id,)
 /// column_name, message.
 async fn findings(
     ctx: &SessionContext,
