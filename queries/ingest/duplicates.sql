@@ -3,24 +3,16 @@
 -- province, else the first in (province code, line) order. Every other occurrence is
 -- rejected, and its message names the kept record.
 --
--- `remaining_${table}`: this run's staged rows that are not orphans.
--- `existing_${table}`: the current rows of provinces not in this run.
+-- `candidates_${table}`: the rows that compete for each key (key_candidates.sql).
 -- `repeated_${table}`: the keys that occur more than once among them (duplicate_keys.sql).
-WITH candidates AS (
-    SELECT ${key} AS record_key, province_code, _line, 0 AS in_warehouse
-    FROM remaining_${table}
-    UNION ALL
-    SELECT ${key} AS record_key, province_code, CAST(NULL AS BIGINT) AS _line, 1 AS in_warehouse
-    FROM existing_${table}
-),
-ranked AS (
+WITH ranked AS (
     SELECT c.record_key, c.province_code, c._line, c.in_warehouse,
            ROW_NUMBER() OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS occurrence,
            FIRST_VALUE(c.province_code) OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_province,
            FIRST_VALUE(c._line) OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_line,
            FIRST_VALUE(c.in_warehouse) OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_in_warehouse
     FROM repeated_${table} AS r
-    JOIN candidates AS c ON c.record_key = r.record_key
+    JOIN candidates_${table} AS c ON c.record_key = r.record_key
 )
 SELECT province_code,
        _line,

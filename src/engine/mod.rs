@@ -150,6 +150,17 @@ pub fn session(cfg: &EngineConfig) -> Result<SessionContext, DataFusionError> {
     Ok(ctx)
 }
 
+/// Change `ctx`'s optimizer options from now on (for the queries planned after); returns what
+/// `change` returns.
+pub fn with_optimizer<R>(
+    ctx: &SessionContext,
+    change: impl FnOnce(&mut datafusion::config::OptimizerOptions) -> R,
+) -> R {
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    change(&mut state.config_mut().options_mut().optimizer)
+}
+
 /// The settings of a session under `cfg`.
 fn session_config(cfg: &EngineConfig) -> SessionConfig {
     SessionConfig::new()

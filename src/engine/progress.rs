@@ -1,5 +1,6 @@
 //! Progress bars on standard error for long work: the generator's counties, the ingest's
-//! bytes, the extract's records. Hidden when the caller is not interactive.
+//! bytes, the extract's records. Hidden when the caller is not interactive. And the elapsed
+//! times the logs give.
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -17,4 +18,9 @@ pub fn bar(show: bool, total: u64, template: &str) -> ProgressBar {
             .progress_chars("=> "),
     );
     b
+}
+
+/// The seconds since `start`, as the logs give them ("12.34").
+pub fn seconds(start: std::time::Instant) -> String {
+    format!("{:.2}", start.elapsed().as_secs_f64())
 }

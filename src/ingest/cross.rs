@@ -33,13 +33,14 @@ use datafusion::prelude::SessionContext;
 use super::stage::staged_schema;
 use crate::contract::rules::Rule;
 use crate::contract::schema::{Table, arrow_schema};
-use crate::engine::{EngineConfig, JoinStrategy};
+use crate::engine::{EngineConfig, JoinStrategy, with_optimizer};
 use crate::warehouse::{DataFile, Warehouse};
 
 const ORPHAN_TOWNSHIPS: &str = include_str!("../../queries/ingest/orphan_townships.sql");
 const ORPHAN_VILLAGES: &str = include_str!("../../queries/ingest/orphan_villages.sql");
 const ORPHAN_HOUSEHOLDS: &str = include_str!("../../queries/ingest/orphan_households.sql");
 const ORPHAN_PERSONS: &str = include_str!("../../queries/ingest/orphan_persons.sql");
+const KEY_CANDIDATES: &str = include_str!("../../queries/ingest/key_candidates.sql");
 const DUPLICATE_KEYS: &str = include_str!("../../queries/ingest/duplicate_keys.sql");
 const DUPLICATES: &str = include_str!("../../queries/ingest/duplicates.sql");
 const ASSESSMENT_LINKS: &str = include_str!("../../queries/ingest/assessment_links.sql");
@@ -89,8 +90,17 @@ fn register_local(
             .with_schema(schema);
         Arc::new(ListingTable::try_new(config)?)
     };
+    replace_table(ctx, name, provider)
+}
+
+/// Register `table` as `name` in `ctx`, in place of any table of that name.
+fn replace_table(
+    ctx: &SessionContext,
+    name: &str,
+    table: Arc<dyn datafusion::catalog::TableProvider>,
+) -> Result<(), DataFusionError> {
     ctx.deregister_table(name)?;
-    ctx.register_table(name, provider)?;
+    ctx.register_table(name, table)?;
     Ok(())
 }
 
@@ -191,10 +201,7 @@ async fn register_loaded<'a>(
         )
     };
     let df = ctx.sql(&view).await?;
-    let name = format!("loaded_{}", t.name());
-    ctx.deregister_table(&name)?;
-    ctx.register_table(&name, df.into_view())?;
-    Ok(())
+    replace_table(ctx, &format!("loaded_{}", t.name()), df.into_view())
 }
 
 fn string_at(a: &dyn Array, i: usize) -> Option<String> {
@@ -327,14 +334,9 @@ pub async fn check(
             None => Vec::new(),
         };
         if let Some(key) = t.key_column() {
-            // remaining_<t>: staged rows that are not orphans.
-            register_loaded(ctx, t, &rejected).await?;
-            let remaining = ctx.table(format!("loaded_{}", t.name())).await?;
-            let name = format!("remaining_{}", t.name());
-            ctx.deregister_table(&name)?;
-            ctx.register_table(&name, remaining.into_view())?;
             progress.set_message(format!("{}: duplicate keys", t.file_name()));
-            rejected.extend(duplicates(ctx, input.engine, t, key).await?);
+            let repeated = duplicates(ctx, input.engine, t, key, &rejected).await?;
+            rejected.extend(repeated);
         }
         register_loaded(ctx, t, &rejected).await?;
         all.extend(rejected);
@@ -353,7 +355,7 @@ pub async fn check(
         }
         tracing::info!(
             table = t.name(),
-            seconds = format!("{:.2}", start.elapsed().as_secs_f64()),
+            seconds = crate::engine::progress::seconds(start),
             "cross-row checks done"
         );
         progress.inc(1);
@@ -398,7 +400,8 @@ async fn by_province(
     Ok(out)
 }
 
-/// Duplicate keys of table `t` nationally: first the keys that occur more than once (an
+/// Duplicate keys of table `t` nationally, among its staged rows that are not `orphans` and
+/// the warehouse's rows of the other provinces: first the keys that occur more than once (an
 /// aggregate, which spills), then the occurrences of just those keys, ranked. The repeated
 /// keys are held in memory (like every finding) and joined by hash while they fit; the
 /// staged rows stream past them.
@@ -407,8 +410,25 @@ async fn duplicates(
     engine: &EngineConfig,
     t: Table,
     key: &str,
+    orphans: &[CrossFinding],
 ) -> Result<Vec<CrossFinding>, DataFusionError> {
     let values = [("table", t.name()), ("key", key), ("file", t.file_name())];
+    // remaining_<t>: the staged rows that are not orphans.
+    register_loaded(ctx, t, orphans).await?;
+    let remaining = ctx.table(format!("loaded_{}", t.name())).await?;
+    replace_table(
+        ctx,
+        &format!("remaining_{}", t.name()),
+        remaining.into_view(),
+    )?;
+    let candidates = ctx
+        .sql(&crate::engine::fill(KEY_CANDIDATES, values))
+        .await?;
+    replace_table(
+        ctx,
+        &format!("candidates_{}", t.name()),
+        candidates.into_view(),
+    )?;
     let keys = ctx
         .sql(&crate::engine::fill(DUPLICATE_KEYS, values))
         .await?
@@ -423,11 +443,10 @@ async fn duplicates(
         .map(|b| b.schema())
         .ok_or_else(|| DataFusionError::Internal("repeated keys without a batch".into()))?;
     let name = format!("repeated_{}", t.name());
-    ctx.deregister_table(&name)?;
-    ctx.register_table(&name, Arc::new(MemTable::try_new(schema, vec![keys])?))?;
+    replace_table(ctx, &name, Arc::new(MemTable::try_new(schema, vec![keys])?))?;
     let joins = engine.clone().for_rows(repeated as u64).joins;
     let hash = joins != JoinStrategy::Spill;
-    let before = set_prefer_hash_join(ctx, hash);
+    let before = with_optimizer(ctx, |o| std::mem::replace(&mut o.prefer_hash_join, hash));
     let found = findings(
         ctx,
         &crate::engine::fill(DUPLICATES, values),
@@ -435,7 +454,7 @@ async fn duplicates(
         Some(Rule::KeyDuplicate),
     )
     .await;
-    set_prefer_hash_join(ctx, before);
+    with_optimizer(ctx, |o| o.prefer_hash_join = before);
     ctx.deregister_table(&name)?;
     found
 }
@@ -445,21 +464,7 @@ async fn duplicates(
 /// loading every batch of the range at once: the national ingest then peaked at 3.9 GiB
 /// instead of 2.2 GiB.
 fn read_files_whole(ctx: &SessionContext) {
-    let state = ctx.state_ref();
-    let mut state = state.write();
-    state
-        .config_mut()
-        .options_mut()
-        .optimizer
-        .repartition_file_scans = false;
-}
-
-/// Set whether `ctx` plans equi-joins as hash joins; returns the setting before.
-fn set_prefer_hash_join(ctx: &SessionContext, hash: bool) -> bool {
-    let state = ctx.state_ref();
-    let mut state = state.write();
-    let optimizer = &mut state.config_mut().options_mut().optimizer;
-    std::mem::replace(&mut optimizer.prefer_hash_join, hash)
+    crate::engine::with_optimizer(ctx, |o| o.repartition_file_scans = false);
 }
 
 #[cfg(test)]

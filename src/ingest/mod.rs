@@ -177,7 +177,7 @@ impl Phase {
     fn done(self) {
         tracing::info!(
             phase = self.name,
-            seconds = format!("{:.2}", self.start.elapsed().as_secs_f64()),
+            seconds = crate::engine::progress::seconds(self.start),
             "phase done"
         );
     }

@@ -161,12 +161,9 @@ pub async fn run(
     engine: &EngineConfig,
 ) -> Result<RunManifest, PipelineError> {
     let (ctx, scratch) = prepare(warehouse, snapshot, out, engine).await?;
-    ctx.state_ref()
-        .write()
-        .config_mut()
-        .options_mut()
-        .optimizer
-        .enable_join_dynamic_filter_pushdown = pipeline.join_filters_in_scans;
+    crate::engine::with_optimizer(&ctx, |o| {
+        o.enable_join_dynamic_filter_pushdown = pipeline.join_filters_in_scans
+    });
     let executors = executors_now(engine, "session").await?;
     let pool = Arc::clone(&ctx.runtime_env().memory_pool);
     let mut kept = KeptTables::new(&pool, engine.kept_memory, engine.spill_dir.clone());
@@ -230,7 +227,7 @@ pub async fn run(
             outputs.extend(files);
             results.insert(step.name.clone(), table);
         }
-        tracing::info!(step = %step.name, seconds = format!("{:.2}", start.elapsed().as_secs_f64()), "step done");
+        tracing::info!(step = %step.name, seconds = crate::engine::progress::seconds(start), "step done");
     }
     if let Some(scratch) = scratch {
         scratch.remove().await;

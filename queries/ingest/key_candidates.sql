@@ -1,0 +1,9 @@
+-- The rows that compete for each key of table ${table} (key column ${key}), nationally: this
+-- run's staged rows that are not orphans (`remaining_${table}`) and the current rows of the
+-- provinces not in this run (`existing_${table}`, which have no line here). Registered as the
+-- view `candidates_${table}` that duplicate_keys.sql and duplicates.sql read.
+SELECT ${key} AS record_key, province_code, _line, 0 AS in_warehouse
+FROM remaining_${table}
+UNION ALL
+SELECT ${key} AS record_key, province_code, CAST(NULL AS BIGINT) AS _line, 1 AS in_warehouse
+FROM existing_${table}
