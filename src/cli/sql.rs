@@ -129,14 +129,15 @@ pub(super) async fn run(args: SqlArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// A statement the scheduler cancelled because an executor left the cluster, said as such.
+/// A statement that failed because an executor left the cluster (the scheduler cancelled it,
+/// or a task could not fetch the lost executor's results), said as such.
 fn said_as_a_loss(error: anyhow::Error, engine: &crate::engine::EngineConfig) -> anyhow::Error {
-    let cancelled = engine.cluster.as_ref().and_then(|cluster| {
+    let lost = engine.cluster.as_ref().and_then(|cluster| {
         error
             .chain()
-            .find_map(|cause| cluster.job_cancelled(&cause.to_string()))
+            .find_map(|cause| cluster.executor_loss(&cause.to_string()))
     });
-    match cancelled {
+    match lost {
         Some(lost) => lost.into(),
         None => error,
     }

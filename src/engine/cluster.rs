@@ -59,6 +59,10 @@ pub enum ClusterError {
         "the scheduler at {address} cancelled the job: an executor left the cluster while it ran; its results are not used"
     )]
     JobCancelled { address: String },
+    #[error(
+        "an executor left the cluster at {address} during the job: the results of one of its tasks could not be fetched ({reason}); the job's results are not used"
+    )]
+    ExecutorUnreachable { address: String, reason: String },
     #[error("the cluster could not read or write the shared scratch {location}: {source}")]
     Scratch {
         location: String,
@@ -81,7 +85,9 @@ impl ClusterError {
                 "start executors with `povcensus cluster executor --scheduler HOST:PORT` and \
                  check they can reach the scheduler"
             }
-            ClusterError::ExecutorLost { .. } | ClusterError::JobCancelled { .. } => {
+            ClusterError::ExecutorLost { .. }
+            | ClusterError::JobCancelled { .. }
+            | ClusterError::ExecutorUnreachable { .. } => {
                 "run the command again once the cluster is stable (`povcensus cluster status`): \
                  Ballista re-runs the tasks of a lost executor, and such a re-run has been seen \
                  to count rows twice, so povcensus never keeps a result computed across a loss"
@@ -269,13 +275,34 @@ pub fn cancelled_by_scheduler(message: &str) -> bool {
     message.trim_end().ends_with(" failed: Cancelled")
 }
 
+/// What Ballista says when a task could not fetch a shuffle partition from the executor that
+/// wrote it (`BallistaError::FetchFailed`).
+const FETCH_FAILED: &str = "Shuffle fetch partition error from Executor ";
+
+/// The cause in a failed query's `message` when a task could not fetch another executor's
+/// shuffle output: the executor, and what the fetch met (`None` for any other failure). That
+/// executor stopped answering, most often because it left the cluster, before the scheduler
+/// missed its heartbeats; the job fails then, before the scheduler counts the loss.
+pub fn fetch_failed(message: &str) -> Option<String> {
+    let (_, rest) = message.split_once(FETCH_FAILED)?;
+    let executor = rest.split([',', ' ']).next().unwrap_or_default();
+    let reason = ["Connection refused", "tcp connect error", "Unavailable"]
+        .into_iter()
+        .find(|r| rest.contains(r))
+        .unwrap_or("no answer");
+    Some(format!("executor {executor}: {reason}"))
+}
+
 impl Cluster {
-    /// The error to say when `message`, a failed query's, is the scheduler cancelling the job
-    /// because an executor left (see [`cancelled_by_scheduler`]).
-    pub fn job_cancelled(&self, message: &str) -> Option<ClusterError> {
-        cancelled_by_scheduler(message).then(|| ClusterError::JobCancelled {
-            address: self.scheduler.url(),
-        })
+    /// The error to say when `message`, a failed query's, is an executor's loss: the scheduler
+    /// cancelled the job because an executor left (see [`cancelled_by_scheduler`]), or a task
+    /// could not fetch a lost executor's results (see [`fetch_failed`]).
+    pub fn executor_loss(&self, message: &str) -> Option<ClusterError> {
+        let address = self.scheduler.url();
+        if cancelled_by_scheduler(message) {
+            return Some(ClusterError::JobCancelled { address });
+        }
+        fetch_failed(message).map(|reason| ClusterError::ExecutorUnreachable { address, reason })
     }
 }
 
@@ -639,6 +666,34 @@ mod tests {
         assert!(!cancelled_by_scheduler(
             "Execution error: Cancelled by the user, then failed: Cancelled again"
         ));
+    }
+
+    #[test]
+    fn a_failed_fetch_from_a_lost_executor_is_a_loss_naming_the_executor() {
+        // The CI run of 2026-12-02: an executor killed during `county_household_sums`.
+        let failed = "External error: Shuffle fetch partition error from Executor \
+            b430415b-1c21-4848-98b2-45864c9cfb61, map_stage 4, map_partition 0, error desc: \
+            Status { code: Unavailable, message: \"tcp connect error\", source: \
+            Some(tonic::transport::Error(Transport, ConnectError(ConnectError(\"tcp connect \
+            error\", 127.0.0.1:44207, Os { code: 111, kind: ConnectionRefused, message: \
+            \"Connection refused\" })))) }";
+        assert_eq!(
+            fetch_failed(failed).as_deref(),
+            Some("executor b430415b-1c21-4848-98b2-45864c9cfb61: Connection refused")
+        );
+        let c = Cluster {
+            scheduler: Address::parse("df://h:1", SCHEDULER_PORT).unwrap(),
+            settings: vec![],
+        };
+        let said = c.executor_loss(failed).unwrap().to_string();
+        assert!(
+            said.starts_with("an executor left the cluster at df://h:1"),
+            "{said}"
+        );
+        assert!(
+            c.executor_loss("Execution error: Job 038HJ failed: Task failed: division by zero")
+                .is_none()
+        );
     }
 
     #[test]

@@ -290,7 +290,8 @@ async fn executors_now(engine: &EngineConfig, step: &str) -> Result<u64, Pipelin
 }
 
 /// The error of a step that failed on a cluster: an executor lost during it (the scheduler
-/// cancels the job, or fewer executors are counted than at the start) is said as such, since
+/// cancels the job, a task cannot fetch the lost executor's results, or fewer executors are
+/// counted than at the start) is said as such, since
 /// the next step for the user is a rerun, not a look at the SQL.
 async fn on_cluster_failure(
     engine: &EngineConfig,
@@ -309,7 +310,7 @@ async fn on_cluster_failure(
     match engine
         .cluster
         .as_ref()
-        .and_then(|c| c.job_cancelled(&message))
+        .and_then(|c| c.executor_loss(&message))
     {
         Some(source) => PipelineError::Cluster {
             step: step.to_string(),

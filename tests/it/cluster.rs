@@ -380,7 +380,8 @@ fn reports_on_a_cluster_over_an_s3_warehouse_match_the_local_run() {
 // error that says an executor left, and a rerun succeeds — never a figure computed across the
 // loss (Ballista 55's re-run of a map stage once counted a numerator twice here, and once left
 // a job waiting for ever: a povcensus scheduler now cancels the running jobs when an executor
-// leaves, and the client fails a step when fewer executors are counted than at its start).
+// leaves, and the client fails a step when fewer executors are counted than at its start, or
+// when a task could not fetch the lost executor's results).
 #[test]
 fn a_job_survives_or_fails_clearly_when_an_executor_dies_and_a_rerun_succeeds() {
     let dir = tempfile::tempdir().unwrap();
@@ -429,6 +430,10 @@ fn a_job_survives_or_fails_clearly_when_an_executor_dies_and_a_rerun_succeeds() 
             assert!(err.contains("an executor left the cluster"), "{err}");
             assert_eq!(err.matches("error:").count(), 1, "{err}");
             assert!(!remote.exists(), "a failed run leaves no output folder");
+            // As the hint says: run again once `cluster status` counts the loss. A task that
+            // could not fetch the lost executor's results fails the job before the scheduler
+            // misses its heartbeats (`--executor-timeout` 5 s here).
+            cluster.wait_for(1);
             let rerun = run("census", &wh, &remote, Some(&cluster.address), &[]);
             assert!(rerun.status.success(), "the rerun: {}", text(&rerun));
             assert_same_outputs(&local, &remote);
