@@ -195,8 +195,9 @@ const LOSS_CHECK_MILLIS: u64 = 250;
 /// has been seen to count rows twice or to leave the job waiting for ever; a census figure
 /// must be right or absent, so the job fails and the client says so
 /// ([`ClusterError::JobCancelled`](crate::engine::cluster::ClusterError::JobCancelled)). An
-/// executor is lost once: its later removal by Ballista does not cancel the jobs submitted
-/// since (the rerun), and jobs submitted after the loss run on the remaining executors.
+/// executor is lost once: a silent executor is removed from Ballista's state at once, its
+/// removal does not cancel the jobs submitted since (the rerun), and jobs submitted after the
+/// loss run on the remaining executors.
 async fn cancel_running_jobs_on_executor_loss(
     scheduler: SchedulerServer<LogicalPlanNode, PhysicalPlanNode>,
     cluster_state: Arc<dyn ClusterState>,
@@ -207,12 +208,12 @@ async fn cancel_running_jobs_on_executor_loss(
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(LOSS_CHECK_MILLIS));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let lost: Vec<String> = tokio::select! {
+        let (lost, silent): (Vec<String>, bool) = tokio::select! {
             _ = tick.tick() => {
                 let now = alive_executors(cluster_state.as_ref(), executor_timeout);
                 let lost = alive.difference(&now).cloned().collect();
                 alive = now;
-                lost
+                (lost, true)
             }
             event = events.next() => match event {
                 None => return,
@@ -224,7 +225,7 @@ async fn cancel_running_jobs_on_executor_loss(
                     if !alive.remove(&executor_id) {
                         continue;
                     }
-                    vec![executor_id]
+                    (vec![executor_id], false)
                 }
             },
         };
@@ -236,6 +237,23 @@ async fn cancel_running_jobs_on_executor_loss(
             tracing::warn!(executors = ?lost, %job, "an executor left the cluster: cancelling the running job");
             if let Err(e) = scheduler.cancel_job(job.clone()).await {
                 tracing::error!(%job, error = %e, "could not cancel the job");
+            }
+        }
+        // An executor whose heartbeats stopped is removed at once. Ballista's own sweep would
+        // remove it up to `executor_timeout / 2` seconds later and reset the stages of the jobs
+        // then running, which by then are the reruns on the remaining executors; a rerun was
+        // once left waiting for ever there.
+        if silent {
+            for executor in &lost {
+                let reason = "its heartbeats stopped; the running jobs were cancelled".to_string();
+                if let Err(e) = scheduler
+                    .state
+                    .executor_manager
+                    .remove_executor(executor, Some(reason))
+                    .await
+                {
+                    tracing::error!(%executor, error = %e, "could not remove the lost executor");
+                }
             }
         }
     }

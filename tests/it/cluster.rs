@@ -54,6 +54,11 @@ struct Node {
 
 impl Node {
     fn start(args: &[String]) -> Node {
+        Node::start_logging(args, Stdio::null)
+    }
+
+    /// Started with its standard output and error to `out()` (a log file: `Stdio::from`).
+    fn start_logging(args: &[String], out: impl Fn() -> Stdio) -> Node {
         let mut command = Command::new(env!("CARGO_BIN_EXE_povcensus"));
         command.args(args);
         // No AWS settings: whatever S3 access the nodes have comes with the queries.
@@ -64,9 +69,14 @@ impl Node {
         ] {
             command.env_remove(v);
         }
-        Node {
-            child: background(&mut command, Stdio::null),
-        }
+        let child = command
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(out())
+            .stderr(out())
+            .spawn()
+            .unwrap();
+        Node { child }
     }
 
     fn terminate(&mut self) {
@@ -98,6 +108,8 @@ struct LoopbackCluster {
     scheduler: Node,
     executors: Vec<Node>,
     work: tempfile::TempDir,
+    /// The scheduler's standard error (warnings and errors).
+    scheduler_log: tempfile::NamedTempFile,
 }
 
 /// A port whose next port is free too (an executor listens on both).
@@ -113,20 +125,26 @@ fn free_port_pair() -> u16 {
 impl LoopbackCluster {
     fn start(executors: usize) -> LoopbackCluster {
         let port = free_port();
-        let scheduler = Node::start(&[
-            "cluster".into(),
-            "scheduler".into(),
-            "--bind".into(),
-            format!("127.0.0.1:{port}"),
-            "--executor-timeout".into(),
-            "5".into(),
-        ]);
         let work = tempfile::tempdir().unwrap();
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let file = log.as_file().try_clone().unwrap();
+        let scheduler = Node::start_logging(
+            &[
+                "cluster".into(),
+                "scheduler".into(),
+                "--bind".into(),
+                format!("127.0.0.1:{port}"),
+                "--executor-timeout".into(),
+                "5".into(),
+            ],
+            || Stdio::from(file.try_clone().unwrap()),
+        );
         let mut cluster = LoopbackCluster {
             address: format!("df://127.0.0.1:{port}"),
             scheduler,
             executors: Vec::new(),
             work,
+            scheduler_log: log,
         };
         for _ in 0..executors {
             cluster.add_executor();
@@ -155,6 +173,27 @@ impl LoopbackCluster {
     }
 
     /// Wait until `povcensus cluster status` reports `n` executors.
+    /// The output of `job`, a client of this cluster (`what` it is, for the message). A job
+    /// left waiting is a failure of the test, with the scheduler's log, not a CI run that
+    /// never ends.
+    fn finish(&self, mut job: Child, what: &str) -> Output {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while job.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = job.kill();
+                let o = job.wait_with_output().unwrap();
+                let log = std::fs::read_to_string(self.scheduler_log.path());
+                panic!(
+                    "{what} neither finished nor failed in 180 s: {}\nthe scheduler's log:\n{}",
+                    text(&o),
+                    log.unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        job.wait_with_output().unwrap()
+    }
+
     fn wait_for(&self, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(60);
         let want = format!("ready: {n} executors registered");
@@ -399,23 +438,12 @@ fn a_job_survives_or_fails_clearly_when_an_executor_dies_and_a_rerun_succeeds() 
             .args(["run", "census", "--warehouse", &wh, "--out"])
             .arg(&remote)
             .args(["--cluster", &cluster.address]);
-        let mut job = background(&mut command, Stdio::piped);
+        let job = background(&mut command, Stdio::piped);
         std::thread::sleep(Duration::from_millis(kill_after));
         let mut dead = cluster.executors.remove(0);
         let _ = dead.child.kill();
         let _ = dead.child.wait();
-        // A job left waiting is a failure of this test, not a CI run that never ends.
-        let deadline = Instant::now() + Duration::from_secs(180);
-        while job.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = job.kill();
-                panic!(
-                    "killed after {kill_after} ms: the job neither finished nor failed in 180 s"
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let o = job.wait_with_output().unwrap();
+        let o = cluster.finish(job, &format!("killed after {kill_after} ms: the job"));
         if o.status.success() {
             eprintln!("killed after {kill_after} ms: the job finished on the remaining executor");
             assert_same_outputs(&local, &remote);
@@ -434,7 +462,15 @@ fn a_job_survives_or_fails_clearly_when_an_executor_dies_and_a_rerun_succeeds() 
             // could not fetch the lost executor's results fails the job before the scheduler
             // misses its heartbeats (`--executor-timeout` 5 s here).
             cluster.wait_for(1);
-            let rerun = run("census", &wh, &remote, Some(&cluster.address), &[]);
+            let mut command = Command::new(env!("CARGO_BIN_EXE_povcensus"));
+            command
+                .args(["run", "census", "--warehouse", &wh, "--out"])
+                .arg(&remote)
+                .args(["--cluster", &cluster.address]);
+            let rerun = cluster.finish(
+                background(&mut command, Stdio::piped),
+                &format!("killed after {kill_after} ms: the rerun"),
+            );
             assert!(rerun.status.success(), "the rerun: {}", text(&rerun));
             assert_same_outputs(&local, &remote);
         }
