@@ -4,15 +4,16 @@
 -- rejected, and its message names the kept record.
 --
 -- `candidates_${table}`: the rows that compete for each key (key_candidates.sql).
--- `repeated_${table}`: the keys that occur more than once among them (duplicate_keys.sql).
+-- `repeated_${table}`: the codes of the keys that occur more than once among them
+-- (duplicate_keys.sql); a key's code is equal only for equal keys.
 WITH ranked AS (
     SELECT c.record_key, c.province_code, c._line, c.in_warehouse,
-           ROW_NUMBER() OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS occurrence,
-           FIRST_VALUE(c.province_code) OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_province,
-           FIRST_VALUE(c._line) OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_line,
-           FIRST_VALUE(c.in_warehouse) OVER (PARTITION BY c.record_key ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_in_warehouse
+           ROW_NUMBER() OVER (PARTITION BY c.key_code ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS occurrence,
+           FIRST_VALUE(c.province_code) OVER (PARTITION BY c.key_code ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_province,
+           FIRST_VALUE(c._line) OVER (PARTITION BY c.key_code ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_line,
+           FIRST_VALUE(c.in_warehouse) OVER (PARTITION BY c.key_code ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_in_warehouse
     FROM repeated_${table} AS r
-    JOIN candidates_${table} AS c ON c.record_key = r.record_key
+    JOIN candidates_${table} AS c ON c.key_code = r.key_code
 )
 SELECT province_code,
        _line,

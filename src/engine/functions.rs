@@ -1,6 +1,7 @@
 //! SQL functions every session has, for concepts of the contract that SQL would otherwise
 //! spell out again in each query: `age_on(birth_date, date)`, completed years on a date
-//! ([`crate::contract::schema::age_on`]).
+//! ([`crate::contract::schema::age_on`]); `key_code(key)`, a record key as an exact 64-bit
+//! integer ([`crate::contract::id_number::key_code`]).
 
 use std::sync::Arc;
 
@@ -11,10 +12,12 @@ use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
 
+use crate::contract::id_number::key_code;
 use crate::contract::schema::{age_between, age_on_days, civil_from_days};
 
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(age_on_udf());
+    ctx.register_udf(key_code_udf());
 }
 
 /// A scalar function's result shaped like its arguments: a scalar when every argument was one
@@ -67,4 +70,89 @@ fn age_on_udf() -> ScalarUDF {
             like_the_arguments(Arc::new(out), args)
         }),
     )
+}
+
+/// `key_code(key)`: the key's exact 64-bit code, NULL for NULL. A key without a code (one the
+/// row rules reject) is an error, never a NULL that would group with other keys; the error
+/// does not show the key, which may be an ID number.
+fn key_code_udf() -> ScalarUDF {
+    fn codes<'a>(
+        keys: impl Iterator<Item = Option<&'a str>>,
+    ) -> Result<Int64Array, DataFusionError> {
+        keys.map(|k| {
+            k.map(|k| {
+                key_code(k).ok_or_else(|| {
+                    DataFusionError::Execution(
+                        "key_code: a key that is neither a code of digits nor a valid ID number"
+                            .to_string(),
+                    )
+                })
+            })
+            .transpose()
+        })
+        .collect()
+    }
+    create_udf(
+        "key_code",
+        vec![DataType::Utf8View],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let Some(keys) = arrays.first() else {
+                return Err(DataFusionError::Execution(
+                    "key_code takes a key".to_string(),
+                ));
+            };
+            let out = match keys.data_type() {
+                DataType::Utf8View => codes(keys.as_string_view().iter())?,
+                DataType::Utf8 => codes(keys.as_string::<i32>().iter())?,
+                DataType::LargeUtf8 => codes(keys.as_string::<i64>().iter())?,
+                other => {
+                    return Err(DataFusionError::Execution(format!(
+                        "key_code takes a string, not {other}"
+                    )));
+                }
+            };
+            like_the_arguments(Arc::new(out), args)
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sql(query: &str) -> Result<Vec<arrow::record_batch::RecordBatch>, DataFusionError> {
+        let ctx = SessionContext::new();
+        register(&ctx);
+        ctx.sql(query).await?.collect().await
+    }
+
+    #[tokio::test]
+    async fn key_code_is_the_contracts_code_and_null_for_null() {
+        let batches = sql(
+            "SELECT key_code(k) AS c FROM (VALUES ('4501020010010001'), (NULL), \
+             (arrow_cast('450102', 'Utf8View'))) AS t(k)",
+        )
+        .await
+        .unwrap();
+        let codes = crate::engine::int64(batches[0].column(0)).unwrap();
+        assert_eq!(codes.value(0), key_code("4501020010010001").unwrap());
+        assert!(codes.is_null(1));
+        assert_eq!(codes.value(2), key_code("450102").unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_key_without_a_code_is_an_error_that_does_not_show_it() {
+        let err = sql("SELECT key_code('45010219750309017Y')")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("neither a code of digits nor a valid ID number"),
+            "{err}"
+        );
+        assert!(!err.contains("45010219750309017Y"), "{err}");
+    }
 }

@@ -402,9 +402,10 @@ async fn by_province(
 
 /// Duplicate keys of table `t` nationally, among its staged rows that are not `orphans` and
 /// the warehouse's rows of the other provinces: first the keys that occur more than once (an
-/// aggregate, which spills), then the occurrences of just those keys, ranked. The repeated
-/// keys are held in memory (like every finding) and joined by hash while they fit; the
-/// staged rows stream past them.
+/// aggregate, which spills), then the occurrences of just those keys, ranked. Both group and
+/// join the keys' exact integer codes (`key_code`), not the strings. The repeated keys are
+/// held in memory (like every finding) and joined by hash while they fit; the staged rows
+/// stream past them.
 async fn duplicates(
     ctx: &SessionContext,
     engine: &EngineConfig,
