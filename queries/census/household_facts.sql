@@ -6,9 +6,11 @@
 --                     medical_insurance in (1, 2, 3)
 --   income_above_line per-capita net income (four parts / household_size) >= ${poverty_line}
 --   exit_standard_met guarantees_met and income_above_line (贫困户退出标准)
--- members counts the household's loaded person rows.
+-- members counts the household's loaded person rows. Persons are grouped and joined to their
+-- household by key_code(household_id), the code as an exact integer (equal only for equal
+-- codes), which is faster than the string.
 WITH members AS (
-    SELECT household_id,
+    SELECT key_code(household_id) AS household_key,
            COUNT(*) AS members,
            SUM(CASE WHEN age BETWEEN 6 AND 15
                          AND (schooling_status IS NULL OR schooling_status NOT IN (1, 2, 3))
@@ -16,7 +18,7 @@ WITH members AS (
            SUM(CASE WHEN medical_insurance IS NULL OR medical_insurance NOT IN (1, 2, 3)
                     THEN 1 ELSE 0 END) AS members_not_insured
     FROM person_ages
-    GROUP BY household_id
+    GROUP BY key_code(household_id)
 ),
 facts AS (
     SELECT h.*,
@@ -29,7 +31,7 @@ facts AS (
                AND COALESCE(m.children_not_guaranteed, 0) = 0
                AND COALESCE(m.members_not_insured, 0) = 0) AS guarantees_met
     FROM households AS h
-    LEFT JOIN members AS m ON m.household_id = h.household_id
+    LEFT JOIN members AS m ON m.household_key = key_code(h.household_id)
     WHERE h.enumeration_status = 1
 )
 SELECT f.*,

@@ -2,13 +2,15 @@
 --   household.size_mismatch  household_size differs from the number of loaded members
 --   household.head_count     not exactly one loaded member with relation 1 (head)
 --   household.head_id        head_id_number differs from the person_id of the one head
+-- Members are grouped and joined to their household by key_code(household_id), the code as an
+-- exact integer (equal only for equal codes), which is faster than the string.
 WITH members AS (
-    SELECT household_id,
+    SELECT key_code(household_id) AS household_key,
            COUNT(*) AS members,
            SUM(CASE WHEN relation = 1 THEN 1 ELSE 0 END) AS heads,
            MIN(CASE WHEN relation = 1 THEN person_id END) AS head_person_id
     FROM loaded_persons
-    GROUP BY household_id
+    GROUP BY key_code(household_id)
 ),
 households AS (
     SELECT h.province_code, h._line, h.household_id, h.household_size, h.head_id_number,
@@ -16,7 +18,7 @@ households AS (
            COALESCE(m.heads, 0) AS heads,
            m.head_person_id
     FROM loaded_households AS h
-    LEFT JOIN members AS m ON m.household_id = h.household_id
+    LEFT JOIN members AS m ON m.household_key = key_code(h.household_id)
     WHERE h.enumeration_status = 1
 )
 SELECT province_code, _line, household_id AS record_key, 'household.size_mismatch' AS rule_id,

@@ -1,6 +1,7 @@
 -- Orphan persons (rule key.orphan): a person whose household is not a loaded household with
 -- enumeration_status = 1: missing from households.csv, rejected there, or not enumerated
--- (whole household unreachable or refusing, so it has no members).
+-- (whole household unreachable or refusing, so it has no members). The households are matched
+-- on key_code(household_id), the code as an exact integer, which is faster than the string.
 SELECT p.province_code,
        p._line,
        p.person_id AS record_key,
@@ -9,6 +10,6 @@ SELECT p.province_code,
 FROM staged_persons AS p
 WHERE NOT EXISTS (
     SELECT 1 FROM loaded_households AS h
-    WHERE h.household_id = p.household_id
+    WHERE key_code(h.household_id) = key_code(p.household_id)
       AND h.enumeration_status = 1
 )
