@@ -4,8 +4,12 @@
 -- census records; src/extract/tables.rs adds the
 -- province and national totals and suppresses small cells.
 -- The three person tables are counted in one pass over the persons: one grouping set each.
+-- Persons are grouped and joined to their household by key_code(household_id), the code as an
+-- exact integer (faster than the string).
 WITH members AS (
-    SELECT household_id, COUNT(*) AS members FROM persons GROUP BY household_id
+    SELECT key_code(household_id) AS household_key, COUNT(*) AS members
+    FROM persons
+    GROUP BY key_code(household_id)
 ),
 persons_counted AS (
     SELECT substr(p.household_id, 1, 6) AS county_code,
@@ -13,7 +17,7 @@ persons_counted AS (
            p.health_status,
            age_on(p.birth_date, DATE '${reference_date}') AS age
     FROM persons AS p
-    JOIN households AS h ON h.household_id = p.household_id
+    JOIN households AS h ON key_code(h.household_id) = key_code(p.household_id)
     WHERE h.enumeration_status = 1
 ),
 people AS (
@@ -38,6 +42,6 @@ SELECT substr(h.household_id, 1, 6), 'households_by_size',
        CASE WHEN COALESCE(m.members, 0) >= 5 THEN '5人及以上'
             ELSE CAST(COALESCE(m.members, 0) AS VARCHAR) || '人' END, COUNT(*)
 FROM households AS h
-LEFT JOIN members AS m ON m.household_id = h.household_id
+LEFT JOIN members AS m ON m.household_key = key_code(h.household_id)
 WHERE h.enumeration_status = 1
 GROUP BY 1, 2, 3
