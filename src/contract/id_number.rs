@@ -106,17 +106,26 @@ pub fn parse(id: &str) -> Result<IdInfo, IdError> {
 /// such a key has no code, and callers must not treat it as equal to another.
 pub fn key_code(key: &str) -> Option<i64> {
     let b = key.as_bytes();
-    let digits = |d: &[u8]| {
-        d.iter()
-            .all(u8::is_ascii_digit)
-            .then(|| d.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
+    // One pass over the digits: their value and, for an ID number, the check's weighted sum
+    // (this runs once per key of a national table, 56.7 M times for the persons).
+    let digits = |d: &[u8]| -> Option<(i64, u32)> {
+        let (mut value, mut weighted) = (0i64, 0u32);
+        for (i, &c) in d.iter().enumerate() {
+            let digit = c.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            value = value * 10 + i64::from(digit);
+            weighted += u32::from(digit) * WEIGHTS.get(i).copied().unwrap_or(0);
+        }
+        Some((value, weighted))
     };
     match b.len() {
         // At most 10^17 - 1, so the code is below 3.2 × 10^18 < 2^63.
-        1..=17 => Some(digits(b)? * 32 + b.len() as i64),
+        1..=17 => Some(digits(b)?.0 * 32 + b.len() as i64),
         18 | 20 => {
-            let first17 = b.get(..17)?;
-            if check_char(first17)? != b[17] {
+            let (value, weighted) = digits(b.get(..17)?)?;
+            if CHECK[(weighted % 11) as usize] != b[17] {
                 return None;
             }
             let card = match b.get(18..) {
@@ -127,7 +136,7 @@ pub fn key_code(key: &str) -> Option<i64> {
                 Some(_) => return None,
             };
             // 29 card forms (none, or 7 categories × 4 grades): below 2.9 × 10^18.
-            Some(-1 - (digits(first17)? * 29 + card))
+            Some(-1 - (value * 29 + card))
         }
         _ => None,
     }

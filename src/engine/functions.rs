@@ -78,19 +78,30 @@ fn age_on_udf() -> ScalarUDF {
 fn key_code_udf() -> ScalarUDF {
     fn codes<'a>(
         keys: impl Iterator<Item = Option<&'a str>>,
+        len: usize,
     ) -> Result<Int64Array, DataFusionError> {
-        keys.map(|k| {
-            k.map(|k| {
-                key_code(k).ok_or_else(|| {
-                    DataFusionError::Execution(
-                        "key_code: a key that is neither a code of digits nor a valid ID number"
-                            .to_string(),
-                    )
-                })
-            })
-            .transpose()
-        })
-        .collect()
+        let no_code = || {
+            DataFusionError::Execution(
+                "key_code: a key that is neither a code of digits nor a valid ID number"
+                    .to_string(),
+            )
+        };
+        let mut values = Vec::with_capacity(len);
+        let mut valid = arrow::array::BooleanBufferBuilder::new(len);
+        for key in keys {
+            match key {
+                Some(k) => {
+                    values.push(key_code(k).ok_or_else(no_code)?);
+                    valid.append(true);
+                }
+                None => {
+                    values.push(0);
+                    valid.append(false);
+                }
+            }
+        }
+        let nulls = arrow::buffer::NullBuffer::new(valid.finish());
+        Ok(Int64Array::new(values.into(), Some(nulls)))
     }
     create_udf(
         "key_code",
@@ -105,9 +116,9 @@ fn key_code_udf() -> ScalarUDF {
                 ));
             };
             let out = match keys.data_type() {
-                DataType::Utf8View => codes(keys.as_string_view().iter())?,
-                DataType::Utf8 => codes(keys.as_string::<i32>().iter())?,
-                DataType::LargeUtf8 => codes(keys.as_string::<i64>().iter())?,
+                DataType::Utf8View => codes(keys.as_string_view().iter(), keys.len())?,
+                DataType::Utf8 => codes(keys.as_string::<i32>().iter(), keys.len())?,
+                DataType::LargeUtf8 => codes(keys.as_string::<i64>().iter(), keys.len())?,
                 other => {
                     return Err(DataFusionError::Execution(format!(
                         "key_code takes a string, not {other}"
