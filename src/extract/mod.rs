@@ -319,14 +319,21 @@ impl Queries {
         })
     }
 
-    /// The `columns` of the households, sorted by household.
+    /// The `columns` of the households, sorted by household. Sorted on the codes' integers
+    /// (`key_code`), which order codes of one length as their digits (every household code
+    /// has 16): the order of the strings, compared as integers.
     fn households(&self, columns: &str) -> String {
-        sorted(&self.households, columns, "_household")
+        sorted(&self.households, columns, "key_code(_household)")
     }
 
-    /// The `columns` of the persons, sorted by household and person.
+    /// The `columns` of the persons, sorted by household and person: the order of the strings,
+    /// compared as integers (`key_code`, whose codes of ID numbers run in reverse, hence DESC).
     fn persons(&self, columns: &str) -> String {
-        sorted(&self.persons, columns, "_household, _person")
+        sorted(
+            &self.persons,
+            columns,
+            "key_code(_household), key_code(_person) DESC",
+        )
     }
 }
 
