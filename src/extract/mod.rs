@@ -319,21 +319,14 @@ impl Queries {
         })
     }
 
-    /// The `columns` of the households, sorted by household. Sorted on the codes' integers
-    /// (`key_code`), which order codes of one length as their digits (every household code
-    /// has 16): the order of the strings, compared as integers.
+    /// The `columns` of the households, sorted by household.
     fn households(&self, columns: &str) -> String {
-        sorted(&self.households, columns, "key_code(_household)")
+        sorted(&self.households, columns, "_household")
     }
 
-    /// The `columns` of the persons, sorted by household and person: the order of the strings,
-    /// compared as integers (`key_code`, whose codes of ID numbers run in reverse, hence DESC).
+    /// The `columns` of the persons, sorted by household and person.
     fn persons(&self, columns: &str) -> String {
-        sorted(
-            &self.persons,
-            columns,
-            "key_code(_household), key_code(_person) DESC",
-        )
+        sorted(&self.persons, columns, "_household, _person")
     }
 }
 
