@@ -190,13 +190,14 @@ pub fn sibling_session(ctx: &SessionContext, cfg: &EngineConfig) -> SessionConte
 /// Rows per Parquet row group in every file povcensus writes.
 pub const ROW_GROUP_ROWS: usize = 256 * 1024;
 
-/// Writer properties of every Parquet file povcensus writes (warehouse and outputs): zstd(3),
-/// explicit row groups, page statistics.
+/// Writer properties of every Parquet file povcensus writes (warehouse and outputs): zstd(1),
+/// explicit row groups, page statistics. Level 1 compresses the census' pages as small as
+/// level 3 (a national persons file: 40.37 MB against 40.43 MB) in less time.
 pub fn writer_properties() -> parquet::file::properties::WriterProperties {
     parquet::file::properties::WriterProperties::builder()
         .set_compression(parquet::basic::Compression::ZSTD(
-            // Cannot fail: 3 is within zstd's levels 1-22.
-            parquet::basic::ZstdLevel::try_new(3).expect("valid zstd level"),
+            // Cannot fail: 1 is within zstd's levels 1-22.
+            parquet::basic::ZstdLevel::try_new(1).expect("valid zstd level"),
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(parquet::file::properties::EnabledStatistics::Page)
