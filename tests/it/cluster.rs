@@ -37,7 +37,7 @@ fn text(o: &Output) -> String {
 }
 
 /// `command` started with warnings-only logs, no standard input and its output to `out()`.
-fn background(command: &mut Command, out: fn() -> Stdio) -> Child {
+fn background(command: &mut Command, out: impl Fn() -> Stdio) -> Child {
     command
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -69,14 +69,9 @@ impl Node {
         ] {
             command.env_remove(v);
         }
-        let child = command
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(out())
-            .stderr(out())
-            .spawn()
-            .unwrap();
-        Node { child }
+        Node {
+            child: background(&mut command, out),
+        }
     }
 
     fn terminate(&mut self) {
@@ -173,6 +168,16 @@ impl LoopbackCluster {
     }
 
     /// Wait until `povcensus cluster status` reports `n` executors.
+    /// `povcensus run census` of `wh` into `out` on this cluster, started in the background.
+    fn census(&self, wh: &str, out: &Path) -> Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_povcensus"));
+        command
+            .args(["run", "census", "--warehouse", wh, "--out"])
+            .arg(out)
+            .args(["--cluster", &self.address]);
+        background(&mut command, Stdio::piped)
+    }
+
     /// The output of `job`, a client of this cluster (`what` it is, for the message). A job
     /// left waiting is a failure of the test, with the scheduler's log, not a CI run that
     /// never ends.
@@ -433,12 +438,7 @@ fn a_job_survives_or_fails_clearly_when_an_executor_dies_and_a_rerun_succeeds() 
     for kill_after in [800, 1600, 2500] {
         let mut cluster = LoopbackCluster::start(2);
         let remote = dir.path().join(format!("cluster-{kill_after}"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_povcensus"));
-        command
-            .args(["run", "census", "--warehouse", &wh, "--out"])
-            .arg(&remote)
-            .args(["--cluster", &cluster.address]);
-        let job = background(&mut command, Stdio::piped);
+        let job = cluster.census(&wh, &remote);
         std::thread::sleep(Duration::from_millis(kill_after));
         let mut dead = cluster.executors.remove(0);
         let _ = dead.child.kill();
@@ -462,13 +462,8 @@ fn a_job_survives_or_fails_clearly_when_an_executor_dies_and_a_rerun_succeeds() 
             // could not fetch the lost executor's results fails the job before the scheduler
             // misses its heartbeats (`--executor-timeout` 5 s here).
             cluster.wait_for(1);
-            let mut command = Command::new(env!("CARGO_BIN_EXE_povcensus"));
-            command
-                .args(["run", "census", "--warehouse", &wh, "--out"])
-                .arg(&remote)
-                .args(["--cluster", &cluster.address]);
             let rerun = cluster.finish(
-                background(&mut command, Stdio::piped),
+                cluster.census(&wh, &remote),
                 &format!("killed after {kill_after} ms: the rerun"),
             );
             assert!(rerun.status.success(), "the rerun: {}", text(&rerun));
