@@ -284,16 +284,17 @@ impl FileEncoder for CsvEncoder {
 /// Batches queued for an encoder thread; a few are enough to keep both sides busy.
 const QUEUED_BATCHES: usize = 4;
 
-/// What an encoder thread is sent: batches, in order, then `Close`.
+/// What an encoder thread is sent: batches, in order, then `Close`, saying whether the file's
+/// SHA-256 is wanted (it is read back once more for it).
 enum ToEncoder {
     Batch(RecordBatch),
-    Close,
+    Close { digest: bool },
 }
 
 /// A thread encoding one output file from the batches sent to it, in order; told to close,
-/// it closes the file and returns its SHA-256. Dropped unfinished (the output failed
-/// elsewhere), its queue ends without `Close`: it stops without closing and is waited for,
-/// so nothing writes into the folder after it is removed.
+/// it closes the file and returns its SHA-256 (an empty string when none is wanted). Dropped
+/// unfinished (the output failed elsewhere), its queue ends without `Close`: it stops without
+/// closing and is waited for, so nothing writes into the folder after it is removed.
 struct FileThread {
     path: PathBuf,
     tx: Option<std::sync::mpsc::SyncSender<ToEncoder>>,
@@ -311,8 +312,11 @@ impl FileThread {
                 for message in rx {
                     match message {
                         ToEncoder::Batch(b) => encoder.write(&b).map_err(&werr)?,
-                        ToEncoder::Close => {
+                        ToEncoder::Close { digest } => {
                             encoder.close().map_err(&werr)?;
+                            if !digest {
+                                return Ok(String::new());
+                            }
                             return sha256_file(&p).map_err(|e| werr(e.into()));
                         }
                     }
@@ -337,9 +341,9 @@ impl FileThread {
         }
     }
 
-    /// Close the file and wait for it: its SHA-256.
-    fn finish(mut self) -> Result<String, OutputError> {
-        self.send(ToEncoder::Close)?;
+    /// Close the file and wait for it: its SHA-256 when `digest`, else an empty string.
+    fn finish(mut self, digest: bool) -> Result<String, OutputError> {
+        self.send(ToEncoder::Close { digest })?;
         self.join()
     }
 
@@ -380,7 +384,12 @@ impl OutputWriter {
         .map_err(|e| perr(e.into()))?;
         let cerr = write_error(&csv_path);
         let mut f =
-            std::io::BufWriter::new(std::fs::File::create(&csv_path).map_err(|e| cerr(e.into()))?);
+            // 1 MiB at a time: a national table is gigabytes of text, and 8 KiB writes spend
+            // their time in system calls.
+            std::io::BufWriter::with_capacity(
+                1 << 20,
+                std::fs::File::create(&csv_path).map_err(|e| cerr(e.into()))?,
+            );
         f.write_all(UTF8_BOM.as_bytes())
             .map_err(|e| cerr(e.into()))?;
         let csv = CsvEncoder {
@@ -404,6 +413,18 @@ impl OutputWriter {
 
     /// Close both files and return their names, rows and SHA-256 digests.
     pub fn finish(self) -> Result<Vec<OutputFile>, OutputError> {
+        self.close_files(true)
+    }
+
+    /// Close both files without reading them back for their digests (an extract's tables,
+    /// whose digests nothing records, are gigabytes at national size); their rows.
+    pub fn close(self) -> Result<u64, OutputError> {
+        let rows = self.rows;
+        self.close_files(false)?;
+        Ok(rows)
+    }
+
+    fn close_files(self, digest: bool) -> Result<Vec<OutputFile>, OutputError> {
         let rows = self.rows;
         let mut files = Vec::new();
         for lane in [self.parquet, self.csv] {
@@ -412,7 +433,7 @@ impl OutputWriter {
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let sha256 = lane.finish()?;
+            let sha256 = lane.finish(digest)?;
             files.push(OutputFile { file, rows, sha256 });
         }
         Ok(files)

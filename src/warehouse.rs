@@ -314,6 +314,19 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Each province of the snapshot alone (no registers), in province-code order: for work
+    /// that runs a province at a time.
+    pub fn provinces_alone(&self) -> Vec<Snapshot> {
+        self.provinces
+            .iter()
+            .map(|(code, version)| Snapshot {
+                provinces: BTreeMap::from([(code.clone(), version.clone())]),
+                departments: BTreeMap::new(),
+                ..self.clone()
+            })
+            .collect()
+    }
+
     /// Rows of a table over every province of the snapshot.
     pub fn rows(&self, table: &str) -> u64 {
         self.provinces

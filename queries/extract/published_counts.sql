@@ -4,21 +4,21 @@
 -- census records; src/extract/tables.rs adds the
 -- province and national totals and suppresses small cells.
 -- The three person tables are counted in one pass over the persons: one grouping set each.
--- Persons are grouped and joined to their household by key_code(household_id), the code as an
--- exact integer (faster than the string).
+-- Every loaded person is a member of an enumerated household (the ingest rejects the others
+-- as orphans, rule key.orphan), so persons are counted without meeting their households, as in
+-- queries/census/county_person_sums.sql. Persons are grouped by household by
+-- key_code(household_id), the code as an exact integer (faster than the string).
 WITH members AS (
     SELECT key_code(household_id) AS household_key, COUNT(*) AS members
     FROM persons
     GROUP BY key_code(household_id)
 ),
 persons_counted AS (
-    SELECT substr(p.household_id, 1, 6) AS county_code,
-           p.sex,
-           p.health_status,
-           age_on(p.birth_date, DATE '${reference_date}') AS age
-    FROM persons AS p
-    JOIN households AS h ON key_code(h.household_id) = key_code(p.household_id)
-    WHERE h.enumeration_status = 1
+    SELECT substr(household_id, 1, 6) AS county_code,
+           sex,
+           health_status,
+           age_on(birth_date, DATE '${reference_date}') AS age
+    FROM persons
 ),
 people AS (
     SELECT county_code,

@@ -3,7 +3,11 @@
 //! value), and [`anonymize`] in its phases: generalize the area, then suppress local values
 //! of households and persons until every record has k compatible ones.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+// hashbrown with foldhash: the tuples are u64 keys, tallied and looked up tens of millions of
+// times at national size (SipHash cost several seconds). No result depends on the order.
+use datafusion::common::HashMap;
 
 use super::ExtractError;
 

@@ -49,6 +49,7 @@ use std::path::PathBuf;
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::prelude::SessionContext;
 
 mod anonymize;
@@ -204,8 +205,13 @@ async fn write_into(
         engine: &opts.engine,
     };
 
+    // The quasi-identifiers held between the passes (8 bytes a person and a household, half a
+    // gigabyte at national size) take their memory from the pool the queries spill within, so
+    // `--memory-limit` bounds them together.
+    let mut held =
+        MemoryConsumer::new("extract quasi-identifiers").register(&ctx.runtime_env().memory_pool);
     tracing::info!("reading the quasi-identifiers (pass 1 of 2)");
-    let mut frame = passes::read_quasi_identifiers(&rows, &queries).await?;
+    let mut frame = passes::read_quasi_identifiers(&rows, &queries, &mut held).await?;
     let (n, nh) = (frame.person_values.len(), frame.households.len());
     tracing::info!(households = nh, persons = n, "anonymizing");
     let ethnicity_groups = group_ethnicities(&mut frame, opts.min_ethnicity_persons);
@@ -266,7 +272,7 @@ async fn write_into(
     let json = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
     write_file(&opts.out.join("risk_report.json"), json)?;
     tracing::info!("counting the published county tables");
-    published::write_published(&ctx, opts, &queries.published).await?;
+    published::write_published(&rows, opts, &queries.published).await?;
     write_file(&opts.out.join("risk_report.html"), risk::risk_html(&report))?;
     Ok(report)
 }

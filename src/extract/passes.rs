@@ -4,15 +4,17 @@
 //! `research_persons` as it comes ([`write_households`], [`write_persons`]), with pseudonyms
 //! for keys and the generalized values published as labels.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, StringBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::HashMap;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::memory_pool::MemoryReservation;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
@@ -34,6 +36,7 @@ use crate::warehouse::{Snapshot, Warehouse};
 pub(super) async fn read_quasi_identifiers(
     rows: &Source<'_>,
     queries: &Queries,
+    held: &mut MemoryReservation,
 ) -> Result<Frame, ExtractError> {
     let mut frame = Frame::default();
     let mut cursor = HouseholdCursor::new(
@@ -72,6 +75,7 @@ pub(super) async fn read_quasi_identifiers(
                 code(&dis, i),
             ]));
         }
+        held.resize(frame.bytes());
     }
     drop(persons);
     while cursor.advance(&mut frame).await? {}
@@ -84,6 +88,7 @@ pub(super) async fn read_quasi_identifiers(
     for (t, n) in frame.households.iter_mut().zip(members) {
         *t |= pack_household(None, Some(n.min(8)));
     }
+    held.resize(frame.bytes());
     Ok(frame)
 }
 
@@ -131,7 +136,7 @@ pub(super) async fn write_households(
     if j != anon.households.len() {
         return Err(ExtractError::Inconsistent("households"));
     }
-    out.finish()?;
+    out.close()?;
     Ok(schema)
 }
 
@@ -182,7 +187,7 @@ pub(super) async fn write_persons(
     if i0 != n {
         return Err(ExtractError::Inconsistent("persons"));
     }
-    out.finish()?;
+    out.close()?;
     Ok((seen_by_class, schema))
 }
 
@@ -335,6 +340,17 @@ pub(super) struct Frame {
     pub income: BTreeMap<u64, u64>,
 }
 
+impl Frame {
+    /// The memory it holds, about: its vectors' capacity and the histogram's entries (a
+    /// B-tree entry of two `u64` with its share of a node).
+    pub(super) fn bytes(&self) -> usize {
+        self.households.capacity() * size_of::<u64>()
+            + self.person_household.capacity() * size_of::<u32>()
+            + self.person_values.capacity() * size_of::<u32>()
+            + self.income.len() * 3 * size_of::<(u64, u64)>()
+    }
+}
+
 /// The households of pass 1, advanced in step with the persons (both sorted by household).
 struct HouseholdCursor {
     stream: SendableRecordBatchStream,
@@ -480,7 +496,7 @@ fn persons_schema(query: &Schema) -> SchemaRef {
 /// rows sorted by household: the same rows in the same order, with sorts a province large
 /// rather than a nation large.
 pub(super) struct Source<'a> {
-    /// The whole snapshot's session (the published tables read it; here, it plans the schema).
+    /// The whole snapshot's session: it plans the schema.
     pub ctx: &'a SessionContext,
     pub warehouse: &'a Warehouse,
     pub snapshot: &'a Snapshot,
@@ -491,7 +507,10 @@ impl Source<'_> {
     /// The rows of `sql`, province after province. While a province's rows are read, the next
     /// province's query already runs (its scans, joins and sort on the engine's threads), so
     /// the threads are not idle between provinces.
-    async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream, ExtractError> {
+    pub(super) async fn stream(
+        &self,
+        sql: &str,
+    ) -> Result<SendableRecordBatchStream, ExtractError> {
         let schema = self
             .ctx
             .sql(sql)
@@ -499,16 +518,7 @@ impl Source<'_> {
             .create_physical_plan()
             .await?
             .schema();
-        let provinces: VecDeque<Snapshot> = self
-            .snapshot
-            .provinces
-            .iter()
-            .map(|(code, version)| Snapshot {
-                provinces: BTreeMap::from([(code.clone(), version.clone())]),
-                departments: BTreeMap::new(),
-                ..self.snapshot.clone()
-            })
-            .collect();
+        let provinces: VecDeque<Snapshot> = self.snapshot.provinces_alone().into();
         let query = ProvinceQuery {
             ctx: self.ctx.clone(),
             warehouse: self.warehouse.clone(),

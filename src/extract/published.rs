@@ -3,12 +3,12 @@
 //! and `published_tables.xlsx` (one sheet per table, suppressed cells marked ×).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use arrow::array::{Array, Int64Array, RecordBatch};
 use arrow::datatypes::SchemaRef;
-use datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
 
+use super::passes::Source;
 use super::tables::{self, Published};
 use super::{ExtractError, ExtractOptions, concat, int64, utf8};
 use crate::render::xlsx::{X, sheet, workbook};
@@ -17,11 +17,11 @@ use crate::render::xlsx::{X, sheet, workbook};
 /// `published_tables.xlsx` (one sheet per table, suppressed cells marked ×). `sql` gives the
 /// county counts.
 pub(super) async fn write_published(
-    ctx: &SessionContext,
+    rows: &Source<'_>,
     opts: &ExtractOptions,
     sql: &str,
 ) -> Result<(), ExtractError> {
-    let b = county_counts(ctx, sql).await?;
+    let b = county_counts(rows, sql).await?;
     let mut csv = String::from("\u{feff}area_code,level,table,category,count,status\n");
     let mut wb = workbook("公开发布县级汇总表", "");
     let xerr = |e: rust_xlsxwriter::XlsxError| ExtractError::WriteFile {
@@ -53,11 +53,12 @@ pub(super) async fn write_published(
     Ok(())
 }
 
-/// The counts per county, table and category, as one batch.
-async fn county_counts(ctx: &SessionContext, sql: &str) -> Result<RecordBatch, ExtractError> {
-    let df = ctx.sql(sql).await?;
-    let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
+/// The counts per county, table and category, as one batch: counted a province at a time
+/// ([`Source::stream`]; every county lies in one province, so its counts are whole).
+async fn county_counts(rows: &Source<'_>, sql: &str) -> Result<RecordBatch, ExtractError> {
+    let counts = rows.stream(sql).await?;
+    let planned: SchemaRef = counts.schema();
+    let batches: Vec<RecordBatch> = counts.try_collect().await?;
     concat(&batches, planned)
 }
 

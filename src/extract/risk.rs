@@ -6,16 +6,17 @@
 //! value is suppressed or generalized ([`DETERMINANTS`]), and the written records are counted
 //! where one could still be recomputed ([`InferenceCheck`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
+use datafusion::common::HashMap;
 use serde::Serialize;
 
 use super::anonymize::{
-    AGE, ALL_QI, AREA, Anonymized, DIS, HOUSEHOLD_QI, PERSON_QI, QI_NAMES, compatible_counts,
-    field, tally, value,
+    AGE, ALL_QI, AREA, Anonymized, DIS, HOUSEHOLD_QI, PERSON_QI, QI_NAMES, SHIFT,
+    compatible_counts, field, tally, value,
 };
 use super::{ExtractError, column};
 
@@ -375,14 +376,23 @@ pub(super) type CategoryCounts = BTreeMap<(usize, u32), u64>;
 
 /// The [`CategoryCounts`] of persons' own packed values (missing values not counted).
 pub(super) fn category_counts(person_values: &[u32]) -> CategoryCounts {
-    let mut m = BTreeMap::new();
+    // Counted per packed field first (a person-level field is 8 bits): tens of millions of
+    // persons, four fields each.
+    let mut fields = [[0u64; 256]; 6];
     for v in person_values {
         for p in PERSON_QI {
-            if let Some(x) = value(u64::from(*v), p) {
-                // The age key holds whether a schooling status is given: one band, two keys.
-                let x = if p == AGE { x & !1 } else { x };
-                *m.entry((p, x)).or_default() += 1;
-            }
+            fields[p][field(u64::from(*v), p) as usize & 0xFF] += 1;
+        }
+    }
+    let mut m = BTreeMap::new();
+    for p in PERSON_QI {
+        for (f, n) in fields[p].iter().enumerate() {
+            let Some(x) = value((f as u64) << SHIFT[p], p).filter(|_| *n > 0) else {
+                continue;
+            };
+            // The age key holds whether a schooling status is given: one band, two keys.
+            let x = if p == AGE { x & !1 } else { x };
+            *m.entry((p, x)).or_default() += n;
         }
     }
     m
