@@ -91,8 +91,7 @@ impl EngineConfig {
     /// Choose the join strategy for inputs of about `rows` rows: hash joins while their tables
     /// fit in half the memory pool, sort-merge joins (which spill to disk) beyond.
     pub fn for_rows(mut self, rows: u64) -> Self {
-        let big = (rows as usize).saturating_mul(HASH_JOIN_BYTES_PER_ROW) > self.memory_limit / 2;
-        if self.joins == JoinStrategy::Auto && big {
+        if self.joins == JoinStrategy::Auto && self.joins_for(rows) == JoinStrategy::Spill {
             tracing::info!(
                 rows,
                 memory_limit = self.memory_limit,
@@ -101,6 +100,17 @@ impl EngineConfig {
             self.joins = JoinStrategy::Spill;
         }
         self
+    }
+
+    /// How inputs of about `rows` rows are joined: as asked, or under `Auto` hash joins
+    /// while their tables fit in half the memory pool and sort-merge joins beyond.
+    pub fn joins_for(&self, rows: u64) -> JoinStrategy {
+        let big = (rows as usize).saturating_mul(HASH_JOIN_BYTES_PER_ROW) > self.memory_limit / 2;
+        match self.joins {
+            JoinStrategy::Auto if big => JoinStrategy::Spill,
+            JoinStrategy::Auto => JoinStrategy::Hash,
+            asked => asked,
+        }
     }
 }
 
@@ -257,6 +267,31 @@ mod tests {
         assert_eq!(parse_size("1000").unwrap(), 1000);
         assert!(parse_size("lots").is_err());
         assert!(parse_size("4 parsecs").is_err());
+    }
+
+    #[test]
+    fn joins_are_hash_joins_while_the_inputs_fit_in_half_the_pool() {
+        let cfg = |joins| EngineConfig {
+            memory_limit: 2_000,
+            joins,
+            ..EngineConfig::default()
+        };
+        // 100 bytes a row: 10 rows fill half of 2,000 bytes.
+        assert_eq!(cfg(JoinStrategy::Auto).joins_for(10), JoinStrategy::Hash);
+        assert_eq!(cfg(JoinStrategy::Auto).joins_for(11), JoinStrategy::Spill);
+        assert_eq!(
+            cfg(JoinStrategy::Hash).joins_for(1 << 40),
+            JoinStrategy::Hash
+        );
+        assert_eq!(cfg(JoinStrategy::Spill).joins_for(1), JoinStrategy::Spill);
+        assert_eq!(
+            cfg(JoinStrategy::Auto).for_rows(11).joins,
+            JoinStrategy::Spill
+        );
+        assert_eq!(
+            cfg(JoinStrategy::Auto).for_rows(10).joins,
+            JoinStrategy::Auto
+        );
     }
 
     fn spilled(dir: &tempfile::TempDir) -> bool {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::PipelineError;
 use super::spec::{
-    Builtin, Definitions, Pipeline, PipelineFile, Step, StepDef, StepKind, embedded,
+    Builtin, Definitions, Pipeline, PipelineFile, Step, StepDef, StepKind, embedded, steps_read,
 };
 
 impl Pipeline {
@@ -127,6 +127,7 @@ impl Pipeline {
                     depends_on: s.depends_on.clone(),
                     materialize: s.materialize,
                     output: s.output,
+                    by_province: s.by_province,
                 });
             }
         }
@@ -139,6 +140,9 @@ impl Pipeline {
             }
         }
         let ordered = order_steps(steps, &names, &mut problems);
+        if problems.is_empty() {
+            check_by_province(&ordered, &mut problems);
+        }
         if problems.is_empty() {
             Ok(Pipeline {
                 path: path.to_path_buf(),
@@ -256,6 +260,38 @@ fn check_step_name<'a>(
             problems.push(format!("{at}.depends_on: the step depends on itself"));
         } else if !names.contains(&d.as_str()) {
             problems.push(format!("{at}.depends_on: no step is named `{d}`"));
+        }
+    }
+}
+
+/// A step run by province is a table step of SQL that reads only views of SQL (directly or
+/// through other views), which are defined again over each province's tables, and no
+/// department register, which has no province. Checked on the ordered steps.
+fn check_by_province(steps: &[Step], problems: &mut Vec<String>) {
+    for s in steps.iter().filter(|s| s.by_province) {
+        let at = format!("steps (`{}`).by_province", s.name);
+        if matches!(s.kind, StepKind::Builtin(_)) {
+            problems.push(format!("{at}: a built-in step does not run by province"));
+            continue;
+        }
+        if s.is_view() {
+            problems.push(format!(
+                "{at}: a view is computed where it is read; only a step with materialize or \
+                 output runs by province"
+            ));
+        }
+        let read = steps_read(steps, s);
+        for d in read.iter().filter(|d| !d.is_view()) {
+            problems.push(format!(
+                "{at}: it reads `{}`, a result of the whole snapshot kept by an earlier step; a \
+                 step run by province reads only views (defined again for each province)",
+                d.name
+            ));
+        }
+        if s.reads_registers() || read.iter().any(|d| d.reads_registers()) {
+            problems.push(format!(
+                "{at}: it reads a department register, which has no province"
+            ));
         }
     }
 }
@@ -496,6 +532,60 @@ mod tests {
         ] {
             assert!(all.contains(want), "missing problem `{want}` in:\n{all}");
         }
+    }
+
+    #[test]
+    fn a_step_run_by_province_reads_only_views_and_no_register() {
+        let dir = tempfile::tempdir().unwrap();
+        for (n, sql) in [
+            ("base", "SELECT * FROM persons"),
+            ("kept", "SELECT * FROM households"),
+            ("regs", "SELECT * FROM register_civil_affairs"),
+            (
+                "sums",
+                "SELECT * FROM base JOIN kept ON true JOIN regs ON true",
+            ),
+        ] {
+            std::fs::write(dir.path().join(format!("{n}.sql")), sql).unwrap();
+        }
+        let f = file(
+            r#"
+            name = "p"
+            [[steps]]
+            name = "base"
+            sql = "base.sql"
+            by_province = true
+            [[steps]]
+            name = "kept"
+            sql = "kept.sql"
+            materialize = true
+            [[steps]]
+            name = "regs"
+            sql = "regs.sql"
+            [[steps]]
+            name = "sums"
+            sql = "sums.sql"
+            depends_on = ["base", "kept", "regs"]
+            output = true
+            by_province = true
+            [[steps]]
+            name = "rows"
+            builtin = "unpivot_indicators"
+            depends_on = ["kept"]
+            by_province = true
+            "#,
+        );
+        let problems = Pipeline::check(Path::new("p.toml"), f, dir.path(), &[]).unwrap_err();
+        let all = problems.join("\n");
+        for want in [
+            "steps (`base`).by_province: a view is computed where it is read",
+            "steps (`sums`).by_province: it reads `kept`, a result of the whole snapshot",
+            "steps (`sums`).by_province: it reads a department register",
+            "steps (`rows`).by_province: a built-in step does not run by province",
+        ] {
+            assert!(all.contains(want), "missing problem `{want}` in:\n{all}");
+        }
+        assert_eq!(problems.len(), 4, "{all}");
     }
 
     #[test]

@@ -51,6 +51,14 @@ pub struct StepDef {
     /// Write the result as an output table.
     #[serde(default)]
     pub output: bool,
+    /// The step's rows are the union of its rows over each province's data alone: every code
+    /// it groups or joins on begins with the province's code (rule `code.province`), so a
+    /// province's rows only meet its own. When the census is too large for hash joins, the
+    /// step then runs a province at a time in code order (hash joins where the whole snapshot
+    /// would need sort-merge joins that spill), its rows the provinces' rows one after
+    /// another. Speed only: the rows are the same.
+    #[serde(default)]
+    pub by_province: bool,
     #[serde(default)]
     pub description: Option<String>,
 }
@@ -82,6 +90,8 @@ pub struct Step {
     pub depends_on: Vec<String>,
     pub materialize: bool,
     pub output: bool,
+    /// [`StepDef::by_province`].
+    pub by_province: bool,
 }
 
 /// A checked pipeline: steps in an order that runs every dependency first.
@@ -98,12 +108,46 @@ pub struct Pipeline {
 impl Pipeline {
     /// Whether a step's SQL reads a department register (`register_<file stem>`).
     pub fn reads_registers(&self) -> bool {
-        self.steps.iter().any(|s| match &s.kind {
+        self.steps.iter().any(Step::reads_registers)
+    }
+
+    /// The steps `step` reads, directly or through others, in the order they run.
+    pub fn steps_read(&self, step: &Step) -> Vec<&Step> {
+        steps_read(&self.steps, step)
+    }
+}
+
+/// The steps of `steps` (in an order that runs every dependency first) that `step` reads,
+/// directly or through others, in that order.
+pub(super) fn steps_read<'a>(steps: &'a [Step], step: &Step) -> Vec<&'a Step> {
+    let mut wanted: std::collections::BTreeSet<&str> =
+        step.depends_on.iter().map(String::as_str).collect();
+    // Walking the order backwards, a wanted step adds what it reads.
+    let mut read = Vec::new();
+    for s in steps.iter().rev() {
+        if wanted.remove(s.name.as_str()) {
+            wanted.extend(s.depends_on.iter().map(String::as_str));
+            read.push(s);
+        }
+    }
+    read.reverse();
+    read
+}
+
+impl Step {
+    /// Whether its SQL reads a department register (`register_<file stem>`).
+    pub fn reads_registers(&self) -> bool {
+        match &self.kind {
             StepKind::Sql { text, .. } => crate::contract::registers::Register::ALL
                 .iter()
                 .any(|r| text.contains(r.table_name())),
             StepKind::Builtin(_) => false,
-        })
+        }
+    }
+
+    /// A view: SQL that is neither kept nor written, computed where it is read.
+    pub fn is_view(&self) -> bool {
+        matches!(self.kind, StepKind::Sql { .. }) && !self.materialize && !self.output
     }
 }
 

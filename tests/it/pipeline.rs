@@ -514,17 +514,7 @@ fn generated_census_cross_checks_and_determinism() {
     let out3 = dir.path().join("out3");
     let o = run_pipeline(Path::new(&census_toml()), &wh, &out3, &["--joins", "spill"]);
     assert!(o.status.success());
-    for f in [
-        "indicators.parquet",
-        "indicators.csv",
-        "village_exit.parquet",
-        "village_exit.csv",
-    ] {
-        assert!(
-            std::fs::read(out.join(f)).unwrap() == std::fs::read(out3.join(f)).unwrap(),
-            "{f} differs with --joins spill"
-        );
-    }
+    assert_same_outputs(&out, &out3, "with --joins spill");
     for f in [
         "indicators.parquet",
         "indicators.csv",
@@ -574,11 +564,61 @@ fn join_filters_in_scans_change_no_result() {
     let with = dir.path().join("with");
     let o = run_pipeline(&toml, &wh, &with, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for f in ["indicators.parquet", "village_exit.parquet"] {
+    assert_same_outputs(&out, &with, "with join filters in the scans");
+}
+
+#[test]
+fn steps_run_by_province_give_the_rows_of_the_whole_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs");
+    let mut g = GenerateOptions::new(&subs);
+    g.scale = 0.005;
+    g.provinces = Some(vec!["45".to_string(), "52".to_string(), "62".to_string()]);
+    generator::generate(&g).unwrap();
+    // Everything fits in the default pool: the steps run over the whole snapshot at once.
+    let (wh, whole) = ingest_and_run(dir.path(), &[&subs], &[]);
+    // With sort-merge joins over the whole snapshot, the steps run a province at a time.
+    let provincial = dir.path().join("provincial");
+    let (toml, out) = (census_toml(), provincial.display().to_string());
+    let o = crate::ingest::povcensus_env(
+        &[
+            "run",
+            &toml,
+            "--warehouse",
+            &wh,
+            "--out",
+            &out,
+            "--joins",
+            "spill",
+        ],
+        &[("RUST_LOG".into(), "povcensus=info".into())],
+    );
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{log}");
+    for step in [
+        "county_household_sums",
+        "county_person_sums",
+        "village_exit",
+    ] {
         assert!(
-            std::fs::read(out.join(f)).unwrap() == std::fs::read(with.join(f)).unwrap(),
-            "{f} differs with join filters in the scans"
+            log.lines()
+                .any(|l| l.contains("running by province") && l.contains(step)),
+            "{step} did not run by province: {log}"
         );
+    }
+    assert_same_outputs(&whole, &provincial, "with the steps run by province");
+}
+
+/// The census outputs written into `a` and `b` are the same bytes (`how` `b` was made).
+fn assert_same_outputs(a: &Path, b: &Path, how: &str) {
+    for f in [
+        "indicators.parquet",
+        "indicators.csv",
+        "village_exit.parquet",
+        "village_exit.csv",
+    ] {
+        let same = std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap();
+        assert!(same, "{f} differs {how}");
     }
 }
 
