@@ -138,6 +138,20 @@ impl EngineConfig {
     }
 }
 
+/// A query's stream, started ([`start`]).
+pub type Started =
+    std::pin::Pin<Box<futures::stream::Peekable<datafusion::execution::SendableRecordBatchStream>>>;
+
+/// Start a query's stream: polled once, which sets its partitions running on the engine's
+/// threads while the caller does other work (reads the previous province's rows); a batch
+/// that is ready at once stays first in the stream.
+pub async fn start(stream: datafusion::execution::SendableRecordBatchStream) -> Started {
+    use futures::StreamExt as _;
+    let mut started = Box::pin(stream.peekable());
+    let _ = futures::poll!(started.as_mut().peek());
+    started
+}
+
 /// A DataFusion session with a fair spilling pool and an explicit spill directory.
 pub fn session(cfg: &EngineConfig) -> Result<SessionContext, DataFusionError> {
     // Spill files hold record values: they go to a private scratch directory, which `main`

@@ -28,7 +28,7 @@ use super::risk::{
     InferenceCheck, SENSITIVE, Sensitive, TopCode, published_column, total_order_key,
 };
 use super::{ExtractError, ExtractOptions, Queries, float64, int64, utf8};
-use crate::engine::{EngineConfig, sibling_session};
+use crate::engine::{EngineConfig, Started, sibling_session, start};
 use crate::output::OutputWriter;
 use crate::warehouse::{Snapshot, Warehouse};
 
@@ -552,9 +552,6 @@ struct ProvinceQuery {
     sql: String,
 }
 
-/// A province's query, started.
-type Started = std::pin::Pin<Box<futures::stream::Peekable<SendableRecordBatchStream>>>;
-
 impl ProvinceQuery {
     /// Start the query over `province`: planned over its files alone (hash joins when the
     /// province fits in half the pool), and polled once, which sets its partitions running.
@@ -566,10 +563,7 @@ impl ProvinceQuery {
         self.warehouse
             .register(&one, Some(&province))
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let mut rows = Box::pin(one.sql(&self.sql).await?.execute_stream().await?.peekable());
-        // A batch that is ready at once stays in `rows`, first.
-        let _ = futures::poll!(rows.as_mut().peek());
-        Ok(rows)
+        Ok(start(one.sql(&self.sql).await?.execute_stream().await?).await)
     }
 }
 

@@ -23,7 +23,7 @@ use super::builtins::{ref_provinces, unpivot_indicators};
 use super::kept::{Kept, KeptError, KeptSink, KeptTables};
 use super::spec::{Builtin, Pipeline, Step, StepKind};
 use crate::engine::cluster::{SharedScratch, untravelled_table};
-use crate::engine::{EngineConfig, JoinStrategy, session};
+use crate::engine::{EngineConfig, JoinStrategy, Started, session};
 use crate::output::{OutputFile, OutputWriter, StagedDir};
 use crate::warehouse::{Snapshot, Warehouse};
 
@@ -397,10 +397,6 @@ fn provide(
     Ok(())
 }
 
-/// A query started: its stream, polled once.
-type Started =
-    std::pin::Pin<Box<futures::stream::Peekable<datafusion::execution::SendableRecordBatchStream>>>;
-
 /// A SQL step of a run.
 struct SqlStep<'a> {
     ctx: &'a SessionContext,
@@ -491,8 +487,7 @@ impl SqlStep<'_> {
         Ok((one, started))
     }
 
-    /// `df` (planned in `ctx`) executing: polled once, which sets its partitions running; a
-    /// batch that is ready at once stays first in the stream.
+    /// `df` (planned in `ctx`) executing ([`crate::engine::start`]).
     async fn start(
         &self,
         ctx: &SessionContext,
@@ -502,9 +497,7 @@ impl SqlStep<'_> {
             Ok(s) => s,
             Err(e) => return Err(step_failure(ctx, self.step, &self.what(), e).await),
         };
-        let mut started = Box::pin(stream.peekable());
-        let _ = futures::poll!(started.as_mut().peek());
-        Ok(started)
+        Ok(crate::engine::start(stream).await)
     }
 
     /// The rows of a started query (planned in `ctx`) into `result`, as they come.
