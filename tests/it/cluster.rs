@@ -425,7 +425,9 @@ fn reports_on_a_cluster_over_an_s3_warehouse_match_the_local_run() {
 // loss (Ballista 55's re-run of a map stage once counted a numerator twice here, and once left
 // a job waiting for ever: a povcensus scheduler now cancels the running jobs when an executor
 // leaves, and the client fails a step when fewer executors are counted than at its start, or
-// when a task could not fetch the lost executor's results).
+// when a task could not fetch the lost executor's results; and a rerun once waited for ever for
+// the task slots of the surviving executor, which Ballista never gave back after rolling back a
+// stage: the scheduler's own slot count, `node::slots`, takes them back).
 #[test]
 fn a_job_survives_or_fails_clearly_when_an_executor_dies_and_a_rerun_succeeds() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,7 +4,8 @@
 //! `t_quantile`, …), reads the warehouse's object store with the settings each query brings
 //! (`s3.*`), and keeps spill and shuffle files — which hold record values — in a private work
 //! directory that is removed when the node stops (an interrupt included) and emptied of each
-//! job's files soon after the job ends.
+//! job's files soon after the job ends. The scheduler's count of free task slots is
+//! [`slots`]'s, which Ballista's rolled-back stages cannot leak.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -26,6 +27,10 @@ use futures::StreamExt;
 
 use crate::engine::cluster::{Address, node_config, node_runtime};
 use crate::engine::scratch::ScratchDir;
+
+mod slots;
+
+use slots::Slots;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -159,10 +164,11 @@ pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<(), NodeError> {
         node: "scheduler",
         source,
     };
-    let cluster = BallistaCluster::new_from_config(&config)
+    let memory = BallistaCluster::new_from_config(&config)
         .await
         .map_err(ballista)?;
-    let cluster_state = cluster.cluster_state();
+    let cluster_state: Arc<dyn ClusterState> = Arc::new(Slots::new(memory.cluster_state()));
+    let cluster = BallistaCluster::new(Arc::clone(&cluster_state), memory.job_state());
     eprintln!(
         "povcensus {} scheduler listening on {} (df://{})",
         env!("CARGO_PKG_VERSION"),
