@@ -115,6 +115,15 @@ impl Pipeline {
     pub fn steps_read(&self, step: &Step) -> Vec<&Step> {
         steps_read(&self.steps, step)
     }
+
+    /// The table steps (materialized or output SQL) that read `view` directly.
+    pub fn readers_of(&self, view: &Step) -> Vec<&Step> {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.kind, StepKind::Sql { .. }) && !s.is_view())
+            .filter(|s| s.depends_on.contains(&view.name))
+            .collect()
+    }
 }
 
 /// The steps of `steps` (in an order that runs every dependency first) that `step` reads,

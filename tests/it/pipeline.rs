@@ -609,6 +609,66 @@ fn steps_run_by_province_give_the_rows_of_the_whole_snapshot() {
     assert_same_outputs(&whole, &provincial, "with the steps run by province");
 }
 
+#[test]
+fn a_view_two_steps_read_is_computed_once_with_the_same_bytes_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs");
+    let mut g = GenerateOptions::new(&subs);
+    g.scale = 0.002;
+    g.provinces = Some(vec!["52".to_string()]);
+    generator::generate(&g).unwrap();
+    let (wh, _) = ingest_and_run(dir.path(), &[&subs], &[]);
+    let info = [("RUST_LOG".to_string(), "povcensus=info".to_string())];
+    let run = |toml: &Path, out: &Path| {
+        let (toml, out) = (toml.display().to_string(), out.display().to_string());
+        let args = ["run", &toml, "--warehouse", &wh, "--out", &out];
+        let o = crate::ingest::povcensus_env(&args, &info);
+        let log = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "{log}");
+        log
+    };
+    let kept_line = |log: &str, view: &str| {
+        log.lines()
+            .any(|l| l.contains("computed once and kept") && l.contains(view))
+    };
+    // The county sums and the village exits both read the household facts.
+    let once = dir.path().join("once");
+    let log = run(Path::new(&census_toml()), &once);
+    assert!(kept_line(&log, "household_facts"), "{log}");
+    // A copy where the village exits read a second view of the same SQL: each view has one
+    // reader, and is computed where it is read.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let defs = dir.path().join("defs");
+    for d in ["pipelines", "queries"] {
+        crate::support::copy_dir(&root.join(d), &defs.join(d));
+    }
+    let toml = defs.join("pipelines/census.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let village = "name = \"village_exit\"\nsql = \"census/village_exit.sql\"\ndepends_on = [\"household_facts\"]";
+    assert!(text.contains(village));
+    let text = text.replace(
+        village,
+        &village.replace("[\"household_facts\"]", "[\"household_facts_again\"]"),
+    ) + "\n[[steps]]\nname = \"household_facts_again\"\nsql = \"census/household_facts.sql\"\ndepends_on = [\"person_ages\"]\n";
+    std::fs::write(&toml, text).unwrap();
+    let sql = defs.join("queries/census/village_exit.sql");
+    let village_sql = std::fs::read_to_string(&sql).unwrap();
+    assert!(village_sql.contains("FROM household_facts\n"));
+    std::fs::write(
+        &sql,
+        village_sql.replace("FROM household_facts\n", "FROM household_facts_again\n"),
+    )
+    .unwrap();
+    let each = dir.path().join("each");
+    let log = run(&toml, &each);
+    assert!(!kept_line(&log, "household_facts"), "{log}");
+    assert_same_outputs(
+        &once,
+        &each,
+        "with the household facts computed for each reader",
+    );
+}
+
 /// The census outputs written into `a` and `b` are the same bytes (`how` `b` was made).
 fn assert_same_outputs(a: &Path, b: &Path, how: &str) {
     for f in [
