@@ -19,7 +19,11 @@ fn main() -> ExitCode {
         libc::umask(0o077);
     }
     let cli = Cli::parse();
-    init_logging(cli.quiet, cli.verbose);
+    init_logging(
+        cli.quiet,
+        cli.verbose,
+        matches!(cli.command, Command::Cluster(_)),
+    );
     let interactive = std::io::stderr().is_terminal() && !cli.quiet;
     let threads = match &cli.command {
         Command::Generate(a) => a.threads,
@@ -86,7 +90,8 @@ fn main() -> ExitCode {
 /// Logs go to standard error. By default only warnings and errors, as `warning: …` lines;
 /// `-v` adds what the work is doing (`info: …`), `-vv` debug and `-vvv` trace lines, which
 /// carry timestamps. `RUST_LOG` overrides the level, never the cap on the query engine.
-fn init_logging(quiet: bool, verbose: u8) {
+/// `node`: the process is a cluster's scheduler or executor, not a client.
+fn init_logging(quiet: bool, verbose: u8, node: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -122,14 +127,19 @@ fn init_logging(quiet: bool, verbose: u8) {
         );
     }
     // A failed job's message, which Ballista's client logs as an error, is the command's own
-    // error too: said once, by the command.
+    // error too: said once, by the command. So is a client's failed fetch of a job's results
+    // from an executor that left, which Ballista logs as warnings at each retry, with its
+    // structures' debug dress (an executor's own fetches are its operator's business).
     if verbose < 2 {
-        // Cannot fail: a static directive.
-        filter = filter.add_directive(
-            "ballista_core::execution_plans::distributed_query=off"
-                .parse()
-                .expect("static directive"),
-        );
+        let mut quiet_modules = vec!["ballista_core::execution_plans::distributed_query"];
+        if !node {
+            quiet_modules.push("ballista_core::client");
+        }
+        for module in quiet_modules {
+            // Cannot fail: a static directive.
+            filter =
+                filter.add_directive(format!("{module}=off").parse().expect("static directive"));
+        }
     }
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
