@@ -545,11 +545,7 @@ fn join_filters_in_scans_change_no_result() {
     generator::generate(&g).unwrap();
     // census.toml runs without them; a copy of the definitions runs with them.
     let (wh, out) = ingest_and_run(dir.path(), &[&subs], &[]);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let defs = dir.path().join("defs");
-    for d in ["pipelines", "queries"] {
-        crate::support::copy_dir(&root.join(d), &defs.join(d));
-    }
+    let defs = copy_definitions(dir.path());
     let toml = defs.join("pipelines/census.toml");
     let text = std::fs::read_to_string(&toml).unwrap();
     assert!(text.contains("join_filters_in_scans = false"));
@@ -637,11 +633,7 @@ fn a_view_two_steps_read_is_computed_once_with_the_same_bytes_out() {
     assert!(kept_line(&log, "household_facts"), "{log}");
     // A copy where the village exits read a second view of the same SQL: each view has one
     // reader, and is computed where it is read.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let defs = dir.path().join("defs");
-    for d in ["pipelines", "queries"] {
-        crate::support::copy_dir(&root.join(d), &defs.join(d));
-    }
+    let defs = copy_definitions(dir.path());
     let toml = defs.join("pipelines/census.toml");
     let text = std::fs::read_to_string(&toml).unwrap();
     let village = "name = \"village_exit\"\nsql = \"census/village_exit.sql\"\ndepends_on = [\"household_facts\"]";
@@ -667,6 +659,16 @@ fn a_view_two_steps_read_is_computed_once_with_the_same_bytes_out() {
         &each,
         "with the household facts computed for each reader",
     );
+}
+
+/// A copy of the repository's `pipelines/` and `queries/` in `dir/defs`, to change.
+fn copy_definitions(dir: &Path) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let defs = dir.join("defs");
+    for d in ["pipelines", "queries"] {
+        crate::support::copy_dir(&root.join(d), &defs.join(d));
+    }
+    defs
 }
 
 /// The census outputs written into `a` and `b` are the same bytes (`how` `b` was made).
