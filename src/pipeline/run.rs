@@ -170,7 +170,12 @@ pub async fn run(
     let mut results: BTreeMap<String, Kept> = BTreeMap::new();
     let mut outputs = Vec::new();
     let mut queries = BTreeMap::new();
-    let shared = views_to_keep(pipeline, snapshot, engine, scratch.is_some());
+    let by_province = runs_by_province(snapshot, engine, scratch.is_some());
+    let shared = if by_province || scratch.is_some() || snapshot.is_none() {
+        BTreeSet::new()
+    } else {
+        shared_views(pipeline)
+    };
     for step in &pipeline.steps {
         let start = std::time::Instant::now();
         if let StepKind::Sql { file, text } = &step.kind {
@@ -190,6 +195,7 @@ pub async fn run(
                         warehouse,
                         snapshot,
                         engine,
+                        by_province: by_province && step.by_province,
                         keep: shared.contains(step.name.as_str()),
                     };
                     sql.run(&mut kept, out).await
@@ -242,45 +248,28 @@ pub async fn run(
     Ok(manifest)
 }
 
-/// Whether `step` runs a province at a time in this run: it may ([`Step::by_province`]), the
-/// whole census would be joined by sort-merge joins (too large for hash joins, or `--joins
+/// Whether this run's `by_province` steps run a province at a time: the whole census would
+/// be joined by sort-merge joins (too large for hash joins in half the pool, or `--joins
 /// spill`), and the run is not on a cluster, whose executors share the work out. Measured at
 /// national size: 21.0 s a province at a time, 23.1 s in groups of provinces as large as fit
 /// for hash joins, 30.6 s over the whole census; at scale 0.1, 3.95 s a province at a time
 /// against 2.34 s at once.
-fn runs_by_province(
-    step: &Step,
-    snapshot: Option<&Snapshot>,
-    engine: &EngineConfig,
-    on_cluster: bool,
-) -> bool {
-    step.by_province
-        && !on_cluster
+fn runs_by_province(snapshot: Option<&Snapshot>, engine: &EngineConfig, on_cluster: bool) -> bool {
+    !on_cluster
         && snapshot.is_some_and(|s| engine.joins_for(s.rows("persons")) == JoinStrategy::Spill)
 }
 
-/// The views this run computes once and keeps, rather than computing them again for each
-/// step that reads them: those two or more table steps read, when the census is small enough
-/// for hash joins (a view of it then fits in the memory for kept results, or nearly; and no
-/// step runs by province, which would define the views again over each province's tables) and
-/// the run is not on a cluster. The census' household facts, read by the county sums and the
-/// village exits: at scale 0.1, `povcensus run census` 2.27 s → 1.83 s, the same bytes out.
-fn views_to_keep<'a>(
-    pipeline: &'a Pipeline,
-    snapshot: Option<&Snapshot>,
-    engine: &EngineConfig,
-    on_cluster: bool,
-) -> BTreeSet<&'a str> {
-    let small =
-        snapshot.is_some_and(|s| engine.joins_for(s.rows("persons")) != JoinStrategy::Spill);
-    if on_cluster || !small {
-        return BTreeSet::new();
-    }
+/// The views two or more table steps read. A run of a census small enough for hash joins
+/// (a view of it then fits in the memory for kept results, or nearly; and no step runs by
+/// province, which would define the views again over each province's tables), not on a
+/// cluster, computes them once and keeps them rather than computing them again for each
+/// reader. The census' household facts, read by the county sums and the village exits: at
+/// scale 0.1, `povcensus run census` 2.27 s → 1.83 s, the same bytes out.
+fn shared_views(pipeline: &Pipeline) -> BTreeSet<&str> {
     pipeline
         .steps
         .iter()
-        .filter(|view| view.is_view())
-        .filter(|view| pipeline.readers_of(view).len() >= 2)
+        .filter(|view| view.is_view() && pipeline.readers_of(view).len() >= 2)
         .map(|view| view.name.as_str())
         .collect()
 }
@@ -453,7 +442,9 @@ struct SqlStep<'a> {
     warehouse: &'a Warehouse,
     snapshot: Option<&'a Snapshot>,
     engine: &'a EngineConfig,
-    /// A view kept all the same ([`views_to_keep`]).
+    /// Run a province at a time ([`runs_by_province`]).
+    by_province: bool,
+    /// A view kept all the same ([`shared_views`]).
     keep: bool,
 }
 
@@ -467,10 +458,9 @@ impl SqlStep<'_> {
         out: &Path,
     ) -> Result<Option<(Kept, Vec<OutputFile>)>, PipelineError> {
         let (ctx, step) = (self.ctx, self.step);
-        let what = format!("queries/{}", self.file);
         let df = match ctx.sql(&self.pipeline.sql_of(self.text)).await {
             Ok(df) => df,
-            Err(e) => return Err(step_failure(ctx, step, &what, e).await),
+            Err(e) => return Err(step_failure(ctx, step, &self.what(), e).await),
         };
         if !(step.materialize || step.output || self.keep) {
             ctx.register_table(step.name.as_str(), df.into_view())
@@ -486,9 +476,7 @@ impl SqlStep<'_> {
         let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let mut result = StepResult::new(kept, step, out, planned);
         let provinces = match self.snapshot {
-            Some(s) if runs_by_province(step, self.snapshot, self.engine, self.on_cluster) => {
-                s.provinces_alone()
-            }
+            Some(s) if self.by_province => s.provinces_alone(),
             _ => Vec::new(),
         };
         if provinces.is_empty() {

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type};
 use arrow::record_batch::RecordBatch;
-use povcensus::generator::{self, GenerateOptions};
 
 use crate::support::free_port;
 
@@ -220,11 +219,7 @@ impl LoopbackCluster {
 
 /// Generate a small census (three provinces) and ingest it into `wh` (a path or s3:// URL).
 fn generated_warehouse(dir: &Path, wh: &str, env: &[(String, String)]) {
-    let subs = dir.join("subs");
-    let mut g = GenerateOptions::new(&subs);
-    g.scale = 0.002;
-    g.provinces = Some(["45", "52", "62"].iter().map(|s| s.to_string()).collect());
-    generator::generate(&g).unwrap();
+    let subs = crate::support::generated_submissions(dir, 0.002, &["45", "52", "62"]);
     let o = povcensus(&["ingest", subs.to_str().unwrap(), "--warehouse", wh], env);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
 }

@@ -538,11 +538,7 @@ fn generated_census_cross_checks_and_determinism() {
 #[test]
 fn join_filters_in_scans_change_no_result() {
     let dir = tempfile::tempdir().unwrap();
-    let subs = dir.path().join("subs");
-    let mut g = GenerateOptions::new(&subs);
-    g.scale = 0.002;
-    g.provinces = Some(vec!["45".to_string(), "62".to_string()]);
-    generator::generate(&g).unwrap();
+    let subs = crate::support::generated_submissions(dir.path(), 0.002, &["45", "62"]);
     // census.toml runs without them; a copy of the definitions runs with them.
     let (wh, out) = ingest_and_run(dir.path(), &[&subs], &[]);
     let defs = copy_definitions(dir.path());
@@ -566,11 +562,7 @@ fn join_filters_in_scans_change_no_result() {
 #[test]
 fn steps_run_by_province_give_the_rows_of_the_whole_snapshot() {
     let dir = tempfile::tempdir().unwrap();
-    let subs = dir.path().join("subs");
-    let mut g = GenerateOptions::new(&subs);
-    g.scale = 0.005;
-    g.provinces = Some(vec!["45".to_string(), "52".to_string(), "62".to_string()]);
-    generator::generate(&g).unwrap();
+    let subs = crate::support::generated_submissions(dir.path(), 0.005, &["45", "52", "62"]);
     // Everything fits in the default pool: the steps run over the whole snapshot at once.
     let (wh, whole) = ingest_and_run(dir.path(), &[&subs], &[]);
     // With sort-merge joins over the whole snapshot, the steps run a province at a time.
@@ -608,11 +600,7 @@ fn steps_run_by_province_give_the_rows_of_the_whole_snapshot() {
 #[test]
 fn a_view_two_steps_read_is_computed_once_with_the_same_bytes_out() {
     let dir = tempfile::tempdir().unwrap();
-    let subs = dir.path().join("subs");
-    let mut g = GenerateOptions::new(&subs);
-    g.scale = 0.002;
-    g.provinces = Some(vec!["52".to_string()]);
-    generator::generate(&g).unwrap();
+    let subs = crate::support::generated_submissions(dir.path(), 0.002, &["52"]);
     let (wh, _) = ingest_and_run(dir.path(), &[&subs], &[]);
     let info = [("RUST_LOG".to_string(), "povcensus=info".to_string())];
     let run = |toml: &Path, out: &Path| {

@@ -625,3 +625,13 @@ pub const MATCH_RULES: [&str; 10] = [
     "match.housing",
     "match.missed_assistance",
 ];
+
+/// Clean generated submissions of `provinces` at `scale`, written to `dir/subs`.
+pub fn generated_submissions(dir: &Path, scale: f64, provinces: &[&str]) -> PathBuf {
+    let subs = dir.join("subs");
+    let mut g = povcensus::generator::GenerateOptions::new(&subs);
+    g.scale = scale;
+    g.provinces = Some(provinces.iter().map(|p| p.to_string()).collect());
+    povcensus::generator::generate(&g).unwrap();
+    subs
+}
