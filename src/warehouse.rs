@@ -490,6 +490,46 @@ impl Warehouse {
         Ok(rows)
     }
 
+    /// Put a local Parquet file, written with the warehouse's writer properties, into the
+    /// warehouse as it is (relative path), streamed: the store makes it visible whole, on
+    /// completion. Returns the rows its footer records.
+    pub async fn put_parquet(
+        &self,
+        rel: &str,
+        local: &std::path::Path,
+    ) -> Result<u64, WarehouseError> {
+        use tokio::io::AsyncWriteExt as _;
+        let perr = |source| WarehouseError::Parquet {
+            path: rel.to_string(),
+            source,
+        };
+        let ioerr = |e: std::io::Error| perr(parquet::errors::ParquetError::External(Box::new(e)));
+        let footer = local.to_path_buf();
+        let rows = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(footer)?;
+            parquet::file::metadata::ParquetMetaDataReader::new()
+                .parse_and_finish(&file)
+                .map(|m| m.file_metadata().num_rows())
+        })
+        .await
+        .map_err(|e| ioerr(std::io::Error::other(e)))?
+        .map_err(perr)?;
+        let mut file = tokio::fs::File::open(local).await.map_err(ioerr)?;
+        let p = self.location.path(rel);
+        let mut object =
+            object_store::buffered::BufWriter::new(Arc::clone(&self.location.store), p);
+        tokio::io::copy(&mut file, &mut object)
+            .await
+            .map_err(ioerr)?;
+        object.shutdown().await.map_err(ioerr)?;
+        u64::try_from(rows).map_err(|_| {
+            perr(parquet::errors::ParquetError::General(format!(
+                "a negative row count ({rows}) in {}",
+                local.display()
+            )))
+        })
+    }
+
     /// Register the tables of a snapshot (`counties` … `assessment_households`, `rejects`) in a
     /// DataFusion session. Tables no province has are registered empty with their schema.
     pub fn register(

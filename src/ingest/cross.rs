@@ -1,5 +1,6 @@
 //! Cross-row rules over the staged data of a run, in SQL on DataFusion (the statements are in
-//! `queries/ingest/`): orphans with their cascade (a rejected county rejects its townships,
+//! `queries/ingest/`; `staged_<table>` is the table's staged checks files, the columns those
+//! statements read): orphans with their cascade (a rejected county rejects its townships,
 //! their villages, households and persons), duplicate keys nationally (also against the
 //! provinces already in the warehouse), the links of the exit-assessment sample, and the
 //! household warnings.
@@ -30,7 +31,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
-use super::stage::staged_schema;
+use super::stage::checked_schema;
 use crate::contract::rules::Rule;
 use crate::contract::schema::{Table, arrow_schema};
 use crate::engine::{EngineConfig, JoinStrategy, with_optimizer};
@@ -270,7 +271,7 @@ async fn findings(
 /// The staged files of one province of a run.
 #[derive(Debug, Default)]
 pub struct StagedProvince {
-    /// One staged file per table the province submitted.
+    /// One staged checks file per table the province submitted.
     pub files: BTreeMap<Table, PathBuf>,
     /// Its staged person rows: the size of its largest checks.
     pub persons: u64,
@@ -298,7 +299,7 @@ pub async fn check(
         register_local(
             ctx,
             &format!("staged_{}", t.name()),
-            staged_schema(t),
+            checked_schema(t),
             &files,
         )?;
         let existing: Vec<&DataFile> = input
@@ -390,7 +391,7 @@ async fn by_province(
             register_local(
                 &pctx,
                 &format!("staged_{}", t.name()),
-                staged_schema(t),
+                checked_schema(t),
                 &files,
             )?;
             register_loaded(&pctx, t, mine.iter().copied()).await?;

@@ -67,7 +67,7 @@ pub(super) async fn cross_check(
     Ok(Checked { ctx, findings })
 }
 
-/// The staged data files of the changed provinces, by province code.
+/// The staged checks files of the changed provinces, by province code.
 fn staged_files(
     runs: &[ProvinceRun],
     changed: &Changed,
@@ -78,7 +78,7 @@ fn staged_files(
             .entry(manifest_of(&runs[i])?.province_code.clone())
             .or_default();
         for f in &runs[i].files {
-            if let (Some(d), Some(t)) = (&f.data, f.table.table()) {
+            if let (Some(d), Some(t)) = (&f.checks, f.table.table()) {
                 province.files.insert(t, d.clone());
                 if t == Table::Persons {
                     province.persons += f.count.rows_read;

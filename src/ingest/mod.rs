@@ -2,10 +2,10 @@
 //! snapshot out.
 //!
 //! Owns the whole load: finding the submissions, reading each manifest, streaming every file
-//! through decoding, the header map and the row rules into local staging ([`source`],
-//! [`stage`]), the cross-row rules on DataFusion ([`cross`]), writing each changed province's
-//! new version to the warehouse and committing the snapshot, and the ingest report
-//! ([`report`]).
+//! through decoding, the header map and the row rules into local staging: the warehouse's
+//! Parquet file of its rows and a narrow file for the checks ([`source`], [`stage`]); the
+//! cross-row rules on DataFusion ([`cross`]); putting each changed province's new version
+//! into the warehouse and committing the snapshot; and the ingest report ([`report`]).
 //!
 //! Every row read is either loaded or rejected, per file, and the run checks that balance
 //! against the rows actually written before it commits.

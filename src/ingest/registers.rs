@@ -250,8 +250,11 @@ pub(super) async fn write_versions(
         for r in department.registers() {
             let staged = run.files.iter().find(|f| f.table == Layout::Register(r));
             let rel = format!("data/{}/{dir}/part-0.parquet", r.table_name());
-            let data = staged.and_then(|f| f.data.as_deref());
-            let written = copy(warehouse, &rel, r.arrow_schema(), data, Staged::Data).await?;
+            let written = match staged.and_then(|f| f.data.as_deref()) {
+                // The staged file is the warehouse's file: registers have no cross-row rules.
+                Some(data) => warehouse.put_parquet(&rel, data).await?,
+                None => copy(warehouse, &rel, r.arrow_schema(), std::iter::empty()).await?,
+            };
             tables.insert(
                 r.table_name().to_string(),
                 DataFile {
@@ -268,14 +271,7 @@ pub(super) async fn write_versions(
         }
         let rejects_rel = format!("register_rejects/{dir}/part-0.parquet");
         let rejects_files = run.files.iter().map(|f| f.rejects.as_path());
-        let rejected = copy(
-            warehouse,
-            &rejects_rel,
-            rejects_schema(),
-            rejects_files,
-            Staged::Rejects,
-        )
-        .await?;
+        let rejected = copy(warehouse, &rejects_rel, rejects_schema(), rejects_files).await?;
         out.insert(
             id.to_string(),
             DepartmentVersion {
@@ -313,41 +309,26 @@ fn balanced(department: &str, f: &StagedFile, written: u64) -> Result<FileCount,
     Ok(c)
 }
 
-/// The kinds of staged files: data (Arrow IPC) and rejects (Parquet).
-#[derive(Clone, Copy)]
-enum Staged {
-    Data,
-    Rejects,
-}
-
-/// Write the staged files (of `schema`) one after the other as one warehouse file.
-/// Returns the rows written.
+/// Write the staged Parquet files (of `schema`: a department's rejects files) one after the
+/// other as one warehouse file. Returns the rows written.
 async fn copy<'p>(
     warehouse: &Warehouse,
     rel: &str,
     schema: arrow::datatypes::SchemaRef,
     staged: impl IntoIterator<Item = &'p Path>,
-    kind: Staged,
 ) -> Result<u64, IngestError> {
     let paths: Vec<PathBuf> = staged.into_iter().map(Path::to_path_buf).collect();
     let batches = futures::stream::iter(paths)
         .then(move |p| async move {
-            let batches = match kind {
-                Staged::Data => futures::stream::iter(super::stage::read_staged(&p)?)
-                    .map(|b| b.map_err(datafusion::error::DataFusionError::from))
-                    .boxed(),
-                Staged::Rejects => {
-                    let file = tokio::fs::File::open(&p)
-                        .await
-                        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-                    parquet::arrow::ParquetRecordBatchStreamBuilder::new(file)
-                        .await?
-                        .with_batch_size(32 * 1024)
-                        .build()?
-                        .map(|b| b.map_err(datafusion::error::DataFusionError::from))
-                        .boxed()
-                }
-            };
+            let file = tokio::fs::File::open(&p)
+                .await
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            let batches = parquet::arrow::ParquetRecordBatchStreamBuilder::new(file)
+                .await?
+                .with_batch_size(32 * 1024)
+                .build()?
+                .map(|b| b.map_err(datafusion::error::DataFusionError::from))
+                .boxed();
             Ok::<_, datafusion::error::DataFusionError>(batches)
         })
         .flat_map(|r| match r {

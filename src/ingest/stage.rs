@@ -1,15 +1,17 @@
-//! Staging: the rows of one submitted file that pass their row rules, typed and written to a
-//! local Arrow IPC file (with the physical line in `_line`), and the row-level findings written
-//! to a local rejects file (Parquet). Cross-row rules then run over the staged files, and the
-//! warehouse's Parquet files are written from them.
-
+//! Staging: the rows of one submitted file that pass their row rules, typed and written as the
+//! warehouse's own Parquet file (local, in the staging directory), with the row-level findings
+//! in a local rejects file (Parquet). For a census table, the columns the cross-row rules read
+//! also go, with the physical line in `_line`, to a narrow Arrow IPC file (the *checks* file).
+//! The cross-row rules run over the checks files; the write phase then puts each Parquet file
+//! into the warehouse as it is, or, for a file with cross-row rejects, rewrites it without
+//! their lines.
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, Date32Builder, Float64Builder, Int16Builder, Int64Builder,
+    ArrayBuilder, ArrayRef, AsArray, Date32Builder, Float64Builder, Int16Builder, Int64Builder,
     StringBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -38,23 +40,60 @@ pub fn staged_schema(table: Table) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// The extension of staged data files.
-pub const STAGED_EXTENSION: &str = ".arrow";
-
-/// Staged data files are Arrow IPC files, uncompressed: written once and read a few times (by
-/// the cross-row checks, then for the warehouse's files), on this machine, within minutes. As
-/// Parquet they were encoded twice per ingest (snappy here, zstd in the warehouse), and
-/// encoding and decoding them was about a fifth of the ingest's CPU in `perf`; IPC batches are
-/// Arrow's own buffers. LZ4 (IPC's compression) saved no space on them (a staged persons file
-/// of 57,510 rows: 5.55 MB with it and without) and took 8 % of the CPU at scale 0.1 (`perf`);
-/// without it the national ingest went from 109 s to 104 s.
-fn staging_options() -> Result<IpcWriteOptions, ArrowError> {
-    IpcWriteOptions::default().try_with_compression(None)
+/// The columns of a census table that the cross-row rules (`queries/ingest/`) read, besides
+/// `province_code` and `_line`: a person row's checks read 3 of its 40 columns.
+fn checked_columns(table: Table) -> &'static [&'static str] {
+    match table {
+        Table::Counties => &["county_code"],
+        Table::Townships => &["township_code"],
+        Table::Villages => &["village_code"],
+        Table::Households => &[
+            "household_id",
+            "household_size",
+            "head_id_number",
+            "enumeration_status",
+            "exit_year",
+        ],
+        Table::Persons => &["person_id", "household_id", "relation"],
+        Table::AssessmentHouseholds => {
+            &["county_code", "village_code", "household_id", "sample_type"]
+        }
+    }
 }
 
-/// The batches of a staged data file, as written.
-pub fn read_staged(path: &Path) -> Result<FileReader<BufReader<File>>, ArrowError> {
-    FileReader::try_new(BufReader::new(File::open(path)?), None)
+/// Positions in [`staged_schema`] of the columns of a checks file: the checked columns, then
+/// `province_code` and `_line`.
+fn checked_indices(table: Table) -> Vec<usize> {
+    let schema = staged_schema(table);
+    checked_columns(table)
+        .iter()
+        .chain(&["province_code", "_line"])
+        .filter_map(|c| schema.index_of(c).ok())
+        .collect()
+}
+
+/// The schema of a table's checks files (what the cross-row rules see as `staged_<table>`).
+pub fn checked_schema(table: Table) -> SchemaRef {
+    let staged = staged_schema(table);
+    let fields: Vec<Field> = checked_indices(table)
+        .into_iter()
+        .map(|i| staged.field(i).clone())
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// The extension of staged checks files.
+pub const STAGED_EXTENSION: &str = ".arrow";
+
+/// Checks files are Arrow IPC files, uncompressed: written once and read a few times by the
+/// cross-row checks, on this machine, within minutes; IPC batches are Arrow's own buffers. LZ4
+/// (IPC's compression) saved no space on the staged files and took 8 % of the CPU at scale 0.1
+/// (`perf`). They hold only the columns the rules read: when the staged files held every
+/// column, reading them back was 12 % of the ingest's CPU (decoding and copying the persons'
+/// 40 columns for the orphans, the duplicates and the household warnings, then once more to
+/// write the warehouse).
+fn staging_options() -> Result<IpcWriteOptions, ArrowError> {
+    IpcWriteOptions::default().try_with_compression(None)
 }
 
 /// Rejects files are read once, by the rejects step: snappy without dictionaries or
@@ -150,25 +189,67 @@ enum ProvinceOf {
     County(usize),
 }
 
-/// Writes the accepted rows of one file.
+/// The staged files of one submitted file's accepted rows.
+#[derive(Debug)]
+pub struct Staged {
+    /// The warehouse's Parquet file of the rows, in line order.
+    pub data: PathBuf,
+    /// The census table's checks file, its rows in the same order (None for a register,
+    /// which has no cross-row rules).
+    pub checks: Option<PathBuf>,
+    pub rows: u64,
+}
+
+/// A checks file being written: the positions of its columns in a staged batch.
+struct ChecksWriter {
+    schema: SchemaRef,
+    indices: Vec<usize>,
+    writer: FileWriter<BufWriter<File>>,
+    path: PathBuf,
+}
+
+/// Writes the accepted rows of one file: the warehouse's Parquet file, and for a census table
+/// its checks file.
 pub struct StagedWriter {
+    /// A staged batch: the file's columns, `province_code`, then the line (`_line`, or a
+    /// register's `source_line`).
     schema: SchemaRef,
     columns: Vec<ColumnBuilder>,
     province: ProvinceOf,
     provinces: StringBuilder,
     lines: Int64Builder,
-    writer: FileWriter<BufWriter<File>>,
+    /// The warehouse schema: the first columns of a staged batch.
+    data_schema: SchemaRef,
+    data: ArrowWriter<BufWriter<File>>,
+    checks: Option<ChecksWriter>,
     pub path: PathBuf,
     pub rows: u64,
 }
 
 impl StagedWriter {
-    pub fn create(path: PathBuf, table: Table, province: &str) -> parquet::errors::Result<Self> {
+    /// The staged files of a census table: `path` (Parquet) and `checks` (IPC).
+    pub fn create(
+        path: PathBuf,
+        checks: PathBuf,
+        table: Table,
+        province: &str,
+    ) -> parquet::errors::Result<Self> {
+        let checks_schema = checked_schema(table);
+        let file = BufWriter::new(File::create(&checks)?);
+        let writer = FileWriter::try_new_with_options(file, &checks_schema, staging_options()?)?;
+        let checks = ChecksWriter {
+            schema: checks_schema,
+            indices: checked_indices(table),
+            writer,
+            path: checks,
+        };
         Self::with_schema(
             path,
             staged_schema(table),
+            arrow_schema(table),
             table.columns(),
             ProvinceOf::Fixed(province.to_string()),
+            Some(checks),
         )
     }
 
@@ -183,30 +264,40 @@ impl StagedWriter {
         Self::with_schema(
             path,
             register.arrow_schema(),
+            register.arrow_schema(),
             register.columns(),
             ProvinceOf::County(county),
+            None,
         )
     }
 
     fn with_schema(
         path: PathBuf,
         schema: SchemaRef,
+        data_schema: SchemaRef,
         columns: &'static [Column],
         province: ProvinceOf,
+        checks: Option<ChecksWriter>,
     ) -> parquet::errors::Result<Self> {
         let columns = columns
             .iter()
             .map(|c| ColumnBuilder::new(&data_type(c.kind)))
             .collect();
         let file = BufWriter::new(File::create(&path)?);
-        let writer = FileWriter::try_new_with_options(file, &schema, staging_options()?)?;
+        let data = ArrowWriter::try_new(
+            file,
+            Arc::clone(&data_schema),
+            Some(crate::engine::writer_properties()),
+        )?;
         Ok(StagedWriter {
             schema,
             columns,
             province,
             provinces: StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 2),
             lines: Int64Builder::with_capacity(BATCH_ROWS),
-            writer,
+            data_schema,
+            data,
+            checks,
             path,
             rows: 0,
         })
@@ -245,17 +336,54 @@ impl StagedWriter {
         arrays.push(Arc::new(self.provinces.finish()));
         arrays.push(Arc::new(self.lines.finish()));
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays)?;
-        Ok(self.writer.write(&batch)?)
+        if let Some(c) = &mut self.checks {
+            let columns = c.indices.iter().map(|&i| Arc::clone(batch.column(i)));
+            let checks = RecordBatch::try_new(Arc::clone(&c.schema), columns.collect())?;
+            c.writer.write(&checks)?;
+        }
+        let width = self.data_schema.fields().len();
+        let data = RecordBatch::try_new(
+            Arc::clone(&self.data_schema),
+            batch.columns().iter().take(width).cloned().collect(),
+        )?;
+        self.data.write(&data)
     }
 
-    pub fn finish(mut self) -> parquet::errors::Result<(PathBuf, u64)> {
+    pub fn finish(mut self) -> parquet::errors::Result<Staged> {
         self.flush()?;
-        self.writer
-            .into_inner()?
-            .into_inner()
-            .map_err(std::io::IntoInnerError::into_error)?;
-        Ok((self.path, self.rows))
+        self.data.close()?;
+        let checks = match self.checks {
+            Some(c) => {
+                c.writer
+                    .into_inner()?
+                    .into_inner()
+                    .map_err(std::io::IntoInnerError::into_error)?;
+                Some(c.path)
+            }
+            None => None,
+        };
+        Ok(Staged {
+            data: self.path,
+            checks,
+            rows: self.rows,
+        })
     }
+}
+
+/// The lines of a checks file, in the order of its rows (the order of the staged Parquet
+/// file's rows).
+pub fn staged_lines(checks: &Path) -> Result<Vec<i64>, ArrowError> {
+    let reader = FileReader::try_new(BufReader::new(File::open(checks)?), None)?;
+    let mut lines = Vec::new();
+    for b in reader {
+        let b = b?;
+        let col = b
+            .column_by_name("_line")
+            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Int64Type>())
+            .ok_or_else(|| ArrowError::SchemaError("a checks file without _line".into()))?;
+        lines.extend(col.values().iter().copied());
+    }
+    Ok(lines)
 }
 
 /// One finding about a submitted row or file, ready for the rejects table.
@@ -393,11 +521,18 @@ mod tests {
     use super::*;
     use std::borrow::Cow;
 
+    /// A staged file is the warehouse's Parquet file of the rows, typed; its checks file
+    /// holds the checked columns with the lines, in the same order.
     #[test]
     fn staged_rows_keep_types_and_lines() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w =
-            StagedWriter::create(dir.path().join("t.arrow"), Table::Townships, "52").unwrap();
+        let mut w = StagedWriter::create(
+            dir.path().join("t.parquet"),
+            dir.path().join("t.arrow"),
+            Table::Townships,
+            "52",
+        )
+        .unwrap();
         let vals = [
             Value::Str(Cow::Borrowed("522726001")),
             Value::Str(Cow::Borrowed("井城街道")),
@@ -408,9 +543,15 @@ mod tests {
             Value::Int(1),
         ];
         w.append(7, &vals).unwrap();
-        let (path, rows) = w.finish().unwrap();
-        assert_eq!(rows, 1);
-        let batches: Vec<RecordBatch> = read_staged(&path).unwrap().map(|b| b.unwrap()).collect();
+        let staged = w.finish().unwrap();
+        assert_eq!(staged.rows, 1);
+        let data = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            File::open(&staged.data).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        let batches: Vec<RecordBatch> = data.map(|b| b.unwrap()).collect();
         let text = arrow::util::pretty::pretty_format_batches(&batches)
             .unwrap()
             .to_string();
@@ -418,8 +559,29 @@ mod tests {
             text.contains("522726001") && text.contains("井城街道") && text.contains("| 52 "),
             "{text}"
         );
-        assert_eq!(batches[0].schema(), staged_schema(Table::Townships));
+        assert_eq!(batches[0].schema(), arrow_schema(Table::Townships));
         assert_eq!(batches[0].column(4).null_count(), 1);
+
+        let checks = staged.checks.unwrap();
+        let reader = FileReader::try_new(BufReader::new(File::open(&checks).unwrap()), None);
+        let batches: Vec<RecordBatch> = reader.unwrap().map(|b| b.unwrap()).collect();
+        assert_eq!(batches[0].schema(), checked_schema(Table::Townships));
+        let schema = checked_schema(Table::Townships);
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["township_code", "province_code", "_line"]);
+        assert_eq!(staged_lines(&checks).unwrap(), [7]);
+    }
+
+    /// Every checked column is a column of its table.
+    #[test]
+    fn checked_columns_are_columns_of_their_table() {
+        for t in Table::ALL {
+            assert_eq!(
+                checked_schema(t).fields().len(),
+                checked_columns(t).len() + 2,
+                "{t}"
+            );
+        }
     }
 
     #[test]

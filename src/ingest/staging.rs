@@ -28,7 +28,10 @@ use super::{IngestError, IngestOptions, ProvinceRun};
 /// The outcome of staging one file.
 pub(super) struct StagedFile {
     pub(super) table: Layout,
+    /// The rows loaded so far, as the warehouse's Parquet file.
     pub(super) data: Option<PathBuf>,
+    /// A census table's checks file (the columns the cross-row rules read, with the lines).
+    pub(super) checks: Option<PathBuf>,
     pub(super) rejects: PathBuf,
     pub(super) count: FileCount,
     pub(super) sha256: Option<String>,
@@ -306,8 +309,13 @@ pub(super) struct FileJob {
 
 impl FileJob {
     fn data_path(&self) -> PathBuf {
+        self.stem
+            .with_extension(format!("{}.parquet", self.table.name()))
+    }
+
+    fn checks_path(&self) -> PathBuf {
         self.stem.with_extension(format!(
-            "{}{}",
+            "{}.checks{}",
             self.table.name(),
             super::stage::STAGED_EXTENSION
         ))
@@ -384,6 +392,7 @@ fn stage_unread(
     Ok(StagedFile {
         table: job.table,
         data: None,
+        checks: None,
         rejects: rejects_path,
         count: FileCount {
             file: file.to_string(),
@@ -418,13 +427,15 @@ fn stage_rows(
 ) -> Result<StagedFile, IngestError> {
     let data_path = job.data_path();
     let writer = match job.table {
-        Layout::Census(t) => StagedWriter::create(data_path.clone(), t, &job.province),
+        Layout::Census(t) => {
+            StagedWriter::create(data_path.clone(), job.checks_path(), t, &job.province)
+        }
         Layout::Register(r) => StagedWriter::create_register(data_path.clone(), r),
     };
     let mut writer = writer.map_err(staging_err(&data_path))?;
     let streamed = stream_rows(input, job, &mut writer, &mut rejects)?;
-    let (_, staged_rows) = writer.finish().map_err(staging_err(&data_path))?;
-    finish_file(job, streamed, staged_rows, rejects)
+    let staged = writer.finish().map_err(staging_err(&data_path))?;
+    finish_file(job, streamed, staged, rejects)
 }
 
 /// Read the file's records: the rows that pass go to `writer`, every row finding to
@@ -495,7 +506,7 @@ fn stream_rows(
 fn finish_file(
     job: &FileJob,
     streamed: StreamedRows,
-    staged_rows: u64,
+    staged: stage::Staged,
     mut rejects: RejectsWriter,
 ) -> Result<StagedFile, IngestError> {
     let StreamedRows {
@@ -505,19 +516,22 @@ fn finish_file(
         mut row_rules,
     } = streamed;
     let file = job.table.file_name();
-    let data_path = job.data_path();
     let rejects_path = job.rejects_path();
     let file_rejected = check.rejected();
     let mut problems = Vec::new();
     let mut rule_counts: BTreeMap<String, u64> = BTreeMap::new();
-    let data = if file_rejected {
-        stage::remove(&data_path);
+    let staged_rows = staged.rows;
+    let (data, checks) = if file_rejected {
+        stage::remove(&staged.data);
+        if let Some(c) = &staged.checks {
+            stage::remove(c);
+        }
         drop(rejects);
         rejects = job.rejects_writer()?;
         row_rules.clear();
-        None
+        (None, None)
     } else {
-        Some(data_path)
+        (Some(staged.data), staged.checks)
     };
     for f in &check.findings {
         let line = (f.rule == Rule::FileUnknownColumn).then_some(1);
@@ -542,6 +556,7 @@ fn finish_file(
     Ok(StagedFile {
         table: job.table,
         data,
+        checks,
         rejects: rejects_path,
         count: FileCount {
             file: file.to_string(),

@@ -3,11 +3,9 @@
 //! record with the files' counts, which must balance against the rows written.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{AsArray, BooleanArray};
-use arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
@@ -116,11 +114,12 @@ fn spawn_writes(
         let code = &at.code;
         for t in Table::ALL {
             let rel = at.table_rel(t);
-            let staged = runs[i]
-                .files
-                .iter()
-                .find(|f| f.table == t)
-                .and_then(|f| f.data.clone());
+            let staged = runs[i].files.iter().find(|f| f.table == t).and_then(|f| {
+                f.data.clone().map(|data| StagedTable {
+                    data,
+                    checks: f.checks.clone(),
+                })
+            });
             let rejected_lines: HashSet<u64> = findings
                 .iter()
                 .filter(|f| {
@@ -134,7 +133,7 @@ fn spawn_writes(
                 tokio::spawn(async move {
                     // The semaphore is never closed; without a permit the write still runs.
                     let _permit = permits.acquire_owned().await.ok();
-                    write_table(&wh, &rel, t, staged.as_deref(), &rejected_lines).await
+                    write_table(&wh, &rel, t, staged, rejected_lines).await
                 }),
             );
         }
@@ -295,55 +294,82 @@ pub(super) fn count_with(
     (c, loaded)
 }
 
-/// Write one table of a province's new version: the staged rows minus the cross-row rejects,
-/// in line order, without `_line`. Returns the rows written.
+/// A table's staged files: the Parquet file of its rows and the checks file with their lines.
+struct StagedTable {
+    data: PathBuf,
+    checks: Option<PathBuf>,
+}
+
+/// Write one table of a province's new version: its staged rows minus the cross-row rejects,
+/// in line order. Without rejects the staged Parquet file is the version's file, put as it is;
+/// with them it is read again, skipping the rejected lines' rows, and written anew. Returns
+/// the rows written.
 async fn write_table(
     warehouse: &Warehouse,
     rel: &str,
     table: Table,
-    staged: Option<&Path>,
-    rejected_lines: &HashSet<u64>,
+    staged: Option<StagedTable>,
+    rejected_lines: HashSet<u64>,
 ) -> Result<u64, IngestError> {
     let schema = arrow_schema(table);
-    let Some(path) = staged else {
+    let Some(staged) = staged else {
         let empty = futures::stream::empty();
         return Ok(warehouse.write_parquet(rel, schema, empty).await?);
     };
-    let reader = super::stage::read_staged(path).map_err(|e| IngestError::Staging {
-        path: path.display().to_string(),
-        source: e.into(),
-    })?;
-    let reader = futures::stream::iter(reader);
-    let n = schema.fields().len();
-    let out_schema = Arc::clone(&schema);
-    let rejected = rejected_lines.clone();
-    let batches = reader.map(move |b| {
-        let b = b.map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-        let (Some(columns), Some(lines)) = (b.columns().get(..n), b.columns().get(n)) else {
-            return Err(datafusion::error::DataFusionError::Internal(
-                "a staged file without its _line column".into(),
-            ));
-        };
-        let lines = lines
-            .as_primitive_opt::<arrow::datatypes::Int64Type>()
-            .ok_or_else(|| {
-                datafusion::error::DataFusionError::Internal(
-                    "a staged _line column that is not Int64".into(),
-                )
-            })?;
-        let projected = RecordBatch::try_new(Arc::clone(&out_schema), columns.to_vec())?;
-        if rejected.is_empty() {
-            return Ok(projected);
-        }
-        let keep: BooleanArray = lines
-            .iter()
-            .map(|l| Some(!rejected.contains(&(l.unwrap_or(0) as u64))))
-            .collect();
-        Ok(arrow::compute::filter_record_batch(&projected, &keep)?)
-    });
+    if rejected_lines.is_empty() {
+        return Ok(warehouse.put_parquet(rel, &staged.data).await?);
+    }
+    let read = tokio::task::spawn_blocking(move || without_lines(&staged, &rejected_lines));
+    let reader = read.await??;
+    let batches =
+        futures::stream::iter(reader).map(|b| b.map_err(datafusion::error::DataFusionError::from));
     Ok(warehouse
         .write_parquet(rel, schema, Box::pin(batches))
         .await?)
+}
+
+/// A reader of a staged Parquet file's rows but those of the `rejected` lines (the checks file
+/// gives each row's line, in the same order).
+fn without_lines(
+    staged: &StagedTable,
+    rejected: &HashSet<u64>,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, IngestError> {
+    use parquet::arrow::arrow_reader::{
+        ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+    };
+    let checks = staged.checks.as_deref().ok_or(IngestError::Internal(
+        "cross-row rejects in a table without a checks file",
+    ))?;
+    let staging_err = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| IngestError::Staging { path, source }
+    };
+    let lines = super::stage::staged_lines(checks)
+        .map_err(|e| staging_err(checks)(parquet::errors::ParquetError::from(e)))?;
+    // Runs of kept and skipped rows, in row order.
+    let mut selectors: Vec<RowSelector> = Vec::new();
+    for line in lines {
+        let skip = rejected.contains(&(line as u64));
+        match selectors.last_mut() {
+            Some(s) if s.skip == skip => s.row_count += 1,
+            _ => selectors.push(if skip {
+                RowSelector::skip(1)
+            } else {
+                RowSelector::select(1)
+            }),
+        }
+    }
+    let file = std::fs::File::open(&staged.data).map_err(|source| IngestError::Read {
+        path: staged.data.display().to_string(),
+        source,
+    })?;
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| {
+            b.with_row_selection(RowSelection::from(selectors))
+                .with_batch_size(32 * 1024)
+                .build()
+        })
+        .map_err(staging_err(&staged.data))
 }
 
 /// Write a province's rejects, ordered by file (load order), line and rule.
