@@ -394,3 +394,44 @@ async fn write_rejects(
         .write_parquet(rel, crate::warehouse::rejects_schema(), stream)
         .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::stage::StagedWriter;
+    use crate::ingest::validation::Value;
+    use std::borrow::Cow;
+
+    /// A staged file rewritten without rejected lines keeps exactly the other rows, in order,
+    /// whatever runs of kept and rejected rows they form.
+    #[test]
+    fn a_rewrite_drops_the_rows_of_the_rejected_lines_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = StagedWriter::create(
+            dir.path().join("t.parquet"),
+            dir.path().join("t.arrow"),
+            Table::Counties,
+            "52",
+        )
+        .unwrap();
+        let width = Table::Counties.columns().len();
+        for line in 2..=8u64 {
+            let code = format!("5226{line:02}");
+            let mut vals = vec![Value::Null; width];
+            vals[0] = Value::Str(Cow::Owned(code));
+            w.append(line, &vals).unwrap();
+        }
+        let staged = w.finish().unwrap();
+        let staged = StagedTable {
+            data: staged.data,
+            checks: staged.checks,
+        };
+        let rejected: HashSet<u64> = [2, 4, 5, 8].into_iter().collect();
+        let mut codes = Vec::new();
+        for b in without_lines(&staged, &rejected).unwrap() {
+            let c = crate::engine::utf8(b.unwrap().column(0)).unwrap();
+            codes.extend(c.iter().map(|v| v.unwrap().to_string()));
+        }
+        assert_eq!(codes, ["522603", "522606", "522607"]);
+    }
+}
