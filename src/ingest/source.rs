@@ -96,13 +96,16 @@ impl<R: Read> DecodingReader<R> {
     fn account(&mut self, bytes: &[u8]) {
         self.hasher.update(bytes);
         self.raw_total += bytes.len() as u64;
-        self.newlines += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
-        let mut prev = self.last_byte;
-        for &b in bytes {
-            if prev == Some(b'\r') && b != b'\n' {
+        self.newlines += memchr::memchr_iter(b'\n', bytes).count() as u64;
+        // Carriage returns not followed by a line feed; one that ends the chunk is decided by
+        // the next chunk's first byte (or, at the end of the file, by `cr_lines`).
+        if self.last_byte == Some(b'\r') && bytes.first().is_some_and(|&b| b != b'\n') {
+            self.lone_crs += 1;
+        }
+        for i in memchr::memchr_iter(b'\r', bytes) {
+            if bytes.get(i + 1).is_some_and(|&b| b != b'\n') {
                 self.lone_crs += 1;
             }
-            prev = Some(b);
         }
         if let Some(&b) = bytes.last() {
             self.last_byte = Some(b);
@@ -558,6 +561,27 @@ mod tests {
         match r.read_to_string(&mut s) {
             Ok(_) => Ok(s),
             Err(e) => Err(*e.into_inner().unwrap().downcast::<DecodeError>().unwrap()),
+        }
+    }
+
+    /// Line endings are counted the same however the bytes arrive in chunks, a CR LF split
+    /// across two chunks included.
+    #[test]
+    fn line_counts_do_not_depend_on_chunk_boundaries() {
+        let text: &[u8] = b"a\r\nb\rc\r\r\nd\ne\r";
+        let counts = |chunks: &[&[u8]]| {
+            let mut r = DecodingReader::new(&b""[..], Encoding::Utf8, Vec::new());
+            for c in chunks {
+                r.account(c);
+            }
+            (r.physical_lines(), r.cr_lines())
+        };
+        let whole = counts(&[text]);
+        // "a", "b\rc\r", "d", "e\r": 4 LF-ended lines; CR-only lines: a, b, c, (empty), d, e.
+        assert_eq!(whole, (4, 6));
+        for cut in 0..=text.len() {
+            let (head, tail) = text.split_at(cut);
+            assert_eq!(counts(&[head, tail]), whole, "cut at {cut}");
         }
     }
 
