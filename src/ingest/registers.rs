@@ -253,7 +253,12 @@ pub(super) async fn write_versions(
             let written = match staged.and_then(|f| f.data.as_deref()) {
                 // The staged file is the warehouse's file: registers have no cross-row rules.
                 Some(data) => warehouse.put_parquet(&rel, data).await?,
-                None => copy(warehouse, &rel, r.arrow_schema(), std::iter::empty()).await?,
+                None => {
+                    let empty = futures::stream::empty();
+                    warehouse
+                        .write_parquet(&rel, r.arrow_schema(), empty)
+                        .await?
+                }
             };
             tables.insert(
                 r.table_name().to_string(),

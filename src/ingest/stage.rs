@@ -202,7 +202,6 @@ pub struct Staged {
 
 /// A checks file being written: the positions of its columns in a staged batch.
 struct ChecksWriter {
-    schema: SchemaRef,
     indices: Vec<usize>,
     writer: FileWriter<BufWriter<File>>,
     path: PathBuf,
@@ -238,7 +237,6 @@ impl StagedWriter {
         let file = BufWriter::new(File::create(&checks)?);
         let writer = FileWriter::try_new_with_options(file, &checks_schema, staging_options()?)?;
         let checks = ChecksWriter {
-            schema: checks_schema,
             indices: checked_indices(table),
             writer,
             path: checks,
@@ -337,9 +335,7 @@ impl StagedWriter {
         arrays.push(Arc::new(self.lines.finish()));
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays)?;
         if let Some(c) = &mut self.checks {
-            let columns = c.indices.iter().map(|&i| Arc::clone(batch.column(i)));
-            let checks = RecordBatch::try_new(Arc::clone(&c.schema), columns.collect())?;
-            c.writer.write(&checks)?;
+            c.writer.write(&batch.project(&c.indices)?)?;
         }
         let width = self.data_schema.fields().len();
         let data = RecordBatch::try_new(

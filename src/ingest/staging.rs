@@ -339,7 +339,9 @@ impl FileJob {
 }
 
 /// The error of a staging file.
-fn staging_err(p: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> IngestError + use<> {
+pub(super) fn staging_err(
+    p: &Path,
+) -> impl FnOnce(parquet::errors::ParquetError) -> IngestError + use<> {
     let p = p.display().to_string();
     move |source| IngestError::Staging { path: p, source }
 }

@@ -3,7 +3,7 @@
 //! record with the files' counts, which must balance against the rows written.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
@@ -16,7 +16,7 @@ use crate::warehouse::{DataFile, FileCount, ProvinceVersion, Warehouse};
 use super::cross::CrossFinding;
 use super::crosscheck::Checked;
 use super::decide::Changed;
-use super::staging::StagedFile;
+use super::staging::{StagedFile, staging_err};
 use super::{IngestError, IngestOptions, ProvinceRun, manifest_of};
 
 /// The tasks writing the tables of the changed provinces, by province code and table; each
@@ -340,10 +340,6 @@ fn without_lines(
     let checks = staged.checks.as_deref().ok_or(IngestError::Internal(
         "cross-row rejects in a table without a checks file",
     ))?;
-    let staging_err = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| IngestError::Staging { path, source }
-    };
     let lines = super::stage::staged_lines(checks)
         .map_err(|e| staging_err(checks)(parquet::errors::ParquetError::from(e)))?;
     // Runs of kept and skipped rows, in row order.
