@@ -2,37 +2,45 @@
 --   household.size_mismatch  household_size differs from the number of loaded members
 --   household.head_count     not exactly one loaded member with relation 1 (head)
 --   household.head_id        head_id_number differs from the person_id of the one head
--- Members are grouped and joined to their household by key_code(household_id), the code as an
--- exact integer (equal only for equal codes), which is faster than the string.
+-- Keys are compared by their codes, exact integers equal only for equal keys, which group and
+-- join faster than the strings: a household's `_key` (household_id) and `_head_key`
+-- (head_id_number), a person's `_key` (person_id) and `_household_key` (household_id).
+-- Each household meets the three rules in one pass: a CTE named in three branches of a
+-- UNION ALL would be computed three times.
 WITH members AS (
-    SELECT key_code(household_id) AS household_key,
+    SELECT _household_key AS household_key,
            COUNT(*) AS members,
            SUM(CASE WHEN relation = 1 THEN 1 ELSE 0 END) AS heads,
-           MIN(CASE WHEN relation = 1 THEN person_id END) AS head_person_id
+           MIN(CASE WHEN relation = 1 THEN _key END) AS head_key
     FROM loaded_persons
-    GROUP BY key_code(household_id)
+    GROUP BY _household_key
 ),
 households AS (
-    SELECT h.province_code, h._line, h.household_id, h.household_size, h.head_id_number,
+    SELECT h.province_code, h._line, h.household_id, h.household_size, h._head_key,
            COALESCE(m.members, 0) AS members,
            COALESCE(m.heads, 0) AS heads,
-           m.head_person_id
+           m.head_key
     FROM loaded_households AS h
-    LEFT JOIN members AS m ON m.household_key = key_code(h.household_id)
+    LEFT JOIN members AS m ON m.household_key = h._key
     WHERE h.enumeration_status = 1
+),
+rules (rule_id) AS (
+    VALUES ('household.size_mismatch'), ('household.head_count'), ('household.head_id')
 )
-SELECT province_code, _line, household_id AS record_key, 'household.size_mismatch' AS rule_id,
-       'household_size' AS column_name,
-       'household_size is ' || CAST(household_size AS VARCHAR) || ' but ' || CAST(members AS VARCHAR) || ' member rows were loaded' AS message
-FROM households
-WHERE household_size <> members
-UNION ALL
-SELECT province_code, _line, household_id, 'household.head_count', CAST(NULL AS VARCHAR),
-       'the household has ' || CAST(heads AS VARCHAR) || ' loaded members with relation 1 (head); exactly one is expected'
-FROM households
-WHERE heads <> 1
-UNION ALL
-SELECT province_code, _line, household_id, 'household.head_id', 'head_id_number',
-       'head_id_number differs from the ID number of the member recorded as head'
-FROM households
-WHERE heads = 1 AND head_id_number <> head_person_id
+SELECT h.province_code, h._line, h.household_id AS record_key, r.rule_id,
+       CASE r.rule_id
+           WHEN 'household.size_mismatch' THEN 'household_size'
+           WHEN 'household.head_id' THEN 'head_id_number'
+       END AS column_name,
+       CASE r.rule_id
+           WHEN 'household.size_mismatch'
+               THEN 'household_size is ' || CAST(h.household_size AS VARCHAR) || ' but ' || CAST(h.members AS VARCHAR) || ' member rows were loaded'
+           WHEN 'household.head_count'
+               THEN 'the household has ' || CAST(h.heads AS VARCHAR) || ' loaded members with relation 1 (head); exactly one is expected'
+           ELSE 'head_id_number differs from the ID number of the member recorded as head'
+       END AS message
+FROM households AS h
+CROSS JOIN rules AS r
+WHERE (r.rule_id = 'household.size_mismatch' AND h.household_size <> h.members)
+   OR (r.rule_id = 'household.head_count' AND h.heads <> 1)
+   OR (r.rule_id = 'household.head_id' AND h.heads = 1 AND h._head_key <> h.head_key)

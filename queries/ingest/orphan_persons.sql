@@ -1,7 +1,8 @@
 -- Orphan persons (rule key.orphan): a person whose household is not a loaded household with
 -- enumeration_status = 1: missing from households.csv, rejected there, or not enumerated
 -- (whole household unreachable or refusing, so it has no members). The households are matched
--- on key_code(household_id), the code as an exact integer, which is faster than the string.
+-- on the code of household_id (`_key` of a household, `_household_key` of a person: the code as
+-- an exact integer, equal only for equal codes, which is faster than the string).
 SELECT p.province_code,
        p._line,
        p.person_id AS record_key,
@@ -10,6 +11,6 @@ SELECT p.province_code,
 FROM staged_persons AS p
 WHERE NOT EXISTS (
     SELECT 1 FROM loaded_households AS h
-    WHERE key_code(h.household_id) = key_code(p.household_id)
+    WHERE h._key = p._household_key
       AND h.enumeration_status = 1
 )

@@ -379,6 +379,7 @@ async fn by_province(
     table: Table,
     fixed_rule: Option<Rule>,
 ) -> Result<Vec<CrossFinding>, DataFusionError> {
+    let start = std::time::Instant::now();
     let mut out = Vec::new();
     for (code, province) in input.staged {
         if !province.files.contains_key(&table) {
@@ -400,6 +401,12 @@ async fn by_province(
         }
         out.extend(findings(&pctx, sql, table, fixed_rule).await?);
     }
+    tracing::debug!(
+        table = table.name(),
+        rule = fixed_rule.map_or("several", |r| r.id()),
+        seconds = crate::engine::progress::seconds(start),
+        "rule run a province at a time"
+    );
     Ok(out)
 }
 
@@ -416,6 +423,7 @@ async fn duplicates(
     key: &str,
     orphans: &[CrossFinding],
 ) -> Result<Vec<CrossFinding>, DataFusionError> {
+    let start = std::time::Instant::now();
     let values = [("table", t.name()), ("key", key), ("file", t.file_name())];
     // remaining_<t>: the staged rows that are not orphans.
     register_loaded(ctx, t, orphans).await?;
@@ -439,6 +447,12 @@ async fn duplicates(
         .collect()
         .await?;
     let repeated: usize = keys.iter().map(|b| b.num_rows()).sum();
+    tracing::debug!(
+        table = t.name(),
+        repeated,
+        seconds = crate::engine::progress::seconds(start),
+        "repeated keys found"
+    );
     if repeated == 0 {
         return Ok(Vec::new());
     }
@@ -460,6 +474,11 @@ async fn duplicates(
     .await;
     with_optimizer(ctx, |o| o.prefer_hash_join = before);
     ctx.deregister_table(&name)?;
+    tracing::debug!(
+        table = t.name(),
+        seconds = crate::engine::progress::seconds(start),
+        "duplicate keys ranked"
+    );
     found
 }
 

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, AsArray, Date32Builder, Float64Builder, Int16Builder, Int64Builder,
-    StringBuilder,
+    ArrayBuilder, ArrayRef, AsArray, Date32Builder, Float64Builder, Int16Builder, Int64Array,
+    Int64Builder, StringBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
@@ -24,6 +24,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
+use crate::contract::id_number::key_code;
 use crate::contract::registers::Register;
 use crate::contract::rules::{Rule, Severity};
 use crate::contract::schema::{Column, Table, arrow_schema, data_type};
@@ -50,7 +51,6 @@ fn checked_columns(table: Table) -> &'static [&'static str] {
         Table::Households => &[
             "household_id",
             "household_size",
-            "head_id_number",
             "enumeration_status",
             "exit_year",
         ],
@@ -59,6 +59,25 @@ fn checked_columns(table: Table) -> &'static [&'static str] {
             &["county_code", "village_code", "household_id", "sample_type"]
         }
     }
+}
+
+/// The key columns of a census table whose codes ([`key_code`]) its checks file carries, with
+/// the code columns' names: the table's key as `_key`, a person's household as
+/// `_household_key`, a household's head's ID number as `_head_key`. The rules group and join these exact integers instead of the strings
+/// (equal only for equal keys); coding them here, while the files are staged in parallel,
+/// keeps that work out of the checks that follow.
+fn coded_columns(table: Table) -> Vec<(&'static str, &'static str)> {
+    let mut coded: Vec<(&'static str, &'static str)> = table
+        .key_column()
+        .map(|k| (k, "_key"))
+        .into_iter()
+        .collect();
+    match table {
+        Table::Persons => coded.push(("household_id", "_household_key")),
+        Table::Households => coded.push(("head_id_number", "_head_key")),
+        _ => {}
+    }
+    coded
 }
 
 /// Positions in [`staged_schema`] of the columns of a checks file: the checked columns, then
@@ -72,14 +91,50 @@ fn checked_indices(table: Table) -> Vec<usize> {
         .collect()
 }
 
-/// The schema of a table's checks files (what the cross-row rules see as `staged_<table>`).
+/// Positions in [`staged_schema`] of the columns whose codes a checks file carries after its
+/// checked columns ([`coded_columns`]).
+fn coded_indices(table: Table) -> Vec<usize> {
+    let schema = staged_schema(table);
+    coded_columns(table)
+        .iter()
+        .filter_map(|(c, _)| schema.index_of(c).ok())
+        .collect()
+}
+
+/// The schema of a table's checks files (what the cross-row rules see as `staged_<table>`):
+/// the checked columns, `province_code`, `_line`, then the key codes.
 pub fn checked_schema(table: Table) -> SchemaRef {
     let staged = staged_schema(table);
     let fields: Vec<Field> = checked_indices(table)
         .into_iter()
         .map(|i| staged.field(i).clone())
+        .chain(
+            coded_columns(table)
+                .into_iter()
+                .map(|(_, name)| Field::new(name, DataType::Int64, true)),
+        )
         .collect();
     Arc::new(Schema::new(fields))
+}
+
+/// The codes of a column of keys; NULL for NULL. The row rules admit only keys that have a
+/// code, so a key without one is an error here rather than a code equal to another's.
+fn key_codes(keys: &ArrayRef) -> Result<ArrayRef, ArrowError> {
+    let keys = keys
+        .as_string_opt::<i32>()
+        .ok_or_else(|| ArrowError::SchemaError("a key column that is not text".into()))?;
+    let codes = keys
+        .iter()
+        .map(|k| match k {
+            None => Ok(None),
+            Some(k) => key_code(k).map(Some).ok_or_else(|| {
+                ArrowError::InvalidArgumentError(
+                    "a staged key that is neither a code of digits nor a valid ID number".into(),
+                )
+            }),
+        })
+        .collect::<Result<Int64Array, ArrowError>>()?;
+    Ok(Arc::new(codes))
 }
 
 /// The extension of staged checks files.
@@ -203,6 +258,9 @@ pub struct Staged {
 /// A checks file being written: the positions of its columns in a staged batch.
 struct ChecksWriter {
     indices: Vec<usize>,
+    /// Positions of the columns whose key codes follow.
+    coded: Vec<usize>,
+    schema: SchemaRef,
     writer: FileWriter<BufWriter<File>>,
     path: PathBuf,
 }
@@ -238,6 +296,8 @@ impl StagedWriter {
         let writer = FileWriter::try_new_with_options(file, &checks_schema, staging_options()?)?;
         let checks = ChecksWriter {
             indices: checked_indices(table),
+            coded: coded_indices(table),
+            schema: checks_schema,
             writer,
             path: checks,
         };
@@ -335,7 +395,16 @@ impl StagedWriter {
         arrays.push(Arc::new(self.lines.finish()));
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays)?;
         if let Some(c) = &mut self.checks {
-            c.writer.write(&batch.project(&c.indices)?)?;
+            let mut columns: Vec<ArrayRef> = c
+                .indices
+                .iter()
+                .map(|&i| Arc::clone(batch.column(i)))
+                .collect();
+            for &i in &c.coded {
+                columns.push(key_codes(batch.column(i))?);
+            }
+            c.writer
+                .write(&RecordBatch::try_new(Arc::clone(&c.schema), columns)?)?;
         }
         let width = self.data_schema.fields().len();
         let data = RecordBatch::try_new(
@@ -564,8 +633,12 @@ mod tests {
         assert_eq!(batches[0].schema(), checked_schema(Table::Townships));
         let schema = checked_schema(Table::Townships);
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        assert_eq!(names, ["township_code", "province_code", "_line"]);
+        assert_eq!(names, ["township_code", "province_code", "_line", "_key"]);
         assert_eq!(staged_lines(&checks).unwrap(), [7]);
+        let codes = batches[0]
+            .column(3)
+            .as_primitive::<arrow::datatypes::Int64Type>();
+        assert_eq!(codes.value(0), key_code("522726001").unwrap());
     }
 
     /// Every checked column is a column of its table.
@@ -574,10 +647,26 @@ mod tests {
         for t in Table::ALL {
             assert_eq!(
                 checked_schema(t).fields().len(),
-                checked_columns(t).len() + 2,
+                checked_columns(t).len() + 2 + coded_columns(t).len(),
                 "{t}"
             );
         }
+    }
+
+    /// A key column's codes: NULL stays NULL, and a key the row rules would not admit is an
+    /// error, never a code that could equal another key's.
+    #[test]
+    fn key_codes_keep_nulls_and_refuse_keys_without_a_code() {
+        let keys: ArrayRef = Arc::new(arrow::array::StringArray::from(vec![
+            Some("4501020010010001"),
+            None,
+        ]));
+        let codes = key_codes(&keys).unwrap();
+        let codes = codes.as_primitive::<arrow::datatypes::Int64Type>();
+        assert_eq!(codes.value(0), key_code("4501020010010001").unwrap());
+        assert!(arrow::array::Array::is_null(codes, 1));
+        let bad: ArrayRef = Arc::new(arrow::array::StringArray::from(vec!["45010219750309017Y"]));
+        assert!(key_codes(&bad).is_err());
     }
 
     #[test]
