@@ -46,10 +46,9 @@ pub(super) async fn stage_all(
     staging: &Path,
     opts: &IngestOptions,
 ) -> Result<Vec<ProvinceRun>, IngestError> {
-    let sizes = file_sizes(&submissions).await;
     let bar = crate::engine::progress::bar(
         opts.progress,
-        sizes.values().sum(),
+        total_bytes(&submissions).await,
         "{spinner} reading and validating [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, {eta} left",
     );
     let mut runs: Vec<ProvinceRun> = Vec::new();
@@ -62,11 +61,10 @@ pub(super) async fn stage_all(
                 continue;
             };
             let job = checked.job(&s, t, si, staging);
-            let size = sizes.get(&(si, t)).copied().unwrap_or(0);
-            jobs.push((size, async move {
+            jobs.push(async move {
                 let result = tokio::task::spawn_blocking(move || stage_file(input, &job)).await;
                 (si, result)
-            }));
+            });
         }
         runs.push(ProvinceRun {
             submission: s,
@@ -77,12 +75,8 @@ pub(super) async fn stage_all(
             content_sha256: hex::encode(hasher.finalize()),
         });
     }
-    // The largest files first, so that the last file staged is a small one and no thread
-    // waits long for it (the order of the outcome does not depend on it).
-    jobs.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
     let parallel = opts.engine.threads.max(1);
-    let mut staged =
-        futures::stream::iter(jobs.into_iter().map(|(_, job)| job)).buffer_unordered(parallel);
+    let mut staged = futures::stream::iter(jobs).buffer_unordered(parallel);
     while let Some((si, result)) = staged.next().await {
         let file = result??;
         runs.get_mut(si)
@@ -100,18 +94,17 @@ pub(super) async fn stage_all(
     Ok(runs)
 }
 
-/// The size in bytes of each file of the submissions (by submission and table), for the
-/// progress bar and the order of the work.
-async fn file_sizes(submissions: &[Submission]) -> std::collections::HashMap<(usize, Table), u64> {
-    let mut sizes = std::collections::HashMap::new();
-    for (si, s) in submissions.iter().enumerate() {
+/// The bytes of all the files of the submissions, for the progress bar.
+async fn total_bytes(submissions: &[Submission]) -> u64 {
+    let mut total = 0u64;
+    for s in submissions {
         for t in Table::ALL {
             if let Ok(meta) = s.location.store.head(&s.location.path(t.file_name())).await {
-                sizes.insert((si, t), meta.size);
+                total += meta.size;
             }
         }
     }
-    sizes
+    total
 }
 
 /// Order the staged files by table and add their hashes to the province's content hash.
