@@ -63,9 +63,9 @@ fn checked_columns(table: Table) -> &'static [&'static str] {
 
 /// The key columns of a census table whose codes ([`key_code`]) its checks file carries, with
 /// the code columns' names: the table's key as `_key`, a person's household as
-/// `_household_key`, a household's head's ID number as `_head_key`. The rules group and join these exact integers instead of the strings
-/// (equal only for equal keys); coding them here, while the files are staged in parallel,
-/// keeps that work out of the checks that follow.
+/// `_household_key`, a household's head's ID number as `_head_key`. The rules group and join
+/// these exact integers instead of the strings (equal only for equal keys); coding them here,
+/// while the files are staged in parallel, keeps that work out of the checks that follow.
 fn coded_columns(table: Table) -> Vec<(&'static str, &'static str)> {
     let mut coded: Vec<(&'static str, &'static str)> = table
         .key_column()
