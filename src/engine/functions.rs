@@ -72,10 +72,11 @@ fn age_on_udf() -> ScalarUDF {
     )
 }
 
-/// `key_code(key)`: the key's exact 64-bit code, NULL for NULL. A key without a code (one the
-/// row rules reject) is an error, never a NULL that would group with other keys; the error
-/// does not show the key, which may be an ID number.
-fn key_code_udf() -> ScalarUDF {
+/// The codes of a column of keys ([`key_code`]), NULL for NULL: what the SQL function
+/// `key_code` computes, and what staging stores beside the keys the cross-row rules compare. A
+/// key without a code (one the row rules reject) is an error, never a NULL that would group
+/// with other keys; the error does not show the key, which may be an ID number.
+pub fn key_codes(keys: &dyn Array) -> Result<Int64Array, DataFusionError> {
     fn codes<'a>(
         keys: impl Iterator<Item = Option<&'a str>>,
         len: usize,
@@ -103,6 +104,18 @@ fn key_code_udf() -> ScalarUDF {
         let nulls = arrow::buffer::NullBuffer::new(valid.finish());
         Ok(Int64Array::new(values.into(), Some(nulls)))
     }
+    match keys.data_type() {
+        DataType::Utf8View => codes(keys.as_string_view().iter(), keys.len()),
+        DataType::Utf8 => codes(keys.as_string::<i32>().iter(), keys.len()),
+        DataType::LargeUtf8 => codes(keys.as_string::<i64>().iter(), keys.len()),
+        other => Err(DataFusionError::Execution(format!(
+            "key_code takes a string, not {other}"
+        ))),
+    }
+}
+
+/// `key_code(key)`: [`key_codes`] as an SQL function.
+fn key_code_udf() -> ScalarUDF {
     create_udf(
         "key_code",
         vec![DataType::Utf8View],
@@ -115,17 +128,7 @@ fn key_code_udf() -> ScalarUDF {
                     "key_code takes a key".to_string(),
                 ));
             };
-            let out = match keys.data_type() {
-                DataType::Utf8View => codes(keys.as_string_view().iter(), keys.len())?,
-                DataType::Utf8 => codes(keys.as_string::<i32>().iter(), keys.len())?,
-                DataType::LargeUtf8 => codes(keys.as_string::<i64>().iter(), keys.len())?,
-                other => {
-                    return Err(DataFusionError::Execution(format!(
-                        "key_code takes a string, not {other}"
-                    )));
-                }
-            };
-            like_the_arguments(Arc::new(out), args)
+            like_the_arguments(Arc::new(key_codes(keys.as_ref())?), args)
         }),
     )
 }

@@ -381,31 +381,29 @@ async fn by_province(
 ) -> Result<Vec<CrossFinding>, DataFusionError> {
     use futures::StreamExt as _;
     let start = std::time::Instant::now();
-    let one = |code: &String, province: &StagedProvince| {
-        let cfg = input.engine.clone().for_rows(province.persons);
-        let pctx = crate::engine::sibling_session(ctx, &cfg);
-        let mine: Vec<&CrossFinding> = so_far.iter().filter(|f| &f.province == code).collect();
-        let files = province.files.clone();
-        async move {
-            read_files_whole(&pctx);
-            for t in Table::ALL {
-                let files: Vec<PathBuf> = files.get(&t).cloned().into_iter().collect();
-                register_local(
-                    &pctx,
-                    &format!("staged_{}", t.name()),
-                    checked_schema(t),
-                    &files,
-                )?;
-                register_loaded(&pctx, t, mine.iter().copied()).await?;
-            }
-            findings(&pctx, sql, table, fixed_rule).await
-        }
-    };
     let provinces = input
         .staged
         .iter()
         .filter(|(_, p)| p.files.contains_key(&table))
-        .map(|(code, province)| one(code, province));
+        .map(|(code, province)| {
+            let cfg = input.engine.clone().for_rows(province.persons);
+            let pctx = crate::engine::sibling_session(ctx, &cfg);
+            let mine: Vec<&CrossFinding> = so_far.iter().filter(|f| &f.province == code).collect();
+            async move {
+                read_files_whole(&pctx);
+                for t in Table::ALL {
+                    let files: Vec<PathBuf> = province.files.get(&t).cloned().into_iter().collect();
+                    register_local(
+                        &pctx,
+                        &format!("staged_{}", t.name()),
+                        checked_schema(t),
+                        &files,
+                    )?;
+                    register_loaded(&pctx, t, mine.iter().copied()).await?;
+                }
+                findings(&pctx, sql, table, fixed_rule).await
+            }
+        });
     let at_once = PROVINCES_AT_ONCE.min(input.engine.threads.max(1));
     let mut runs = futures::stream::iter(provinces).buffered(at_once);
     let mut out = Vec::new();

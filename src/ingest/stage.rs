@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, AsArray, Date32Builder, Float64Builder, Int16Builder, Int64Array,
-    Int64Builder, StringBuilder,
+    ArrayBuilder, ArrayRef, AsArray, Date32Builder, Float64Builder, Int16Builder, Int64Builder,
+    StringBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
@@ -24,10 +24,10 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use crate::contract::id_number::key_code;
 use crate::contract::registers::Register;
 use crate::contract::rules::{Rule, Severity};
 use crate::contract::schema::{Column, Table, arrow_schema, data_type};
+use crate::engine::functions::key_codes;
 use crate::ingest::validation::{Finding, Value};
 use crate::warehouse::rejects_schema;
 
@@ -61,7 +61,7 @@ fn checked_columns(table: Table) -> &'static [&'static str] {
     }
 }
 
-/// The key columns of a census table whose codes ([`key_code`]) its checks file carries, with
+/// The key columns of a census table whose codes ([`key_codes`]) its checks file carries, with
 /// the code columns' names: the table's key as `_key`, a person's household as
 /// `_household_key`, a household's head's ID number as `_head_key`. The rules group and join
 /// these exact integers instead of the strings (equal only for equal keys); coding them here,
@@ -115,26 +115,6 @@ pub fn checked_schema(table: Table) -> SchemaRef {
         )
         .collect();
     Arc::new(Schema::new(fields))
-}
-
-/// The codes of a column of keys; NULL for NULL. The row rules admit only keys that have a
-/// code, so a key without one is an error here rather than a code equal to another's.
-fn key_codes(keys: &ArrayRef) -> Result<ArrayRef, ArrowError> {
-    let keys = keys
-        .as_string_opt::<i32>()
-        .ok_or_else(|| ArrowError::SchemaError("a key column that is not text".into()))?;
-    let codes = keys
-        .iter()
-        .map(|k| match k {
-            None => Ok(None),
-            Some(k) => key_code(k).map(Some).ok_or_else(|| {
-                ArrowError::InvalidArgumentError(
-                    "a staged key that is neither a code of digits nor a valid ID number".into(),
-                )
-            }),
-        })
-        .collect::<Result<Int64Array, ArrowError>>()?;
-    Ok(Arc::new(codes))
 }
 
 /// The extension of staged checks files.
@@ -401,7 +381,9 @@ impl StagedWriter {
                 .map(|&i| Arc::clone(batch.column(i)))
                 .collect();
             for &i in &c.coded {
-                columns.push(key_codes(batch.column(i))?);
+                let codes = key_codes(batch.column(i).as_ref())
+                    .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
+                columns.push(Arc::new(codes));
             }
             c.writer
                 .write(&RecordBatch::try_new(Arc::clone(&c.schema), columns)?)?;
@@ -584,6 +566,7 @@ pub fn remove(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::id_number::key_code;
     use std::borrow::Cow;
 
     /// A staged file is the warehouse's Parquet file of the rows, typed; its checks file
@@ -661,12 +644,11 @@ mod tests {
             Some("4501020010010001"),
             None,
         ]));
-        let codes = key_codes(&keys).unwrap();
-        let codes = codes.as_primitive::<arrow::datatypes::Int64Type>();
+        let codes = key_codes(keys.as_ref()).unwrap();
         assert_eq!(codes.value(0), key_code("4501020010010001").unwrap());
-        assert!(arrow::array::Array::is_null(codes, 1));
+        assert!(arrow::array::Array::is_null(&codes, 1));
         let bad: ArrayRef = Arc::new(arrow::array::StringArray::from(vec!["45010219750309017Y"]));
-        assert!(key_codes(&bad).is_err());
+        assert!(key_codes(bad.as_ref()).is_err());
     }
 
     #[test]
