@@ -5,9 +5,10 @@
 --
 -- `candidates_${table}`: the rows that compete for each key (key_candidates.sql).
 -- `repeated_${table}`: the codes of the keys that occur more than once among them
--- (duplicate_keys.sql); a key's code is equal only for equal keys.
+-- (duplicate_keys.sql); a key's code is equal only for equal keys, and `key_text` gives back
+-- the key of a reported row.
 WITH ranked AS (
-    SELECT c.record_key, c.province_code, c._line, c.in_warehouse,
+    SELECT c.key_code, c.province_code, c._line, c.in_warehouse,
            ROW_NUMBER() OVER (PARTITION BY c.key_code ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS occurrence,
            FIRST_VALUE(c.province_code) OVER (PARTITION BY c.key_code ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_province,
            FIRST_VALUE(c._line) OVER (PARTITION BY c.key_code ORDER BY c.in_warehouse DESC, c.province_code, c._line) AS kept_line,
@@ -17,7 +18,7 @@ WITH ranked AS (
 )
 SELECT province_code,
        _line,
-       record_key,
+       key_text(key_code) AS record_key,
        '${key}' AS column_name,
        CASE WHEN kept_in_warehouse = 1
             THEN 'duplicate key: the record already in the warehouse for province ' || kept_province || ' is kept'

@@ -142,6 +142,37 @@ pub fn key_code(key: &str) -> Option<i64> {
     }
 }
 
+/// The key a [`key_code`] stands for: its inverse over the codes it gives, so that the
+/// cross-row checks carry a key as its code and spell it out only for the rows they report.
+/// `None` for an integer no key has (a negative length, a length above 17, a card form
+/// above 28).
+pub fn key_text(code: i64) -> Option<String> {
+    if code >= 0 {
+        let (value, len) = (code / 32, (code % 32) as usize);
+        let text = format!("{value:0len$}");
+        return (1..=17)
+            .contains(&len)
+            .then_some(text)
+            .filter(|t| t.len() == len);
+    }
+    // -1 - code cannot overflow for a negative code.
+    let n = -1 - code;
+    let (value, card) = (n / 29, n % 29);
+    let digits = format!("{value:017}");
+    if digits.len() != 17 {
+        return None;
+    }
+    let check = check_char(digits.as_bytes())?;
+    let mut text = digits;
+    text.push(char::from(check));
+    if card > 0 {
+        let form = u8::try_from(card - 1).ok()?;
+        text.push(char::from(b'1' + form / 4));
+        text.push(char::from(b'1' + form % 4));
+    }
+    Some(text)
+}
+
 /// Build a valid 18-character ID from its parts. `seq` is the 3-digit sequence code
 /// (its parity decides the sex).
 pub fn build(address_code: u32, birth: NaiveDate, seq: u16) -> String {
@@ -192,6 +223,39 @@ mod tests {
             check_char(&[b'9'; 17]).unwrap() as char
         );
         assert!(key_code(&top).unwrap() < 0);
+    }
+
+    #[test]
+    fn key_text_spells_out_the_key_of_a_code() {
+        let id = build(450_102, NaiveDate::from_ymd_opt(1975, 3, 9).unwrap(), 17);
+        let top = format!(
+            "{0}{1}74",
+            "9".repeat(17),
+            check_char(&[b'9'; 17]).unwrap() as char
+        );
+        for key in [
+            "0".to_string(),
+            "450102".to_string(),
+            "0450102".to_string(),
+            "000000000".to_string(),
+            "4501020010010001".to_string(),
+            "99999999999999999".to_string(),
+            "11010519491231002X".to_string(),
+            "00000000000000000".to_string()
+                + &(check_char(&[b'0'; 17]).unwrap() as char).to_string(),
+            id.clone(),
+            format!("{id}11"),
+            format!("{id}34"),
+            top,
+        ] {
+            let code = key_code(&key).unwrap();
+            assert_eq!(key_text(code).as_deref(), Some(key.as_str()), "{code}");
+        }
+        // Integers that are no key's code.
+        assert_eq!(key_text(0), None); // length 0
+        assert_eq!(key_text(18), None); // length 18
+        assert_eq!(key_text(32 * 1_000_000 + 3), None); // 7 digits in a length of 3
+        assert_eq!(key_text(i64::MIN), None);
     }
 
     #[test]

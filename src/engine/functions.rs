@@ -1,23 +1,25 @@
 //! SQL functions every session has, for concepts of the contract that SQL would otherwise
 //! spell out again in each query: `age_on(birth_date, date)`, completed years on a date
 //! ([`crate::contract::schema::age_on`]); `key_code(key)`, a record key as an exact 64-bit
-//! integer ([`crate::contract::id_number::key_code`]).
+//! integer ([`crate::contract::id_number::key_code`]), and `key_text(code)`, the key a code
+//! stands for ([`crate::contract::id_number::key_text`]).
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array};
-use arrow::datatypes::{DataType, Date32Type};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Date32Type, Int64Type};
 use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
 
-use crate::contract::id_number::key_code;
+use crate::contract::id_number::{key_code, key_text};
 use crate::contract::schema::{age_between, age_on_days, civil_from_days};
 
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(age_on_udf());
     ctx.register_udf(key_code_udf());
+    ctx.register_udf(key_text_udf());
 }
 
 /// A scalar function's result shaped like its arguments: a scalar when every argument was one
@@ -133,6 +135,39 @@ fn key_code_udf() -> ScalarUDF {
     )
 }
 
+/// `key_text(code)`: the key of a [`key_code`], NULL for NULL. The cross-row checks carry
+/// keys as codes and spell out only those of the rows they report. An integer that is no
+/// key's code is an error.
+fn key_text_udf() -> ScalarUDF {
+    create_udf(
+        "key_text",
+        vec![DataType::Int64],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let Some(codes) = arrays
+                .first()
+                .and_then(|a| a.as_primitive_opt::<Int64Type>())
+            else {
+                return Err(DataFusionError::Execution(
+                    "key_text takes a key code (an integer)".to_string(),
+                ));
+            };
+            let keys = codes
+                .iter()
+                .map(|c| match c {
+                    None => Ok(None),
+                    Some(c) => key_text(c).map(Some).ok_or_else(|| {
+                        DataFusionError::Execution(format!("key_text: {c} is no key's code"))
+                    }),
+                })
+                .collect::<Result<StringArray, _>>()?;
+            like_the_arguments(Arc::new(keys), args)
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +190,25 @@ mod tests {
         assert_eq!(codes.value(0), key_code("4501020010010001").unwrap());
         assert!(codes.is_null(1));
         assert_eq!(codes.value(2), key_code("450102").unwrap());
+    }
+
+    #[tokio::test]
+    async fn key_text_gives_back_the_key_and_null_for_null() {
+        let batches = sql(
+            "SELECT key_text(key_code(k)) AS t FROM (VALUES ('4501020010010001'), (NULL), \
+             ('11010519491231002X'), ('045010')) AS t(k)",
+        )
+        .await
+        .unwrap();
+        let keys = batches[0].column(0).as_string::<i32>();
+        assert_eq!(keys.value(0), "4501020010010001");
+        assert!(keys.is_null(1));
+        assert_eq!(keys.value(2), "11010519491231002X");
+        assert_eq!(keys.value(3), "045010");
+        let err = sql("SELECT key_text(CAST(18 AS BIGINT))")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no key's code"), "{err}");
     }
 
     #[tokio::test]

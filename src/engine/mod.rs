@@ -214,9 +214,20 @@ pub fn sibling_session(ctx: &SessionContext, cfg: &EngineConfig) -> SessionConte
 /// Rows per Parquet row group in every file povcensus writes.
 pub const ROW_GROUP_ROWS: usize = 256 * 1024;
 
+/// The most a Parquet column chunk's dictionary holds before the chunk goes on plain
+/// ([`writer_properties`]). Encoding a province's persons (425 k rows, in memory): 0.149 s
+/// and 4.8 MB with the default 1 MiB, 0.114 s and 4.6 MB with 64 KiB; its households 0.080 s
+/// and 2.0 MB against 0.071 s and 1.8 MB.
+pub const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
+
 /// Writer properties of every Parquet file povcensus writes (warehouse and outputs): zstd(1),
 /// explicit row groups, page statistics. Level 1 compresses the census' pages as small as
 /// level 3 (a national persons file: 40.37 MB against 40.43 MB) in less time.
+///
+/// A column chunk's dictionary stops at 64 KiB ([`DICTIONARY_PAGE_BYTES`]) and the rest of the
+/// chunk is written plain: codes and dates stay well under it, while near-unique columns (ID
+/// numbers, household ids, names) give up after a few thousand values instead of hashing
+/// values into a 1 MiB dictionary (the default) that then serves nothing.
 pub fn writer_properties() -> parquet::file::properties::WriterProperties {
     parquet::file::properties::WriterProperties::builder()
         .set_compression(parquet::basic::Compression::ZSTD(
@@ -224,6 +235,7 @@ pub fn writer_properties() -> parquet::file::properties::WriterProperties {
             parquet::basic::ZstdLevel::try_new(1).expect("valid zstd level"),
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
         .set_statistics_enabled(parquet::file::properties::EnabledStatistics::Page)
         .set_created_by("povcensus".to_string())
         .build()
