@@ -12,7 +12,9 @@
 //! and aggregate (they spill).
 //!
 //! The orphans, the sample's links and the household warnings run a province at a time
-//! (`by_province`), the duplicate keys nationally, in two steps (`duplicates`).
+//! (`by_province`), the duplicate keys nationally, in two steps (`duplicates`): the repeated
+//! keys (sorted in memory when their codes fit the pool, else an aggregate that spills), then
+//! their occurrences, ranked.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -455,7 +457,14 @@ async fn duplicates(
         &format!("candidates_{}", t.name()),
         candidates.into_view(),
     )?;
-    let keys = match repeated_codes_in_memory(ctx, t, engine.threads).await? {
+    // `--joins spill` keeps to the spilling aggregate, as to sort-merge joins.
+    let in_memory = match engine.joins {
+        JoinStrategy::Spill => None,
+        JoinStrategy::Auto | JoinStrategy::Hash => {
+            repeated_codes_in_memory(ctx, t, engine.threads).await?
+        }
+    };
+    let keys = match in_memory {
         Some(keys) => keys,
         None => {
             ctx.sql(&crate::engine::fill(DUPLICATE_KEYS, values))
@@ -502,7 +511,8 @@ async fn duplicates(
 
 /// The codes that occur more than once among `candidates_<t>` (what duplicate_keys.sql
 /// gives), found in memory when the pool grants 8 bytes a candidate, else None (and the
-/// aggregate of duplicate_keys.sql, which spills, runs instead). The codes are dealt by a hash
+/// aggregate of duplicate_keys.sql, which spills, runs instead, as it does under `--joins
+/// spill`). The codes are dealt by a hash
 /// of their value into one part per thread, so equal codes meet in the same part; each part is
 /// sorted on its own thread and its repeats read off. Nationally (56.7 M persons,
 /// `--memory-limit 3GiB`) the aggregate took 7.9 s, spilling its 56.7 M groups eleven times;

@@ -268,8 +268,9 @@ fn generated_faults_are_all_found_and_rows_balance() {
     generator::generate(&o).unwrap();
     let wh = dir.path().join("wh");
     let wh = wh.to_str().unwrap();
-    // Sort-merge joins (the spilling strategy used at national scale) here; the other tests use
-    // hash joins.
+    // Sort-merge joins and the duplicate keys' spilling aggregate (the strategy for a census
+    // larger than memory) here; the other tests use hash joins and find repeated keys in
+    // memory.
     let (code, report) = ingest_json(
         &[
             subs.to_str().unwrap(),
