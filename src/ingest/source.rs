@@ -383,12 +383,16 @@ fn read_records<R: Read>(
     let mut rows: u64 = 0;
     let mut other_province_checked = false;
     let mut header_seen = false;
-    let mut record = csv::StringRecord::new();
+    // Byte records, made text with one validation of the whole record: the decoder's output
+    // is UTF-8 and fields end only at ASCII bytes, so this never fails. csv's own
+    // `StringRecord` checks a record for ASCII, then, when it holds a name, validates each
+    // field on its own (4.3 % of the ingest's CPU at scale 0.1).
+    let mut record = csv::ByteRecord::new();
     let mut validator: Option<RowValidator> = None;
     let mut values_buf: Vec<Value<'static>> = Vec::new();
     let mut fields_buf: Vec<&'static str> = Vec::new();
     loop {
-        match csv.read_record(&mut record) {
+        match csv.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
@@ -398,7 +402,21 @@ fn read_records<R: Read>(
                 return Err(io::Error::other(e));
             }
         }
-        if record.len() == 1 && record[0].trim().is_empty() {
+        let text = std::str::from_utf8(record.as_slice()).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a record that is not UTF-8 after decoding",
+            )
+        })?;
+        let mut fields = recycle(std::mem::take(&mut fields_buf));
+        fields.extend((0..record.len()).map(|i| {
+            record
+                .range(i)
+                .and_then(|r| text.get(r))
+                .unwrap_or_default()
+        }));
+        if fields.len() == 1 && fields[0].trim().is_empty() {
+            fields_buf = recycle(fields);
             continue; // a blank line (the reader itself skips only truly empty ones)
         }
         let line = record.position().map_or(0, |p| p.line());
@@ -406,18 +424,17 @@ fn read_records<R: Read>(
         let next_line = csv.position().line();
         let Some(v) = validator.as_ref() else {
             header_seen = true;
-            validator = header_validator(&record, table, province, findings);
+            validator = header_validator(&fields, table, province, findings);
+            fields_buf = recycle(fields);
             if validator.is_none() {
                 // Count the remaining records without validating them.
-                while let Ok(true) = csv.read_record(&mut record) {
+                while let Ok(true) = csv.read_byte_record(&mut record) {
                     rows += 1;
                 }
                 break;
             }
             continue;
         };
-        let mut fields = recycle(std::mem::take(&mut fields_buf));
-        fields.extend(record.iter());
         let mut values = recycle_values(std::mem::take(&mut values_buf));
         let mut row_findings = v.check(&fields, &mut values);
         let weight = record_weight(&mut row_findings, line, next_line);
@@ -443,13 +460,12 @@ fn read_records<R: Read>(
 /// Map the header row, adding its findings. Returns the validator of the data records, or
 /// None when the header findings reject the file.
 fn header_validator(
-    record: &csv::StringRecord,
+    header: &[&str],
     table: Layout,
     province: &str,
     findings: &mut Vec<Finding>,
 ) -> Option<RowValidator> {
-    let header: Vec<&str> = record.iter().collect();
-    let (map, header_findings) = HeaderMap::new(table, &header);
+    let (map, header_findings) = HeaderMap::new(table, header);
     let reject = HeaderMap::rejects_file(&header_findings);
     findings.extend(header_findings);
     (!reject).then(|| RowValidator::new(table, province, map))
