@@ -402,19 +402,22 @@ fn read_records<R: Read>(
                 return Err(io::Error::other(e));
             }
         }
-        let text = std::str::from_utf8(record.as_slice()).map_err(|_| {
+        let not_text = || {
             io::Error::new(
                 io::ErrorKind::InvalidData,
                 "a record that is not UTF-8 after decoding",
             )
-        })?;
+        };
+        let text = std::str::from_utf8(record.as_slice()).map_err(|_| not_text())?;
         let mut fields = recycle(std::mem::take(&mut fields_buf));
-        fields.extend((0..record.len()).map(|i| {
-            record
-                .range(i)
-                .and_then(|r| text.get(r))
-                .unwrap_or_default()
-        }));
+        for i in 0..record.len() {
+            fields.push(
+                record
+                    .range(i)
+                    .and_then(|r| text.get(r))
+                    .ok_or_else(not_text)?,
+            );
+        }
         if fields.len() == 1 && fields[0].trim().is_empty() {
             fields_buf = recycle(fields);
             continue; // a blank line (the reader itself skips only truly empty ones)
