@@ -295,6 +295,47 @@ mod tests {
         assert!(parse_size("4 parsecs").is_err());
     }
 
+    /// A column of 10 000 distinct ID-like strings (a 220 KB dictionary, under the default
+    /// 1 MiB) goes on plain past 64 KiB; a 5-value code column keeps its dictionary.
+    #[test]
+    fn near_unique_columns_give_up_their_dictionary_and_codes_keep_it() {
+        use arrow::array::{Int16Array, StringArray};
+        use parquet::basic::Encoding;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let n = 10_000;
+        let ids: StringArray = (0..n).map(|i| Some(format!("4501021975{i:08}"))).collect();
+        let codes: Int16Array = (0..n).map(|i| Some((i % 5) as i16)).collect();
+        let batch = arrow::record_batch::RecordBatch::try_from_iter([
+            ("id", Arc::new(ids) as arrow::array::ArrayRef),
+            ("code", Arc::new(codes) as arrow::array::ArrayRef),
+        ])
+        .unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            Vec::new(),
+            batch.schema(),
+            Some(writer_properties()),
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+        let bytes = bytes::Bytes::from(w.into_inner().unwrap());
+        let meta = SerializedFileReader::new(bytes).unwrap().metadata().clone();
+        // The encodings of a column chunk's data pages.
+        let data_encodings = |col: usize| -> Vec<Encoding> {
+            let chunk = meta.row_group(0).column(col);
+            chunk
+                .page_encoding_stats_mask()
+                .unwrap()
+                .encodings()
+                .collect()
+        };
+        assert!(
+            data_encodings(0).contains(&Encoding::PLAIN),
+            "{:?}",
+            data_encodings(0)
+        );
+        assert_eq!(data_encodings(1), [Encoding::RLE_DICTIONARY]);
+    }
+
     #[test]
     fn joins_are_hash_joins_while_the_inputs_fit_in_half_the_pool() {
         let cfg = |joins| EngineConfig {
